@@ -1,0 +1,97 @@
+# syncc / syncvm: one plain Makefile.
+#
+#   make          build build/syncc (and, later, build/syncvm)
+#   make test     build, then run every test suite, also under ASan+UBSan
+#   make demo     build and run the bundled example district
+#   make deps     install the Debian packages that are missing (as root)
+#
+# flex and bison outputs go to build/ and are never committed.
+
+CC      ?= cc
+SAN_CC  ?= clang
+PKGS    := libcurl jansson sqlite3 libpcre2-8
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers
+CFLAGS  ?= -O2 -g
+ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) $(CFLAGS) -Ibuild -Icompiler -Igrammar -Iruntime -Istdlib $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LIBS    = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+# Generated scanners and parsers trip warnings that are not ours to fix.
+GEN_CFLAGS = -Wno-unused-function -Wno-sign-compare -Wno-unused-parameter -Wno-missing-prototypes -Wno-shadow -Wno-unused-but-set-variable
+
+DEB_PKGS := flex bison pkg-config libcurl4-openssl-dev libjansson-dev libsqlite3-dev \
+            libpcre2-dev sqlite3 python3 clang libclang-rt-14-dev jq
+
+COMPILER_SRC := $(wildcard compiler/*.c) runtime/schema.c runtime/kinds.c stdlib/builtins.c
+GEN_SRC      := build/lexer.c build/parser.c build/stdlib_embed.c
+STDLIB_SYNC  := $(sort $(wildcard stdlib/*.sync))
+HEADERS      := $(wildcard compiler/*.h compiler/*.def grammar/*.h runtime/*.h runtime/*.def stdlib/*.h stdlib/*.def) build/parser.h
+
+.PHONY: all deps test demo clean docs san
+.DEFAULT_GOAL := all
+
+all: deps build/syncc
+
+# Installs only what is missing; apt-get update runs once, only then.
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "make deps: missing Debian packages:$$missing (run 'sudo make deps')"; exit 1; fi; \
+	  echo "make deps: installing$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+build:
+	mkdir -p build build/san
+
+build/parser.c build/parser.h: grammar/parser.y | build
+	bison -Wall -Werror --defines=build/parser.h -o build/parser.c grammar/parser.y
+
+build/lexer.c: grammar/lexer.l build/parser.h | build
+	flex -o build/lexer.c grammar/lexer.l
+
+build/stdlib_embed.c: $(STDLIB_SYNC) tools/embed.sh | build
+	tools/embed.sh $@ $(STDLIB_SYNC)
+
+OBJ     := $(patsubst %.c,build/%.o,$(notdir $(COMPILER_SRC))) build/lexer.o build/parser.o build/stdlib_embed.o
+SAN_OBJ := $(patsubst build/%,build/san/%,$(OBJ))
+
+vpath %.c compiler runtime stdlib build
+
+build/lexer.o build/parser.o build/stdlib_embed.o: build/%.o: build/%.c $(HEADERS)
+	$(CC) $(ALL_CFLAGS) $(GEN_CFLAGS) -c -o $@ $<
+
+build/%.o: %.c $(HEADERS) | build
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+build/syncc: $(OBJ)
+	$(CC) $(CFLAGS) -o $@ $(OBJ) $(LIBS)
+
+# The same program built with clang under AddressSanitizer and
+# UndefinedBehaviorSanitizer; `make test` runs every suite with it too.
+SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+
+build/san/lexer.o build/san/parser.o build/san/stdlib_embed.o: build/san/%.o: build/%.c $(HEADERS)
+	$(SAN_CC) $(ALL_CFLAGS) $(GEN_CFLAGS) -Wno-unused-command-line-argument -Wno-unreachable-code $(SAN_FLAGS) -c -o $@ $<
+
+build/san/%.o: %.c $(HEADERS) | build
+	$(SAN_CC) $(ALL_CFLAGS) $(SAN_FLAGS) -c -o $@ $<
+
+build/san/syncc: $(SAN_OBJ)
+	$(SAN_CC) $(SAN_FLAGS) -o $@ $(SAN_OBJ) $(LIBS)
+
+san: deps build/san/syncc
+
+test: deps build/syncc build/san/syncc
+	@python3 tests/run.py --syncc build/syncc --san-syncc build/san/syncc
+
+# Regenerates the docs that are expanded from the single sources of truth.
+docs: build/syncc
+	build/syncc gen-doc schema > docs/schema.md
+	build/syncc gen-doc builtins > docs/builtins.md
+
+demo: deps build/syncc
+	@for f in examples/*.sync; do echo "== syncc check $$f"; build/syncc check $$f || exit 1; done
+
+clean:
+	rm -rf build

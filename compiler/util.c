@@ -1,0 +1,166 @@
+/* util.c: allocation wrappers, string buffers, edit distance, file reading. */
+#include "util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void oom(void) {
+  fputs("syncc: out of memory\n", stderr);
+  exit(2);
+}
+
+void *xmalloc(size_t n) {
+  void *p = malloc(n ? n : 1);
+  if (!p) oom();
+  return p;
+}
+
+void *xcalloc(size_t n, size_t size) {
+  void *p = calloc(n ? n : 1, size ? size : 1);
+  if (!p) oom();
+  return p;
+}
+
+void *xrealloc(void *p, size_t n) {
+  p = realloc(p, n ? n : 1);
+  if (!p) oom();
+  return p;
+}
+
+char *xstrdup(const char *s) { return xstrndup(s, strlen(s)); }
+
+char *xstrndup(const char *s, size_t n) {
+  char *p = xmalloc(n + 1);
+  memcpy(p, s, n);
+  p[n] = 0;
+  return p;
+}
+
+char *xasprintf(const char *fmt, ...) {
+  sbuf b = {0};
+  va_list ap;
+  va_start(ap, fmt);
+  sb_vprintf(&b, fmt, ap);
+  va_end(ap);
+  return b.data ? b.data : xstrdup("");
+}
+
+static void sb_grow(sbuf *b, size_t extra) {
+  if (b->len + extra + 1 <= b->cap) return;
+  size_t cap = b->cap ? b->cap : 64;
+  while (cap < b->len + extra + 1) cap *= 2;
+  b->data = xrealloc(b->data, cap);
+  b->cap = cap;
+}
+
+void sb_putn(sbuf *b, const char *s, size_t n) {
+  sb_grow(b, n);
+  memcpy(b->data + b->len, s, n);
+  b->len += n;
+  b->data[b->len] = 0;
+}
+
+void sb_putc(sbuf *b, char c) { sb_putn(b, &c, 1); }
+void sb_puts(sbuf *b, const char *s) { sb_putn(b, s, strlen(s)); }
+
+void sb_vprintf(sbuf *b, const char *fmt, va_list ap) {
+  va_list ap2;
+  va_copy(ap2, ap);
+  int n = vsnprintf(NULL, 0, fmt, ap2);
+  va_end(ap2);
+  if (n < 0) return;
+  sb_grow(b, (size_t)n);
+  vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+  b->len += (size_t)n;
+}
+
+void sb_printf(sbuf *b, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  sb_vprintf(b, fmt, ap);
+  va_end(ap);
+}
+
+void sb_pad(sbuf *b, size_t width) {
+  size_t col = 0;
+  for (size_t i = b->len; i > 0 && b->data[i - 1] != '\n'; i--) col++;
+  while (col < width) {
+    sb_putc(b, ' ');
+    col++;
+  }
+}
+
+void sb_free(sbuf *b) {
+  free(b->data);
+  b->data = NULL;
+  b->len = b->cap = 0;
+}
+
+int edit_distance(const char *a, const char *b, int cap) {
+  size_t la = strlen(a), lb = strlen(b);
+  if (la > 64 || lb > 64) return cap + 1;
+  int row[65];
+  for (size_t j = 0; j <= lb; j++) row[j] = (int)j;
+  for (size_t i = 1; i <= la; i++) {
+    int diag = row[0], best = row[0] = (int)i;
+    for (size_t j = 1; j <= lb; j++) {
+      int up = row[j];
+      int cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      int v = diag + cost;
+      if (row[j - 1] + 1 < v) v = row[j - 1] + 1;
+      if (up + 1 < v) v = up + 1;
+      row[j] = v;
+      diag = up;
+      if (v < best) best = v;
+    }
+    if (best > cap) return cap + 1;
+  }
+  return row[lb] > cap ? cap + 1 : row[lb];
+}
+
+const char *closest_word(const char *word, const char *const *candidates) {
+  /* A suggestion must be closer than a third of the word's length (at least
+   * one edit), so "x" never suggests "id" but "gradee" suggests "grade". */
+  int cap = (int)strlen(word) / 3;
+  if (cap < 1) cap = 1;
+  if (cap > 3) cap = 3;
+  const char *best = NULL;
+  int bestd = cap + 1;
+  for (size_t i = 0; candidates[i]; i++) {
+    int d = edit_distance(word, candidates[i], cap);
+    if (d < bestd) {
+      bestd = d;
+      best = candidates[i];
+    }
+  }
+  return best;
+}
+
+char *read_file(const char *path, size_t limit, size_t *len_out) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  sbuf b = {0};
+  char chunk[65536];
+  size_t n;
+  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+    if (b.len + n > limit) {
+      fclose(f);
+      sb_free(&b);
+      errno = EFBIG;
+      return NULL;
+    }
+    sb_putn(&b, chunk, n);
+  }
+  int err = ferror(f);
+  fclose(f);
+  if (err) {
+    sb_free(&b);
+    errno = EIO;
+    return NULL;
+  }
+  if (!b.data) b.data = xstrdup("");
+  if (len_out) *len_out = b.len;
+  return b.data;
+}
