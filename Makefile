@@ -41,44 +41,56 @@ deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
-build:
-	mkdir -p build build/san
+build build/san:
+	@mkdir -p $@
 
 build/parser.c build/parser.h: grammar/parser.y | build
-	bison -Wall -Werror --defines=build/parser.h -o build/parser.c grammar/parser.y
+	@echo "  BISON   $<"
+	$(Q)bison -Wall -Werror --defines=build/parser.h -o build/parser.c grammar/parser.y
 
 build/lexer.c: grammar/lexer.l build/parser.h | build
-	flex -o build/lexer.c grammar/lexer.l
+	@echo "  FLEX    $<"
+	$(Q)flex -o build/lexer.c grammar/lexer.l
 
 build/stdlib_embed.c: $(STDLIB_SYNC) tools/embed.sh | build
-	tools/embed.sh $@ $(STDLIB_SYNC)
+	@echo "  EMBED   stdlib"
+	$(Q)tools/embed.sh $@ $(STDLIB_SYNC)
 
 OBJ     := $(patsubst %.c,build/%.o,$(notdir $(COMPILER_SRC))) build/lexer.o build/parser.o build/stdlib_embed.o
 SAN_OBJ := $(patsubst build/%,build/san/%,$(OBJ))
 
 vpath %.c compiler runtime stdlib build
 
+# V=1 shows the whole command lines.
+Q = $(if $(V),,@)
+
 build/lexer.o build/parser.o build/stdlib_embed.o: build/%.o: build/%.c $(HEADERS)
-	$(CC) $(ALL_CFLAGS) $(GEN_CFLAGS) -c -o $@ $<
+	@echo "  CC      $<"
+	$(Q)$(CC) $(ALL_CFLAGS) $(GEN_CFLAGS) -c -o $@ $<
 
 build/%.o: %.c $(HEADERS) | build
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	@echo "  CC      $<"
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 build/syncc: $(OBJ)
-	$(CC) $(CFLAGS) -o $@ $(OBJ) $(LIBS)
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $(OBJ) $(LIBS)
 
 # The same program built with clang under AddressSanitizer and
 # UndefinedBehaviorSanitizer; `make test` runs every suite with it too.
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 
-build/san/lexer.o build/san/parser.o build/san/stdlib_embed.o: build/san/%.o: build/%.c $(HEADERS)
-	$(SAN_CC) $(ALL_CFLAGS) $(GEN_CFLAGS) -Wno-unused-command-line-argument -Wno-unreachable-code $(SAN_FLAGS) -c -o $@ $<
+build/san/lexer.o build/san/parser.o build/san/stdlib_embed.o: build/san/%.o: build/%.c $(HEADERS) | build/san
+	@echo "  SANCC   $<"
+	$(Q)$(SAN_CC) $(ALL_CFLAGS) $(GEN_CFLAGS) -Wno-unused-command-line-argument -Wno-unreachable-code $(SAN_FLAGS) -c -o $@ $<
 
-build/san/%.o: %.c $(HEADERS) | build
-	$(SAN_CC) $(ALL_CFLAGS) $(SAN_FLAGS) -c -o $@ $<
+build/san/%.o: %.c $(HEADERS) | build/san
+	@echo "  SANCC   $<"
+	$(Q)$(SAN_CC) $(ALL_CFLAGS) $(SAN_FLAGS) -c -o $@ $<
 
 build/san/syncc: $(SAN_OBJ)
-	$(SAN_CC) $(SAN_FLAGS) -o $@ $(SAN_OBJ) $(LIBS)
+	@echo "  LINK    $@"
+	$(Q)$(SAN_CC) $(SAN_FLAGS) -o $@ $(SAN_OBJ) $(LIBS)
 
 san: deps build/san/syncc
 
@@ -89,6 +101,7 @@ test: deps build/syncc build/san/syncc
 docs: build/syncc
 	build/syncc gen-doc schema > docs/schema.md
 	build/syncc gen-doc builtins > docs/builtins.md
+	build/syncc gen-doc kinds > docs/sources.md
 
 demo: deps build/syncc
 	@for f in examples/*.sync; do echo "== syncc check $$f"; build/syncc check $$f || exit 1; done

@@ -363,12 +363,22 @@ static void check_source(spec_model *m, spec_source *src) {
   }
   if (src->kind < 0) return;
   const kind_info *k = &kind_table[src->kind];
+  /* All the missing settings in one message: they share one place. */
+  sbuf missing = {0};
+  int nmissing = 0, last = -1;
   for (int set = 0; set < SET__COUNT; set++)
-    if (kind_takes(src->kind, set) == 2 && !given[set]) {
-      diag_error(d->kids[0]->span, "source %s (%s) is missing the required setting '%s'", src->name, k->name,
-                 setting_table[set].name);
-      diag_hint("%s: %s", setting_table[set].name, setting_table[set].doc);
-    }
+    if (kind_takes(src->kind, set) == 2 && !given[set]) nmissing++, last = set;
+  for (int set = 0, i = 0; set < SET__COUNT; set++) {
+    if (kind_takes(src->kind, set) != 2 || given[set]) continue;
+    if (i++) sb_puts(&missing, set == last ? " and " : ", ");
+    sb_printf(&missing, "'%s'", setting_table[set].name);
+  }
+  if (nmissing) {
+    diag_error(d->kids[0]->span, "source %s (%s) is missing the required setting%s %s", src->name, k->name,
+               nmissing > 1 ? "s" : "", missing.data);
+    diag_hint("%s: %s", setting_table[last].name, setting_table[last].doc);
+  }
+  sb_free(&missing);
   if (k->flags & KK_FILES) {
     int any = 0;
     for (int e = 0; e < ENT__COUNT; e++) any |= files[e] != NULL;

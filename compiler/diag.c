@@ -233,7 +233,7 @@ static void forget(void) {
 }
 
 void diag_flush(FILE *out) {
-  qsort(diags, (size_t)ndiags, sizeof *diags, cmp_diag);
+  if (ndiags > 1) qsort(diags, (size_t)ndiags, sizeof *diags, cmp_diag);
   if (opt_json)
     print_json(out);
   else

@@ -140,9 +140,9 @@ params
 /* A block is a list of statements, one per line.  Its node is a scratch
  * N_ERROR holder whose children close_decl() checks and takes over. */
 block
-  : '{' stmts '}'        { $$ = $2; }
-  | '{' stmts stmt '}'   { $$ = ast_add($2, $3); }
-  | '{' stmts error '}'  { $$ = $2; }
+  : '{' stmts '}'        { $$ = $2; $$->span = @$; }
+  | '{' stmts stmt '}'   { $$ = ast_add($2, $3); $$->span = @$; }
+  | '{' stmts error '}'  { $$ = $2; $$->span = @$; }
   ;
 
 stmts
@@ -279,7 +279,7 @@ primary
                                    $$ = ast_add($$, NULL);
                                    memmove($$->kids + 1, $$->kids, (size_t)($$->nkids - 1) * sizeof *$$->kids);
                                    $$->kids[0] = $1; }
-  | '(' expr ')'                 { $$ = $2; $$->flags |= NF_PARENS; }
+  | '(' expr ')'                 { $$ = $2; $$->flags |= NF_PARENS; $$->span = @$; }
   | list
   ;
 

@@ -1,0 +1,329 @@
+#!/usr/bin/env python3
+"""tests/run.py: the syncc test suite.
+
+Every check runs against the normal build and, when --san-syncc is given,
+against the AddressSanitizer + UndefinedBehaviorSanitizer build too.  The last
+line is "N passed, N failed"; the exit status is 1 when anything failed.
+
+Suites (each a function below, all data-driven so anyone can add cases):
+  ok       tests/ok/*.sync, examples/*.sync and stdlib/*.sync check clean
+  errors   tests/errors/*.sync: the diagnostics equal the file's inline
+           `# expect error L:C: message` / `# expect warning L:C: message`
+  fmt      fmt is idempotent, keeps every comment, never changes the AST,
+           and examples/springfield.sync is already canonical
+  torture  hostile input: deep nesting, 1 MB specs, NUL bytes, bad UTF-8,
+           CRLF, unterminated things, binary files
+  cli      exit statuses, --json, NO_COLOR, usage errors
+  docs     generated docs are fresh; every ```sync example in docs/ checks
+"""
+import argparse
+import glob
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+os.chdir(ROOT)
+
+passed = 0
+failed = 0
+failures = []
+
+
+def ok(name, cond, detail=""):
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        failures.append((name, detail))
+        print(f"FAIL {name}" + (f"\n  {detail}" if detail else ""), flush=True)
+
+
+def run(binary, args, stdin=None, env=None, timeout=20):
+    e = dict(os.environ)
+    e.pop("NO_COLOR", None)
+    e["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=0:exitcode=99"
+    e["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1:exitcode=98"
+    if env:
+        e.update(env)
+    try:
+        p = subprocess.run([binary] + args, input=stdin, capture_output=True, env=e, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None
+    return p
+
+
+def sanitizer_clean(p):
+    err = p.stderr.decode("utf-8", "replace")
+    return p.returncode not in (98, 99) and "Sanitizer" not in err and "runtime error:" not in err
+
+
+EXPECT = re.compile(r"#\s*expect (error|warning) (\d+):(\d+): (.*?)\s*$")
+
+
+def expected_diags(path):
+    out = []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            m = EXPECT.search(line)
+            if m:
+                out.append((m.group(1), int(m.group(2)), int(m.group(3)), m.group(4)))
+    return sorted(out)
+
+
+def actual_diags(binary, path):
+    p = run(binary, ["check", "--json", "--max-errors", "1000", path])
+    if p is None:
+        return None, None, "timed out"
+    try:
+        doc = json.loads(p.stdout.decode("utf-8"))
+    except ValueError as e:
+        return None, p, f"bad JSON: {e}: {p.stdout[:200]!r} {p.stderr[:400]!r}"
+    got = sorted((d["severity"], d.get("line", 0), d.get("column", 0), d["message"])
+                 for d in doc["diagnostics"] if d.get("file") == path or "file" not in d)
+    other = [d for d in doc["diagnostics"] if d.get("file") not in (path, None)]
+    for d in other:  # diagnostics in an embedded stdlib file are always failures
+        got.append(("error-in-" + d["file"], d.get("line", 0), d.get("column", 0), d["message"]))
+    return sorted(got), p, ""
+
+
+def suite_ok(binaries):
+    files = sorted(glob.glob("tests/ok/*.sync")) + sorted(glob.glob("examples/*.sync")) + sorted(glob.glob("stdlib/*.sync"))
+    for b in binaries:
+        for f in files:
+            got, p, why = actual_diags(b, f)
+            name = f"ok {f} [{os.path.basename(os.path.dirname(b))}]"
+            if got is None:
+                ok(name, False, why)
+                continue
+            want = expected_diags(f)
+            ok(name, got == want and p.returncode == (1 if any(w[0] == "error" for w in want) else 0)
+               and sanitizer_clean(p), f"want {want}\n  got {got}\n  {p.stderr.decode()[:2000]}")
+
+
+def suite_errors(binaries):
+    files = sorted(glob.glob("tests/errors/*.sync"))
+    for b in binaries:
+        for f in files:
+            want = expected_diags(f)
+            name = f"errors {f} [{os.path.basename(os.path.dirname(b))}]"
+            if not want:
+                ok(name, False, "the file has no '# expect error' line")
+                continue
+            got, p, why = actual_diags(b, f)
+            if got is None:
+                ok(name, False, why)
+                continue
+            missing = [w for w in want if w not in got]
+            extra = [g for g in got if g not in want]
+            rc_want = 1 if any(w[0] == "error" for w in want) else 0
+            ok(name, not missing and not extra and p.returncode == rc_want and sanitizer_clean(p),
+               f"missing {missing}\n  unexpected {extra}\n  rc={p.returncode}\n  {p.stderr.decode()[:2000]}")
+
+
+def comments_of(text):
+    """Every comment's text, in order (a crude scan that skips strings)."""
+    out = []
+    for line in text.splitlines():
+        in_str = None
+        for i, c in enumerate(line):
+            if in_str:
+                if c == "\\":
+                    continue
+                if c == in_str:
+                    in_str = None
+            elif c in "\"`":
+                in_str = c
+            elif c == "#":
+                out.append(line[i:].rstrip())
+                break
+    return out
+
+
+def suite_fmt(binaries):
+    files = sorted(glob.glob("tests/ok/*.sync")) + sorted(glob.glob("examples/*.sync")) + sorted(glob.glob("stdlib/*.sync"))
+    b = binaries[-1]
+    tag = os.path.basename(os.path.dirname(b))
+    with tempfile.TemporaryDirectory() as tmp:
+        for f in files:
+            name = f"fmt {f} [{tag}]"
+            p1 = run(b, ["fmt", f])
+            if p1 is None or p1.returncode != 0:
+                ok(name, False, "fmt failed: " + (p1.stderr.decode()[:1000] if p1 else "timeout"))
+                continue
+            once = os.path.join(tmp, os.path.basename(f))
+            with open(once, "wb") as out:
+                out.write(p1.stdout)
+            p2 = run(b, ["fmt", once])
+            ok(name + " idempotent", p2 is not None and p2.stdout == p1.stdout,
+               "second fmt differs" if p2 else "timeout")
+            a1 = run(b, ["ast", f])
+            a2 = run(b, ["ast", once])
+            ok(name + " same AST", a1 and a2 and a1.returncode == 0 and a1.stdout == a2.stdout,
+               (a2.stderr.decode()[:1000] if a2 else "timeout"))
+            src = open(f, encoding="utf-8").read()
+            ok(name + " keeps comments", comments_of(src) == comments_of(p1.stdout.decode()),
+               f"{comments_of(src)[:5]} vs {comments_of(p1.stdout.decode())[:5]}")
+            ok(name + " sanitizers", sanitizer_clean(p1) and sanitizer_clean(p2), p1.stderr.decode()[:1000])
+        for f in ["examples/springfield.sync"] + sorted(glob.glob("stdlib/*.sync")):
+            p = run(b, ["fmt", "--check", f])
+            ok(f"fmt --check {f} is canonical", p is not None and p.returncode == 0,
+               p.stdout.decode() + p.stderr.decode() if p else "timeout")
+        # --check reports a file that would change, and -w rewrites it.
+        messy = os.path.join(tmp, "messy.sync")
+        with open(messy, "w") as out:
+            out.write("schedule {\n      daily   at 02:00\n}\n\n\n\npolicy { preview=true }\n")
+        p = run(b, ["fmt", "--check", messy])
+        ok("fmt --check names a file that would change", p.returncode == 1 and messy in p.stdout.decode(),
+           repr(p.stdout) + repr(p.stderr))
+        p = run(b, ["fmt", "-w", messy])
+        text = open(messy).read()
+        ok("fmt -w rewrites", p.returncode == 0 and text == "schedule {\n  daily at 02:00\n}\n\npolicy {\n  preview = true\n}\n", repr(text))
+        p = run(b, ["fmt", "--check", messy])
+        ok("fmt --check passes after -w", p.returncode == 0, repr(p.stdout))
+
+
+def torture_cases():
+    """(name, bytes) pairs: each must give a diagnostic and exit 1."""
+    big = b"".join(b"map vc.student%d {\n  sis_id = string(id)\n  first_name = first_name\n}\n" % i for i in range(12000))
+    cases = [
+        ("10000 parentheses", b"filter student {\n  keep if " + b"(" * 10000 + b"true" + b")" * 10000 + b"\n}\n"),
+        ("10000 unclosed parentheses", b"filter student {\n  keep if " + b"(" * 10000 + b"\n}\n"),
+        ("10000 nots", b"filter student {\n  keep if " + b"not " * 10000 + b"true\n}\n"),
+        ("100000-term sum", b"map vc.student {\n  sis_id = " + b" + ".join([b"a"] * 100000) + b"\n}\n"),
+        ("10000 nested lists", b"filter student {\n  keep if grade in " + b"[" * 10000 + b"]" * 10000 + b"\n}\n"),
+        ("10000 nested blocks", b"test \"x\" {\n" + b"given vc.student {\n" * 10000 + b"}\n" * 10000 + b"}\n"),
+        ("1 MB spec", big),
+        ("NUL bytes", b"source vc : csv {\n  file student = \"a\0b.csv\"\n}\n"),
+        ("invalid UTF-8", b"map vc.student {\n  sis_id = \"\xff\xfe\"\n  name = \xc3\x28\n}\n"),
+        ("CRLF with an error", b"schedule {\r\n  daily at 25:00\r\n}\r\n"),
+        ("bare CR with an error", b"schedule {\r  daily at 26:00\r}\r"),
+        ("unterminated string", b"source vc : csv {\n  file student = \"students.csv\n}\n"),
+        ("unterminated regex", b"filter student {\n  drop if email ~ /abc\n}\n"),
+        ("unterminated block", b"map vc.student {\n  sis_id = id\n"),
+        ("unterminated quoted name", b"map vc.student {\n  sis_id = `Student Id\n}\n"),
+        ("not text at all", bytes(range(256)) * 64),
+        ("random binary", os.urandom(1 << 16)),
+        ("only a BOM and garbage", b"\xef\xbb\xbf}}}{{{"),
+        ("deep if", b"map vc.student {\n  sis_id = " + b"if true then " * 5000 + b"1" + b" else 2" * 5000 + b"\n}\n"),
+        ("long coalesce", b"map vc.student {\n  sis_id = " + b" ?? ".join([b"a"] * 50000) + b"\n}\n"),
+    ]
+    return cases
+
+
+def suite_torture(binaries):
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, data in torture_cases():
+            path = os.path.join(tmp, re.sub(r"\W+", "_", name) + ".sync")
+            with open(path, "wb") as f:
+                f.write(data)
+            for b in binaries:
+                tag = os.path.basename(os.path.dirname(b))
+                p = run(b, ["check", path], timeout=60)
+                if p is None:
+                    ok(f"torture {name} [{tag}]", False, "timed out")
+                    continue
+                err = p.stderr.decode("utf-8", "replace")
+                ok(f"torture {name} [{tag}]", p.returncode == 1 and ": error: " in err and sanitizer_clean(p),
+                   f"rc={p.returncode} {err[:1500]}")
+        # CRLF and a BOM are fine when the spec is fine.
+        good = open("examples/springfield.sync", "rb").read()
+        for label, data in [("CRLF", good.replace(b"\n", b"\r\n")), ("BOM", b"\xef\xbb\xbf" + good),
+                            ("bare CR", good.replace(b"\n", b"\r"))]:
+            path = os.path.join(tmp, label + ".sync")
+            with open(path, "wb") as f:
+                f.write(data)
+            for b in binaries:
+                p = run(b, ["check", path])
+                ok(f"torture {label} springfield checks clean [{os.path.basename(os.path.dirname(b))}]",
+                   p is not None and p.returncode == 0 and sanitizer_clean(p), p.stderr.decode()[:1000] if p else "")
+
+
+def suite_cli(binaries):
+    for b in binaries:
+        tag = os.path.basename(os.path.dirname(b))
+        p = run(b, [])
+        ok(f"cli no arguments exits 2 [{tag}]", p.returncode == 2)
+        p = run(b, ["check", "/nonexistent/x.sync"])
+        ok(f"cli missing file exits 2 [{tag}]", p.returncode == 2 and b"cannot read" in p.stderr)
+        p = run(b, ["frobnicate"])
+        ok(f"cli unknown command exits 2 [{tag}]", p.returncode == 2)
+        p = run(b, ["check", "examples/springfield.sync"])
+        ok(f"cli clean spec exits 0 silently [{tag}]", p.returncode == 0 and p.stderr == b"" and p.stdout == b"")
+        with tempfile.NamedTemporaryFile("w", suffix=".sync", delete=False) as f:
+            f.write("schedule {\n  daily at 24:00\n}\n")
+            bad = f.name
+        p = run(b, ["check", "--json", bad])
+        try:
+            doc = json.loads(p.stdout)
+            d = doc["diagnostics"][0]
+            good = (doc["errors"] == 1 and d["line"] == 2 and d["column"] == 12 and d["severity"] == "error"
+                    and d["file"] == bad and d["end_column"] == 17)
+        except (ValueError, KeyError, IndexError):
+            good = False
+        ok(f"cli --json [{tag}]", good and p.returncode == 1, p.stdout.decode()[:500])
+        p = run(b, ["check", bad], env={"NO_COLOR": "1"})
+        ok(f"cli NO_COLOR and pipes give no escapes [{tag}]", b"\033[" not in p.stderr)
+        text = p.stderr.decode()
+        ok(f"cli diagnostic shape [{tag}]",
+           text.startswith(f"{bad}:2:12: error: 24:00 is not a time of day\n") and "    2 |   daily at 24:00\n" in text
+           and "      |            ^~~~~\n" in text and "hint: " in text, text)
+        # The error cap: 30 errors show 20 and count the rest.
+        with tempfile.NamedTemporaryFile("w", suffix=".sync", delete=False) as f:
+            f.write("schedule {\n" + "".join(f"  until 2027-02-{30 + (i % 2)}\n" for i in range(30)) + "}\n")
+            many = f.name
+        p = run(b, ["check", many])
+        ok(f"cli error cap [{tag}]", p.returncode == 1 and b"not shown (limit is 20)" in p.stderr, p.stderr.decode()[-300:])
+        os.unlink(bad)
+        os.unlink(many)
+
+
+def suite_docs(binaries):
+    b = binaries[0]
+    for what, path in [("schema", "docs/schema.md"), ("builtins", "docs/builtins.md"), ("kinds", "docs/sources.md")]:
+        p = run(b, ["gen-doc", what])
+        cur = open(path, "rb").read() if os.path.exists(path) else b""
+        ok(f"docs {path} is up to date (make docs)", p.returncode == 0 and p.stdout == cur)
+    with tempfile.TemporaryDirectory() as tmp:
+        for doc in sorted(glob.glob("docs/*.md")) + ["README.md"]:
+            text = open(doc, encoding="utf-8").read()
+            blocks = re.findall(r"```sync\n(.*?)```", text, re.S)
+            for i, block in enumerate(blocks):
+                path = os.path.join(tmp, f"{os.path.basename(doc)}-{i + 1}.sync")
+                with open(path, "w") as f:
+                    f.write(block)
+                got, p, why = actual_diags(b, path)
+                want = expected_diags(path)
+                ok(f"docs {doc} example {i + 1} checks", got is not None and got == want,
+                   f"want {want} got {got} {why}\n{block[:300]}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--syncc", default="build/syncc")
+    ap.add_argument("--san-syncc")
+    ap.add_argument("--only")
+    args = ap.parse_args()
+    binaries = [args.syncc] + ([args.san_syncc] if args.san_syncc else [])
+    suites = [("ok", suite_ok), ("errors", suite_errors), ("fmt", suite_fmt), ("torture", suite_torture),
+              ("cli", suite_cli), ("docs", suite_docs)]
+    for name, fn in suites:
+        if args.only and name not in args.only.split(","):
+            continue
+        before = passed + failed
+        fn(binaries)
+        print(f"suite {name}: {passed + failed - before} checks", flush=True)
+    if failures:
+        print(f"\n{len(failures)} failure(s):")
+        for name, _ in failures[:50]:
+            print(f"  {name}")
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
