@@ -95,5 +95,6 @@ int check_date_text(const char *s);  /* 1 if YYYY-MM-DD is a real date */
 int check_time_text(const char *s);  /* 1 if HH:MM is a real time of day */
 void check_regex(node *re);          /* compiles with pcre2, reports errors */
 int is_grade_code(const char *s);
+const char *a_type(sync_type t);     /* "a string", "an int", ... */
 
 #endif

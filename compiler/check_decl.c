@@ -454,8 +454,7 @@ static void check_map_body(spec_model *m, node *d, int entity) {
     if (vt == TY_ERROR || vt == TY_ANY || vt == TY_NULL) continue;
     int ok = vt == (sync_type)t || (t == TY_DECIMAL && vt == TY_INT);
     if (!ok) {
-      diag_error(v->span, "%s is %s %s, but this gives %s", name->str, t == TY_INT ? "an" : "a",
-                 type_name((sync_type)t), vt == TY_INT ? "an int" : type_name(vt));
+      diag_error(v->span, "%s is %s, but this gives %s", name->str, a_type((sync_type)t), a_type(vt));
       const char *conv = t == TY_STRING ? "string(...)" : t == TY_INT ? "int(...)" : t == TY_DATE ? "date(...)"
                        : t == TY_BOOL ? "bool(...)" : NULL;
       if (conv && vt != TY_LIST && vt != TY_REGEX) diag_hint("convert it with %s", conv);
@@ -566,7 +565,7 @@ static void check_condition(spec_model *m, node *line, int entity, const node *p
   node *c = line->kids[0];
   sync_type t = check_expr(&env, c);
   if (t != TY_ERROR && t != TY_ANY && t != TY_BOOL && t != TY_NULL) {
-    diag_error(c->span, "a condition must be a bool, not %s", type_name(t));
+    diag_error(c->span, "a condition must be a bool, not %s", a_type(t));
     if (t == TY_STRING) diag_hint("compare it: %s != null, or ~ /pattern/", "VALUE");
     return;
   }
@@ -918,7 +917,7 @@ static void check_test(spec_model *m, node *d, node **tests, int ntests) {
     expr_env env = {m, CX_COND, entity, NULL, NULL};
     sync_type t = check_expr(&env, c);
     if (t != TY_ERROR && t != TY_ANY && t != TY_BOOL)
-      diag_error(c->span, "expect takes kept, dropped, skipped, reported or a condition, not %s", type_name(t));
+      diag_error(c->span, "expect takes kept, dropped, skipped, reported or a condition, not %s", a_type(t));
   }
   if (!nexpect) diag_error(d->kids[0]->span, "test \"%s\" expects nothing", name->str);
 }

@@ -108,7 +108,7 @@ static const char *type_article(sync_type t) {
   return t == TY_INT ? "an int" : t == TY_ANY ? "any value" : t == TY_ERROR ? "an error" : NULL;
 }
 
-static const char *a_type(sync_type t) {
+const char *a_type(sync_type t) {
   static char buf[TY__COUNT][24];
   const char *a = type_article(t);
   if (a) return a;
