@@ -73,6 +73,9 @@ void spec_free(spec_model *m);
 /* The type of `attr` of `entity` (schema or `attribute` declarations), or
  * -1 when the entity has no such attribute. */
 int spec_attr_type(const spec_model *m, int entity, const char *attr);
+/* The names of the entity's attributes, schema and declared, for "did you
+ * mean" suggestions: fills buf (room for cap pointers, NULL-terminated). */
+const char *const *spec_attr_names(const spec_model *m, int entity, const char **buf, int cap);
 
 /* Whether the UTF-8 text holds a NUL byte or invalid UTF-8; reports it. */
 int check_text(int file);

@@ -47,8 +47,7 @@ int spec_attr_type(const spec_model *m, int entity, const char *attr) {
   return -1;
 }
 
-/* Names of the entity's attributes, schema and declared, for suggestions. */
-static const char *const *entity_attr_names(const spec_model *m, int entity, const char **buf, int cap) {
+const char *const *spec_attr_names(const spec_model *m, int entity, const char **buf, int cap) {
   int n = 0;
   const schema_entity *e = schema_entity_get(entity);
   for (int i = 0; i < e->nattrs && n < cap - 1; i++) buf[n++] = e->attrs[i].name;
@@ -61,7 +60,7 @@ static const char *const *entity_attr_names(const spec_model *m, int entity, con
 static void report_unknown_attr(const spec_model *m, int entity, node *name) {
   const char *buf[64];
   diag_error(name->span, "unknown attribute '%s' of %s", name->str, schema_entity_get(entity)->name);
-  const char *s = closest_word(name->str, entity_attr_names(m, entity, buf, 64));
+  const char *s = closest_word(name->str, spec_attr_names(m, entity, buf, 64));
   if (s) diag_hint("did you mean '%s'?", s);
 }
 
@@ -229,10 +228,13 @@ static void check_setting_value(spec_model *m, spec_source *src, node *key, node
     }
   }
   if (is_secret_call(v)) {
+    int before = diag_error_count();
     check_expr(&env, v);
-    if (v->nkids == 2 && v->kids[1]->kind != N_STR)
+    /* A bare name as the argument is already reported: no second error. */
+    int reported = diag_error_count() > before;
+    if (!reported && v->nkids == 2 && v->kids[1]->kind != N_STR)
       diag_error(v->kids[1]->span, "%s() takes a string literal", v->kids[0]->str);
-    else if (v->nkids == 2 && v->kids[1]->str[0] == 0)
+    else if (!reported && v->nkids == 2 && v->kids[1]->str[0] == 0)
       diag_error(v->kids[1]->span, "%s() needs a non-empty name", v->kids[0]->str);
     if (si->type == ST_BOOL || si->type == ST_ENTITIES)
       diag_error(v->span, "%s cannot be read from env() or file()", key->str);
@@ -266,8 +268,16 @@ static void check_setting_value(spec_model *m, spec_source *src, node *key, node
       break;
   }
   if (v->kind != N_STR) {
+    int before = diag_error_count();
     check_expr(&env, v);
-    diag_error(v->span, "%s must be a string", key->str);
+    if (diag_error_count() > before) return; /* e.g. a bare name: already reported */
+    if (v->kind == N_CALL || v->kind == N_BINOP || v->kind == N_IF || v->kind == N_NOT) {
+      /* Settings are read before any record: nothing is computed. */
+      diag_error(v->span, "the value of %s must be a literal string, not a computed value", key->str);
+      diag_hint("a setting's value is a literal; only secrets are read when the plan runs, with env(\"VAR\") or file(\"path\")");
+    } else {
+      diag_error(v->span, "%s must be a string", key->str);
+    }
     return;
   }
   const char *s = v->str;
@@ -318,6 +328,19 @@ static void check_file_setting(spec_model *m, spec_source *src, node *fs, node *
   files[e] = fs;
 }
 
+/* Appends the space-separated words of `list` to `b`, each after ", ". */
+static void add_words(sbuf *b, const char *list) {
+  for (const char *w = list; *w;) {
+    size_t n = strcspn(w, " ");
+    if (n) {
+      sb_puts(b, ", ");
+      sb_putn(b, w, n);
+    }
+    w += n;
+    w += strspn(w, " ");
+  }
+}
+
 static void check_source(spec_model *m, spec_source *src) {
   node *d = src->decl, *kindname = d->kids[1];
   if (src->kind < 0) {
@@ -348,8 +371,12 @@ static void check_source(spec_model *m, spec_source *src) {
     if (src->kind >= 0 && !kind_takes(src->kind, set)) {
       diag_error(key->span, "a %s source has no setting '%s'", kind_table[src->kind].name, key->str);
       const kind_info *k = &kind_table[src->kind];
-      diag_hint("its settings are prefix, bulk, entities%s%s%s%s", k->required[0] ? ", " : "", k->required,
-                k->optional[0] ? ", " : "", k->optional);
+      sbuf all = {0};
+      sb_puts(&all, "prefix, bulk, entities");
+      add_words(&all, k->required);
+      add_words(&all, k->optional);
+      diag_hint("its settings are %s", all.data);
+      sb_free(&all);
       continue;
     }
     if (given[set]) {
@@ -363,15 +390,23 @@ static void check_source(spec_model *m, spec_source *src) {
   }
   if (src->kind < 0) return;
   const kind_info *k = &kind_table[src->kind];
-  /* All the missing settings in one message: they share one place. */
-  sbuf missing = {0};
+  /* All the missing settings in one message: they share one place.  They
+   * are listed in the order kinds.def's "required" string gives them. */
+  int order[SET__COUNT];
   int nmissing = 0, last = -1;
-  for (int set = 0; set < SET__COUNT; set++)
-    if (kind_takes(src->kind, set) == 2 && !given[set]) nmissing++, last = set;
-  for (int set = 0, i = 0; set < SET__COUNT; set++) {
-    if (kind_takes(src->kind, set) != 2 || given[set]) continue;
-    if (i++) sb_puts(&missing, set == last ? " and " : ", ");
-    sb_printf(&missing, "'%s'", setting_table[set].name);
+  for (const char *w = k->required; *w;) {
+    size_t n = strcspn(w, " ");
+    for (int set = 0; n && set < SET__COUNT; set++)
+      if (strlen(setting_table[set].name) == n && memcmp(setting_table[set].name, w, n) == 0 && !given[set] &&
+          nmissing < SET__COUNT)
+        order[nmissing++] = last = set;
+    w += n;
+    w += strspn(w, " ");
+  }
+  sbuf missing = {0};
+  for (int i = 0; i < nmissing; i++) {
+    if (i) sb_puts(&missing, i == nmissing - 1 ? " and " : ", ");
+    sb_printf(&missing, "'%s'", setting_table[order[i]].name);
   }
   if (nmissing) {
     diag_error(d->kids[0]->span, "source %s (%s) is missing the required setting%s %s", src->name, k->name,
@@ -566,7 +601,17 @@ static void check_condition(spec_model *m, node *line, int entity, const node *p
   sync_type t = check_expr(&env, c);
   if (t != TY_ERROR && t != TY_ANY && t != TY_BOOL && t != TY_NULL) {
     diag_error(c->span, "a condition must be a bool, not %s", a_type(t));
-    if (t == TY_STRING) diag_hint("compare it: %s != null, or ~ /pattern/", "VALUE");
+    /* Quote the expression itself when it is short and on one line. */
+    const source_file *f = src_get(c->span.file);
+    int len = c->span.end - c->span.start;
+    const char *text = f ? f->text + c->span.start : "";
+    if (!f || len <= 0 || len > 40 || memchr(text, '\n', (size_t)len) || memchr(text, '\r', (size_t)len))
+      text = "it", len = 2;
+    if (t == TY_STRING)
+      diag_hint("compare it: %.*s != null, %.*s == \"text\", or %.*s ~ /pattern/", len, text, len, text, len, text);
+    else if (t == TY_INT || t == TY_DECIMAL || t == TY_DATE || t == TY_TIME)
+      diag_hint("compare it: %.*s != null, or %.*s > %s", len, text, len, text,
+                t == TY_INT ? "0" : t == TY_DECIMAL ? "0.5" : t == TY_DATE ? "2024-09-01" : "12:00");
     return;
   }
   int v = fold_truth(c);
@@ -889,8 +934,9 @@ static void check_test(spec_model *m, node *d, node **tests, int ntests) {
     for (int k = 1; k < s->nkids; k++) {
       node *f = s->kids[k];
       node *v = f->kids[1];
-      check_expr(&env, v);
-      if (!is_literal_value(v)) diag_error(v->span, "a given value must be a literal");
+      /* TY_ERROR: check_expr already said why it is not a literal. */
+      if (check_expr(&env, v) != TY_ERROR && !is_literal_value(v))
+        diag_error(v->span, "a given value must be a literal");
       for (int j = 1; j < k; j++)
         if (path_equal(s->kids[j]->kids[0], f->kids[0])) {
           diag_error(f->kids[0]->span, "this field is given twice");
@@ -968,6 +1014,13 @@ static void gather(spec_model *m, decl_list *decls) {
   }
 }
 
+/* Whether the spec has `use stdlib.NAME`. */
+static int uses_lib(const spec_model *m, const char *name) {
+  for (int i = 0; i < m->nlibs; i++)
+    if (strcmp(m->libs[i].name, name) == 0) return 1;
+  return 0;
+}
+
 /* Decides each source's effective map per entity and which entities it feeds. */
 static void resolve_maps(spec_model *m, decl_list *decls) {
   node **kind_spec = xcalloc((size_t)KIND__COUNT * ENT__COUNT, sizeof *kind_spec);
@@ -1001,7 +1054,10 @@ static void resolve_maps(spec_model *m, decl_list *decls) {
         const char *lib = kind_table[s->kind].stdlib;
         diag_error(s->decl->kids[0]->span, "source %s feeds %s but there is no map %s.%s", s->name,
                    schema_entity_get(e)->name, s->name, schema_entity_get(e)->name);
-        if (lib[0])
+        if (lib[0] && uses_lib(m, lib))
+          diag_hint("stdlib.%s has no map for %s: write map %s.%s { ... }", lib, schema_entity_get(e)->name,
+                    s->name, schema_entity_get(e)->name);
+        else if (lib[0])
           diag_hint("use stdlib.%s for the default maps, or write map %s.%s { ... }", lib, s->name,
                     schema_entity_get(e)->name);
         else
@@ -1012,7 +1068,7 @@ static void resolve_maps(spec_model *m, decl_list *decls) {
     for (int e = 0; e < ENT__COUNT; e++) any |= s->feeds[e];
     if (!any && s->kind >= 0 && !files_kind && !m->lib_failed) {
       diag_error(s->decl->kids[0]->span, "source %s feeds nothing: it has no maps", s->name);
-      if (kind_table[s->kind].stdlib[0]) diag_hint("use stdlib.%s for the default maps", kind_table[s->kind].stdlib);
+      if (kind_table[s->kind].stdlib[0] && !uses_lib(m, kind_table[s->kind].stdlib)) diag_hint("use stdlib.%s for the default maps", kind_table[s->kind].stdlib);
     }
   }
   free(kind_spec);
@@ -1126,9 +1182,12 @@ spec_model *spec_load(const char *path) {
     m->main.parsed.spec = ast_new(N_SPEC, (sync_span){m->main.file, 0, 0});
     return m;
   }
-  int before = diag_error_count();
   m->main.parsed = parse_source(m->main.file);
-  if (diag_error_count() > before) return m; /* no checking of a broken tree */
+  /* No checking of a broken tree.  parse_source() leaves the number of real
+   * syntax errors in the N_SPEC's num; a line in the wrong block is reported
+   * too but dropped from the tree, so the rest is still checked. */
+  if (m->main.parsed.spec->num > 0) return m;
+  int before = diag_error_count();
   load_uses(m);
   /* A library that failed to load would make every map it gives look
    * missing: say nothing about missing maps then. */

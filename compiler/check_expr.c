@@ -222,12 +222,23 @@ static sync_type check_call(const expr_env *env, node *e) {
   }
   if (env->cx != CX_SETTING) check_call_literals(bi, e);
   if (b->result == TY_ANY) {
-    /* coalesce(a, b) and first(list): the common type of the arguments. */
+    /* coalesce(a, b, ...) and first(list): the common type of the arguments.
+     * coalesce's arguments must agree, as the two sides of ?? must. */
     sync_type r = TY_ANY;
+    int first = -1;
     for (int i = 0; bi == BI_coalesce && i < nargs && i < 64; i++) {
       if (unknown(at[i])) continue;
-      if (r == TY_ANY) r = at[i];
-      else if (r != at[i]) return TY_ANY;
+      if (first < 0) {
+        first = i;
+        r = at[i];
+      } else if (!compatible(r, at[i])) {
+        diag_error(e->kids[i + 1]->span,
+                   "the arguments of coalesce() have different types: argument %d is %s, argument %d is %s",
+                   first + 1, a_type(at[first]), i + 1, a_type(at[i]));
+        return TY_ERROR;
+      } else if (at[i] == TY_DECIMAL) {
+        r = TY_DECIMAL; /* int and decimal mix as decimal, as with + */
+      }
     }
     return r;
   }
@@ -257,7 +268,17 @@ static int any_entity_attr(const spec_model *m, const char *name) {
 static sync_type check_path(const expr_env *env, node *e) {
   node *first = e->kids[0];
   const char *name = first->str;
-  if (env->cx == CX_MAP) return TY_ANY; /* a field of the source record */
+  if (env->cx == CX_MAP) {
+    /* A field of the source record.  `src.x` here reads a field named src,
+     * which is almost certainly not what was meant. */
+    if (strcmp(name, "src") == 0 && e->nkids >= 2) {
+      sbuf rest = {0};
+      for (int i = 1; i < e->nkids; i++) sb_printf(&rest, "%s%s", i > 1 ? "." : "", e->kids[i]->str);
+      diag_warning(e->span, "in a map, names are already source fields: write %s, not src.%s", rest.data, rest.data);
+      sb_free(&rest);
+    }
+    return TY_ANY;
+  }
   if (env->cx == CX_SETTING || env->cx == CX_LITERAL) {
     diag_error(e->span, "'%s' is not a value here: write a literal (a string, number, date, ...)", name);
     if (env->cx == CX_SETTING) diag_hint("secrets are written env(\"VAR\") or file(\"path\")");
@@ -291,7 +312,8 @@ static sync_type check_path(const expr_env *env, node *e) {
     if (t < 0) {
       const char *ent = schema_entity_get(env->entity)->name;
       diag_error(first->span, "unknown attribute '%s' of %s", name, ent);
-      const char *s = closest_word(name, schema_attr_names(env->entity));
+      const char *buf[64];
+      const char *s = closest_word(name, spec_attr_names(env->m, env->entity, buf, 64));
       if (s)
         diag_hint("did you mean '%s'?", s);
       else
@@ -346,7 +368,8 @@ static sync_type check_binop(const expr_env *env, node *e) {
         diag_error(l->span, "'%s' looks for one value in a list, but this is %s", binop_text(op), a_type(lt));
         return TY_ERROR;
       }
-      if (r->kind == N_LIST && !unknown(lt)) {
+      /* rt == TY_ERROR: the list itself was already reported. */
+      if (r->kind == N_LIST && rt != TY_ERROR && !unknown(lt)) {
         for (int i = 0; i < r->nkids; i++) {
           node *item = r->kids[i];
           sync_type it = item->kind == N_STR ? TY_STRING : item->kind == N_INT ? TY_INT

@@ -41,18 +41,32 @@ void diag_init(int json, int color, int max_errors) {
 int diag_error_count(void) { return nerrors; }
 int diag_warning_count(void) { return nwarnings; }
 
-static int same_place(const diag_t *d, sync_span at) {
-  return d->at.file == at.file && d->at.start == at.start;
+/* An earlier diagnostic of the same level, place and text: the same
+ * mistake reached twice (a template checked once per use, say).  Distinct
+ * messages at one place are all kept. */
+static int is_repeat(diag_level level, sync_span at, const char *msg) {
+  if (at.file < 0) return 0;
+  for (int i = 0; i < ndiags; i++)
+    if (diags[i].level == level && diags[i].at.file == at.file && diags[i].at.start == at.start &&
+        strcmp(diags[i].msg, msg) == 0)
+      return 1;
+  return 0;
 }
 
 static void add(diag_level level, sync_span at, const char *fmt, va_list ap) {
   last = NULL;
+  sbuf b = {0};
+  sb_vprintf(&b, fmt, ap);
+  char *msg = b.data ? b.data : xstrdup("");
+  if (is_repeat(level, at, msg)) {
+    free(msg);
+    return;
+  }
   if (level == DIAG_ERROR) {
-    for (int i = 0; i < ndiags; i++)
-      if (diags[i].level == DIAG_ERROR && at.file >= 0 && same_place(&diags[i], at)) return;
     nerrors++;
     if (nerrors > opt_max) {
       hidden_errors++;
+      free(msg);
       return;
     }
   } else {
@@ -67,9 +81,7 @@ static void add(diag_level level, sync_span at, const char *fmt, va_list ap) {
   d->level = level;
   d->at = at;
   d->seq = ndiags++;
-  sbuf b = {0};
-  sb_vprintf(&b, fmt, ap);
-  d->msg = b.data ? b.data : xstrdup("");
+  d->msg = msg;
   last = d;
 }
 
@@ -135,6 +147,7 @@ static void print_excerpt(sbuf *b, sync_span at) {
   int line, col, len;
   src_linecol(at.file, at.start, &line, &col);
   const char *text = src_line(at.file, line, &len);
+  if (line == 1 && len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) text += 3, len -= 3; /* not shown: not a column */
   int linestart = (int)(text - f->text);
   sb_printf(b, "%5d | ", line);
   for (int i = 0; i < len; i++) sb_putc(b, text[i] == '\t' ? ' ' : text[i]);

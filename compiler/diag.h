@@ -10,8 +10,9 @@
  *
  * Warnings look the same with "warning:".  diag_note() and diag_hint()
  * attach to the diagnostic made last.  Errors are capped (the rest are
- * counted, not shown), and a second error at the very same place as an
- * earlier one is dropped, so one mistake never reports twice.
+ * counted, not shown), and a diagnostic with the same file, position and
+ * message as an earlier one is dropped, so one mistake never reports twice
+ * (distinct messages at one place are all shown).
  */
 #ifndef SYNC_DIAG_H
 #define SYNC_DIAG_H

@@ -54,6 +54,11 @@ static int line_index(const source_file *f, int off) {
   return lo;
 }
 
+static int src_has_bom(const source_file *f) {
+  return f->len >= 3 && (unsigned char)f->text[0] == 0xEF && (unsigned char)f->text[1] == 0xBB &&
+         (unsigned char)f->text[2] == 0xBF;
+}
+
 void src_linecol(int file, int off, int *line, int *col) {
   const source_file *f = src_get(file);
   if (!f) {
@@ -64,7 +69,10 @@ void src_linecol(int file, int off, int *line, int *col) {
   if ((size_t)off > f->len) off = (int)f->len;
   int li = line_index(f, off);
   int c = 1;
-  for (int i = f->lines[li]; i < off; i++)
+  int start = f->lines[li];
+  /* A UTF-8 byte order mark is not a column: editors do not show it. */
+  if (li == 0 && src_has_bom(f)) start = 3;
+  for (int i = start; i < off; i++)
     if (((unsigned char)f->text[i] & 0xC0) != 0x80) c++;
   *line = li + 1;
   *col = c;

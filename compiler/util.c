@@ -98,26 +98,30 @@ void sb_free(sbuf *b) {
   b->len = b->cap = 0;
 }
 
+/* Optimal string alignment distance: Levenshtein plus the swap of two
+ * adjacent characters as one edit, so "emial" is one edit from "email". */
 int edit_distance(const char *a, const char *b, int cap) {
   size_t la = strlen(a), lb = strlen(b);
   if (la > 64 || lb > 64) return cap + 1;
-  int row[65];
-  for (size_t j = 0; j <= lb; j++) row[j] = (int)j;
+  /* Three rows: the one before the previous (for swaps), previous, current. */
+  int r0[65], r1[65], r2[65];
+  int *prev2 = r0, *prev = r1, *cur = r2;
+  for (size_t j = 0; j <= lb; j++) prev[j] = (int)j;
   for (size_t i = 1; i <= la; i++) {
-    int diag = row[0], best = row[0] = (int)i;
+    cur[0] = (int)i;
     for (size_t j = 1; j <= lb; j++) {
-      int up = row[j];
       int cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      int v = diag + cost;
-      if (row[j - 1] + 1 < v) v = row[j - 1] + 1;
-      if (up + 1 < v) v = up + 1;
-      row[j] = v;
-      diag = up;
-      if (v < best) best = v;
+      int v = prev[j - 1] + cost;
+      if (cur[j - 1] + 1 < v) v = cur[j - 1] + 1;
+      if (prev[j] + 1 < v) v = prev[j] + 1;
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && prev2[j - 2] + 1 < v)
+        v = prev2[j - 2] + 1;
+      cur[j] = v;
     }
-    if (best > cap) return cap + 1;
+    int *t = prev2;
+    prev2 = prev, prev = cur, cur = t;
   }
-  return row[lb] > cap ? cap + 1 : row[lb];
+  return prev[lb] > cap ? cap + 1 : prev[lb];
 }
 
 const char *closest_word(const char *word, const char *const *candidates) {

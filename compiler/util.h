@@ -31,7 +31,8 @@ void sb_vprintf(sbuf *b, const char *fmt, va_list ap);
 void sb_pad(sbuf *b, size_t width); /* pad with spaces to `width` since the last newline */
 void sb_free(sbuf *b);
 
-/* Levenshtein distance, capped: returns cap+1 when the distance exceeds cap. */
+/* Optimal string alignment distance (Levenshtein, plus swapping two adjacent
+ * characters as one edit), capped: returns cap+1 when it exceeds cap. */
 int edit_distance(const char *a, const char *b, int cap);
 
 /* The candidate closest to `word` (NULL-terminated list), or NULL when none is

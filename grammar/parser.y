@@ -11,7 +11,12 @@
  * Error recovery: a bad statement is skipped to the end of its line (or to
  * the `}` that closes its block); a bad declaration header is skipped to the
  * end of its block.  Bison stays quiet until three tokens have been read
- * after an error, so one mistake gives one message.
+ * after an error, so one mistake gives one message; for the same reason a
+ * line the lexer already reported an error on gets no syntax error too.  A
+ * ( or [ left open is reported at the end of its line (the lexer ignores
+ * line ends inside them, so the parser trips only on a later line), with a
+ * note pointing at it.  Syntax errors are counted (lexstate.h): the checker
+ * skips a tree that had any, but not one that only had misplaced lines.
  *
  * Operator precedence, from loosest to tightest (docs/language.md):
  *   if-then-else  <  or  <  and  <  not  <  == != < <= > >= in not-in ~ !~
@@ -66,8 +71,8 @@ int lex_is_word(const char *s);
 lex_extra *sync_raw_get_extra(yyscan_t scanner);
 static void sync_yyerror(SYNC_YYLTYPE *loc, yyscan_t scanner, const char *msg);
 static node *close_decl(yyscan_t scanner, node *decl, node *block);
-static node *binary(binop op, node *l, node *r, sync_span at);
-static node *unary(node_kind k, node *operand, sync_span at);
+static node *binary(yyscan_t scanner, binop op, node *l, node *r, sync_span at);
+static node *unary(yyscan_t scanner, node_kind k, node *operand, sync_span at);
 static node *leaf(node_kind k, sync_span at);
 static node *path_to_name(node *path);
 static void add_decl(yyscan_t scanner, node *decl);
@@ -229,46 +234,46 @@ expr
   ;
 
 or_expr
-  : or_expr OR and_expr  { $$ = binary(BOP_OR, $1, $3, @2); }
+  : or_expr OR and_expr  { $$ = binary(scanner, BOP_OR, $1, $3, @2); }
   | and_expr
   ;
 
 and_expr
-  : and_expr AND not_expr  { $$ = binary(BOP_AND, $1, $3, @2); }
+  : and_expr AND not_expr  { $$ = binary(scanner, BOP_AND, $1, $3, @2); }
   | not_expr
   ;
 
 not_expr
-  : NOT not_expr         { $$ = unary(N_NOT, $2, @1); }
+  : NOT not_expr         { $$ = unary(scanner, N_NOT, $2, @1); }
   | cmp_expr
   ;
 
 cmp_expr
-  : coal_expr EQ coal_expr       { $$ = binary(BOP_EQ, $1, $3, @2); }
-  | coal_expr NE coal_expr       { $$ = binary(BOP_NE, $1, $3, @2); }
-  | coal_expr LT coal_expr       { $$ = binary(BOP_LT, $1, $3, @2); }
-  | coal_expr LE coal_expr       { $$ = binary(BOP_LE, $1, $3, @2); }
-  | coal_expr GT coal_expr       { $$ = binary(BOP_GT, $1, $3, @2); }
-  | coal_expr GE coal_expr       { $$ = binary(BOP_GE, $1, $3, @2); }
-  | coal_expr IN coal_expr       { $$ = binary(BOP_IN, $1, $3, @2); }
-  | coal_expr NOT IN coal_expr   { $$ = binary(BOP_NOT_IN, $1, $4, @2); }
-  | coal_expr MATCH coal_expr    { $$ = binary(BOP_MATCH, $1, $3, @2); }
-  | coal_expr NMATCH coal_expr   { $$ = binary(BOP_NOT_MATCH, $1, $3, @2); }
+  : coal_expr EQ coal_expr       { $$ = binary(scanner, BOP_EQ, $1, $3, @2); }
+  | coal_expr NE coal_expr       { $$ = binary(scanner, BOP_NE, $1, $3, @2); }
+  | coal_expr LT coal_expr       { $$ = binary(scanner, BOP_LT, $1, $3, @2); }
+  | coal_expr LE coal_expr       { $$ = binary(scanner, BOP_LE, $1, $3, @2); }
+  | coal_expr GT coal_expr       { $$ = binary(scanner, BOP_GT, $1, $3, @2); }
+  | coal_expr GE coal_expr       { $$ = binary(scanner, BOP_GE, $1, $3, @2); }
+  | coal_expr IN coal_expr       { $$ = binary(scanner, BOP_IN, $1, $3, @2); }
+  | coal_expr NOT IN coal_expr   { $$ = binary(scanner, BOP_NOT_IN, $1, $4, @2); }
+  | coal_expr MATCH coal_expr    { $$ = binary(scanner, BOP_MATCH, $1, $3, @2); }
+  | coal_expr NMATCH coal_expr   { $$ = binary(scanner, BOP_NOT_MATCH, $1, $3, @2); }
   | coal_expr
   ;
 
 coal_expr
-  : add_expr COALESCE coal_expr  { $$ = binary(BOP_COALESCE, $1, $3, @2); }
+  : add_expr COALESCE coal_expr  { $$ = binary(scanner, BOP_COALESCE, $1, $3, @2); }
   | add_expr
   ;
 
 add_expr
-  : add_expr '+' unary_expr      { $$ = binary(BOP_ADD, $1, $3, @2); }
+  : add_expr '+' unary_expr      { $$ = binary(scanner, BOP_ADD, $1, $3, @2); }
   | unary_expr
   ;
 
 unary_expr
-  : '-' unary_expr               { $$ = unary(N_NEG, $2, @1); }
+  : '-' unary_expr               { $$ = unary(scanner, N_NEG, $2, @1); }
   | primary
   ;
 
@@ -313,23 +318,25 @@ literal
 
 static node *leaf(node_kind k, sync_span at) { return ast_new(k, at); }
 
-static void check_depth(node *n) {
-  if (n->depth == MAX_NESTING + 1)
+static void check_depth(yyscan_t scanner, node *n) {
+  if (n->depth == MAX_NESTING + 1) {
     diag_error(n->span, "expression nested too deeply (the limit is %d levels)", MAX_NESTING);
+    sync_raw_get_extra(scanner)->syntax_errors++;
+  }
 }
 
-static node *binary(binop op, node *l, node *r, sync_span at) {
+static node *binary(yyscan_t scanner, binop op, node *l, node *r, sync_span at) {
   node *n = ast_new(N_BINOP, at);
   n->num = op;
   ast_add(n, l);
   ast_add(n, r);
-  check_depth(n);
+  check_depth(scanner, n);
   return n;
 }
 
-static node *unary(node_kind k, node *operand, sync_span at) {
+static node *unary(yyscan_t scanner, node_kind k, node *operand, sync_span at) {
   node *n = ast_add(ast_new(k, at), operand);
-  check_depth(n);
+  check_depth(scanner, n);
   return n;
 }
 
@@ -445,7 +452,7 @@ static node *close_decl(yyscan_t scanner, node *decl, node *block) {
 }
 
 static void sync_yyerror(SYNC_YYLTYPE *loc, yyscan_t scanner, const char *msg) {
-  (void)scanner;
+  sync_raw_get_extra(scanner)->syntax_errors++;
   if (strstr(msg, "exhausted"))
     diag_error(*loc, "the spec is nested too deeply to parse");
   else
@@ -453,57 +460,112 @@ static void sync_yyerror(SYNC_YYLTYPE *loc, yyscan_t scanner, const char *msg) {
 }
 
 /* "name", "end of line" and the other categories print bare; keywords and
- * punctuation in quotes. */
+ * punctuation in quotes.  In parse.error custom mode yysymbol_name() gives
+ * "then" and "==" without their double quotes, and '=' with its single ones. */
 static void symbol_words(sbuf *b, yysymbol_kind_t sym) {
   const char *s = yysymbol_name(sym);
-  size_t n = strlen(s);
-  if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {
-    s++, n -= 2;
-    static const char *const bare[] = {"name", "string", "integer", "decimal", "date", "time",
-                                       "regex", "end of line", NULL};
-    for (int i = 0; bare[i]; i++)
-      if (strlen(bare[i]) == n && memcmp(bare[i], s, n) == 0) {
-        sb_putn(b, s, n);
-        return;
-      }
-    sb_putc(b, '\'');
-    sb_putn(b, s, n);
-    sb_putc(b, '\'');
+  static const char *const bare[] = {"name", "string", "integer", "decimal", "date", "time", "regex",
+                                     "end of line", "end of file", "error", "invalid token", NULL};
+  for (int i = 0; bare[i]; i++)
+    if (strcmp(bare[i], s) == 0) {
+      sb_puts(b, s);
+      return;
+    }
+  if (s[0] == '\'') {
+    sb_puts(b, s);
     return;
   }
-  sb_puts(b, s);
+  sb_printf(b, "'%s'", s);
+}
+
+static int is_symbol(yysymbol_kind_t sym, const char *name) { return strcmp(yysymbol_name(sym), name) == 0; }
+
+static int line_of(int file, int off) {
+  int line, col;
+  src_linecol(file, off, &line, &col);
+  return line;
+}
+
+/* The innermost ( or [ still open when the parser met `la` at `at`, or NULL.
+ * A { or } closes them all in the lexer, which remembers the innermost. */
+static const sync_span *open_paren(const lex_extra *x, yysymbol_kind_t la, sync_span at) {
+  if ((is_symbol(la, "'{'") || is_symbol(la, "'}'")) && x->dropped_at == at.start) return &x->dropped_paren;
+  if (x->paren > 0 && x->paren <= MAX_NESTING + 1 && x->parens[x->paren - 1].start < at.start)
+    return &x->parens[x->paren - 1];
+  return NULL;
+}
+
+/* Whether `at`, on a later line than the token before it, looks like the
+ * start of a new statement rather than a continuation inside the ( or [
+ * at `open`: the end of the file, a }, or a token indented no deeper
+ * than the line that opened it.  Then a missing ')' is reported at the end
+ * of the line that needs it, not on the next one. */
+static int starts_next_line(const lex_extra *x, yysymbol_kind_t la, sync_span at, const sync_span *open) {
+  if (la == YYSYMBOL_YYEOF || la == YYSYMBOL_NL) return 1; /* the file ends inside the ( */
+  if (line_of(x->file, at.start) <= line_of(x->file, x->prev_end)) return 0;
+  if (is_symbol(la, "'}'")) return 1;
+  int len;
+  const char *open_line = src_line(x->file, line_of(x->file, open->start), &len);
+  int indent = 0;
+  while (indent < len && (open_line[indent] == ' ' || open_line[indent] == '\t')) indent++;
+  const char *la_line = src_line(x->file, line_of(x->file, at.start), &len);
+  return at.start - (int)(la_line - x->text) <= indent;
 }
 
 static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner) {
   lex_extra *x = sync_raw_get_extra(scanner);
-  yysymbol_kind_t expected[6];
-  int n = yypcontext_expected_tokens(ctx, expected, 6);
+  x->syntax_errors++;
+  yysymbol_kind_t expected[YYNTOKENS];
+  int n = yypcontext_expected_tokens(ctx, expected, YYNTOKENS);
   yysymbol_kind_t la = yypcontext_token(ctx);
-  const SYNC_YYLTYPE *loc = yypcontext_location(ctx);
-  sbuf b = {0};
-  sb_puts(&b, "unexpected ");
-  symbol_words(&b, la);
-  if (la == YYSYMBOL_IDENT || la == YYSYMBOL_INT || la == YYSYMBOL_STRING) {
-    int len = loc->end - loc->start;
-    if (len > 0 && len <= 40) sb_printf(&b, " %.*s", len, x->text + loc->start);
+  sync_span at = *yypcontext_location(ctx);
+  int wants_assign = 0, wants_brace = 0, wants_close = 0;
+  const sync_span *open = open_paren(x, la, at);
+  const char *closer = open && x->text[open->start] == '[' ? "']'" : "')'";
+  for (int i = 0; i < n; i++) {
+    if (is_symbol(expected[i], "'='")) wants_assign = 1;
+    if (is_symbol(expected[i], "'}'")) wants_brace = 1;
+    if (open && is_symbol(expected[i], closer)) wants_close = 1;
   }
-  int wants_eq = 0, wants_brace = 0;
-  if (n > 0 && n <= 5) {
-    sb_puts(&b, ", expected ");
-    for (int i = 0; i < n; i++) {
-      if (i) sb_puts(&b, i == n - 1 ? " or " : ", ");
-      symbol_words(&b, expected[i]);
-      if (expected[i] == YYSYMBOL_EQ) wants_eq = 1;
-      if (strcmp(yysymbol_name(expected[i]), "'}'") == 0) wants_brace = 1;
+  int at_eol = wants_close && starts_next_line(x, la, at, open);
+  if (at_eol) {
+    at.start = at.end = x->prev_end;
+    /* Stop ignoring line ends, so that error recovery ends with this line
+     * rather than swallowing every line up to the next '}'. */
+    x->paren = 0;
+  }
+  /* One mistake, one message: the lexer has already spoken about this line. */
+  int line = line_of(x->file, at.start);
+  if (line == x->err_lines[0] || line == x->err_lines[1]) return 0;
+  sbuf b = {0};
+  if (at_eol) {
+    sb_printf(&b, "unexpected end of line, expected %s", closer);
+  } else {
+    sb_puts(&b, "unexpected ");
+    symbol_words(&b, la);
+    if (la == YYSYMBOL_IDENT || la == YYSYMBOL_INT || la == YYSYMBOL_STRING) {
+      int len = at.end - at.start;
+      if (len > 0 && len <= 40) sb_printf(&b, " %.*s", len, x->text + at.start);
+    }
+    if (n > 0 && n <= 5) {
+      sb_puts(&b, ", expected ");
+      for (int i = 0; i < n; i++) {
+        if (i) sb_puts(&b, i == n - 1 ? " or " : ", ");
+        symbol_words(&b, expected[i]);
+      }
     }
   }
-  diag_error(*loc, "%s", b.data);
+  diag_error(at, "%s", b.data);
   sb_free(&b);
+  /* Only when the ( looks really unclosed: a missing ',' in a list that
+   * goes on over several lines also "expects ']'". */
+  if (at_eol)
+    diag_note(*open, "the %s opened here is never closed", x->text[open->start] == '[' ? "'['" : "'('");
   if (la == YYSYMBOL_YYEOF && x->nbraces > 0) {
     diag_note(x->braces[x->nbraces - 1], "the '{' opened here is never closed");
-  } else if (strcmp(yysymbol_name(la), "'='") == 0 && wants_eq) {
+  } else if (is_symbol(la, "'='") && !wants_assign) {
     diag_hint("write '==' to compare");
-  } else if (wants_brace && la == YYSYMBOL_NL) {
+  } else if (wants_brace && la == YYSYMBOL_NL && !at_eol) {
     diag_hint("a block ends with '}'");
   }
   return 0;
