@@ -20,12 +20,14 @@ GEN_CFLAGS = -Wno-unused-function -Wno-sign-compare -Wno-unused-parameter -Wno-m
 DEB_PKGS := flex bison pkg-config libcurl4-openssl-dev libjansson-dev libsqlite3-dev \
             libpcre2-dev sqlite3 python3 clang libclang-rt-14-dev jq
 
-COMPILER_SRC := $(wildcard compiler/*.c) runtime/schema.c runtime/kinds.c stdlib/builtins.c
+# The runtime library: everything both syncc and syncvm (and the unit tests) use.
+RUNTIME_SRC  := $(sort $(wildcard runtime/*.c)) $(sort $(wildcard stdlib/*.c))
+COMPILER_SRC := $(sort $(wildcard compiler/*.c)) $(RUNTIME_SRC)
 GEN_SRC      := build/lexer.c build/parser.c build/stdlib_embed.c
 STDLIB_SYNC  := $(sort $(wildcard stdlib/*.sync))
 HEADERS      := $(wildcard compiler/*.h compiler/*.def grammar/*.h runtime/*.h runtime/*.def stdlib/*.h stdlib/*.def) build/parser.h
 
-.PHONY: all deps test demo clean docs san
+.PHONY: all deps test demo clean docs san unit fuzz fuzz-smoke bench bench-vm
 .DEFAULT_GOAL := all
 
 all: deps build/syncc
@@ -94,7 +96,69 @@ build/san/syncc: $(SAN_OBJ)
 
 san: deps build/san/syncc
 
-test: deps build/syncc build/san/syncc
+# Unit-test programs (tests/unit/test_*.c), each built normally and with
+# the sanitizers; tests/run.py runs every one of them.
+UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
+UNIT_BINS  := $(addprefix build/unit/,$(UNIT_TESTS)) $(addprefix build/san/unit/,$(UNIT_TESTS))
+
+build/unit/%: tests/unit/%.c $(RUNTIME_SRC) $(HEADERS)
+	@mkdir -p build/unit
+	@echo "  CC      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(RUNTIME_SRC) $(LIBS)
+
+build/san/unit/%: tests/unit/%.c $(RUNTIME_SRC) $(HEADERS)
+	@mkdir -p build/san/unit
+	@echo "  SANCC   $@"
+	$(Q)$(SAN_CC) $(ALL_CFLAGS) $(SAN_FLAGS) -o $@ $< $(RUNTIME_SRC) $(LIBS)
+
+# libFuzzer targets (clang): `make fuzz` runs each for FUZZ_SECONDS; `make
+# test` runs a short smoke of each from the seed corpus.
+FUZZ_SECONDS ?= 300
+FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_SRC   := $(filter-out compiler/main.c,$(COMPILER_SRC)) $(GEN_SRC)
+
+build/fuzz/fuzz_parse build/fuzz/fuzz_plan: build/fuzz/%: tests/fuzz/%.c $(FUZZ_SRC) $(HEADERS)
+	@mkdir -p build/fuzz
+	@echo "  FUZZCC  $@"
+	$(Q)$(SAN_CC) $(ALL_CFLAGS) $(GEN_CFLAGS) -Wno-unused-command-line-argument -Wno-unreachable-code $(FUZZ_FLAGS) -o $@ $< $(FUZZ_SRC) $(LIBS)
+
+build/fuzz/corpus: build/test/small.plan $(wildcard examples/*.sync tests/ok/*.sync)
+	@mkdir -p build/fuzz/corpus/parse build/fuzz/corpus/plan
+	@cp examples/*.sync tests/ok/*.sync build/fuzz/corpus/parse/
+	@printf '\001' | cat - build/test/small.plan > build/fuzz/corpus/plan/small-resum
+	@printf '\000' | cat - build/test/small.plan > build/fuzz/corpus/plan/small
+	@touch $@
+
+fuzz: deps build/fuzz/fuzz_parse build/fuzz/fuzz_plan build/fuzz/corpus
+	build/fuzz/fuzz_parse -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build/fuzz/corpus/parse
+	build/fuzz/fuzz_plan -max_total_time=$(FUZZ_SECONDS) build/fuzz/corpus/plan
+
+fuzz-smoke: build/fuzz/fuzz_parse build/fuzz/fuzz_plan build/fuzz/corpus
+	@rm -rf build/fuzz/smoke && mkdir -p build/fuzz/smoke && cp -r build/fuzz/corpus/parse build/fuzz/corpus/plan build/fuzz/smoke/
+	@build/fuzz/fuzz_parse -runs=3000 -max_len=8192 -seed=1 build/fuzz/smoke/parse >build/fuzz/parse.log 2>&1 || { tail -40 build/fuzz/parse.log; exit 1; }
+	@build/fuzz/fuzz_plan -runs=20000 -seed=1 build/fuzz/smoke/plan >build/fuzz/plan.log 2>&1 || { tail -40 build/fuzz/plan.log; exit 1; }
+	@echo "fuzz smoke: parse and plan targets ran clean"
+
+# Benchmarks print figures; they are never part of `make test` timing.
+build/bench/vm: bench/vm.c $(RUNTIME_SRC) $(HEADERS)
+	@mkdir -p build/bench
+	@echo "  CC      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -O2 -o $@ $< $(RUNTIME_SRC) $(LIBS)
+
+build/bench/springfield.plan: examples/springfield.sync build/syncc
+	@mkdir -p build/bench
+	$(Q)build/syncc build examples/springfield.sync -o $@
+
+bench-vm: deps build/bench/vm build/bench/springfield.plan
+	build/bench/vm build/bench/springfield.plan $(or $(BENCH_RECORDS),1000000)
+
+build/test/small.plan: tests/plans/small.sync build/syncc
+	@mkdir -p build/test
+	$(Q)build/syncc build tests/plans/small.sync -o $@
+
+unit: deps $(UNIT_BINS) build/test/small.plan
+
+test: deps build/syncc build/san/syncc $(UNIT_BINS) build/test/small.plan build/fuzz/fuzz_parse build/fuzz/fuzz_plan build/fuzz/corpus
 	@python3 tests/run.py --syncc build/syncc --san-syncc build/san/syncc
 
 # Regenerates the docs that are expanded from the single sources of truth.
@@ -102,6 +166,7 @@ docs: build/syncc
 	build/syncc gen-doc schema > docs/schema.md
 	build/syncc gen-doc builtins > docs/builtins.md
 	build/syncc gen-doc kinds > docs/sources.md
+	build/syncc gen-doc opcodes > docs/opcodes.md
 
 demo: deps build/syncc
 	@for f in examples/*.sync; do echo "== syncc check $$f"; build/syncc check $$f || exit 1; done

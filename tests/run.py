@@ -284,7 +284,8 @@ def suite_cli(binaries):
 
 def suite_docs(binaries):
     b = binaries[0]
-    for what, path in [("schema", "docs/schema.md"), ("builtins", "docs/builtins.md"), ("kinds", "docs/sources.md")]:
+    for what, path in [("schema", "docs/schema.md"), ("builtins", "docs/builtins.md"), ("kinds", "docs/sources.md"),
+                      ("opcodes", "docs/opcodes.md")]:
         p = run(b, ["gen-doc", what])
         cur = open(path, "rb").read() if os.path.exists(path) else b""
         ok(f"docs {path} is up to date (make docs)", p.returncode == 0 and p.stdout == cur)
@@ -302,6 +303,80 @@ def suite_docs(binaries):
                    f"want {want} got {got} {why}\n{block[:300]}")
 
 
+def suite_unit(binaries):
+    """Every unit-test program in build/unit (and build/san/unit): each prints
+    its own 'N passed, N failed' line and exits 0 only when all passed."""
+    dirs = ["build/unit"] + (["build/san/unit"] if len(binaries) > 1 else [])
+    for d in dirs:
+        for prog in sorted(glob.glob(os.path.join(d, "test_*"))):
+            p = run(prog, [], timeout=300)
+            if p is None:
+                ok(f"unit {prog}", False, "timed out")
+                continue
+            out = p.stdout.decode("utf-8", "replace")
+            m = re.search(r"(\d+) passed, (\d+) failed\s*$", out)
+            ok(f"unit {prog}", p.returncode == 0 and m is not None and int(m.group(2)) == 0 and int(m.group(1)) > 0
+               and sanitizer_clean(p), out[-3000:] + p.stderr.decode("utf-8", "replace")[-3000:])
+
+
+def suite_plan(binaries):
+    """Plans: byte-identical rebuilds, golden disassembly, every example's
+    own tests, and the damaged-plan refusal message through the CLI."""
+    b = binaries[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        for f in sorted(glob.glob("examples/*.sync")) + sorted(glob.glob("tests/plans/*.sync")):
+            p1, p2 = os.path.join(tmp, "a.plan"), os.path.join(tmp, "b.plan")
+            r1 = run(b, ["build", f, "-o", p1])
+            r2 = run(b, ["build", f, "-o", p2])
+            same = r1.returncode == 0 and r2.returncode == 0 and open(p1, "rb").read() == open(p2, "rb").read()
+            ok(f"plan {f} builds byte-identically", same, (r1.stderr + r2.stderr).decode()[:1000])
+            for bb in binaries:
+                tag = os.path.basename(os.path.dirname(bb))
+                r = run(bb, ["disasm", p1])
+                ok(f"plan {f} disassembles [{tag}]", r.returncode == 0 and b"unit 0:" in r.stdout and sanitizer_clean(r),
+                   r.stderr.decode()[:1000])
+                r = run(bb, ["test", f])
+                out = r.stdout.decode()
+                ok(f"syncc test {f} [{tag}]", r.returncode == 0 and re.search(r"^\d+ passed, 0 failed$", out, re.M)
+                   and sanitizer_clean(r), out[-2000:] + r.stderr.decode()[-1000:])
+        for f in sorted(glob.glob("tests/golden/*.sync")):
+            want_path = f[:-5] + ".disasm"
+            out = os.path.join(tmp, "g.plan")
+            run(b, ["build", f, "-o", out])
+            r = run(b, ["disasm", out])
+            want = open(want_path, "rb").read() if os.path.exists(want_path) else b""
+            ok(f"golden disassembly {f}", r.returncode == 0 and r.stdout == want,
+               "differs from " + want_path + " (regenerate: syncc build + syncc disasm)")
+        # A damaged plan is refused with its name, the reason and the offset.
+        good = os.path.join(tmp, "good.plan")
+        run(b, ["build", "tests/plans/small.sync", "-o", good])
+        data = bytearray(open(good, "rb").read())
+        data[100] ^= 0xFF
+        bad = os.path.join(tmp, "bad.plan")
+        open(bad, "wb").write(data)
+        r = run(b, ["disasm", bad])
+        ok("a damaged plan is refused by name", r.returncode == 2 and
+           re.match(rf"{re.escape(bad)}: bad plan: .* \(offset \d+\)$", r.stderr.decode().strip()) is not None,
+           r.stderr.decode())
+        # syncc test reports a failing expectation and exits 1.
+        failing = os.path.join(tmp, "failing.sync")
+        src = open("tests/plans/small.sync").read().replace('expect grade == "KG"', 'expect grade == "01"')
+        open(failing, "w").write(src)
+        r = run(b, ["test", failing])
+        out = r.stdout.decode()
+        ok("syncc test reports a failure", r.returncode == 1 and "FAIL  test \"a kindergartner is kept\"" in out
+           and 'grade is "KG"' in out and out.strip().endswith("1 passed, 1 failed"), out)
+
+
+def suite_fuzz(binaries):
+    """A short run of each libFuzzer target (make fuzz runs them long)."""
+    if not os.path.exists("build/fuzz/fuzz_parse"):
+        ok("fuzz targets are built", False, "build/fuzz/fuzz_parse is missing")
+        return
+    p = subprocess.run(["make", "-s", "fuzz-smoke"], capture_output=True, timeout=900)
+    ok("fuzz smoke: parser and plan loader", p.returncode == 0, (p.stdout + p.stderr).decode()[-3000:])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--syncc", default="build/syncc")
@@ -310,7 +385,8 @@ def main():
     args = ap.parse_args()
     binaries = [args.syncc] + ([args.san_syncc] if args.san_syncc else [])
     suites = [("ok", suite_ok), ("errors", suite_errors), ("fmt", suite_fmt), ("torture", suite_torture),
-              ("cli", suite_cli), ("docs", suite_docs)]
+              ("cli", suite_cli), ("docs", suite_docs), ("unit", suite_unit),
+              ("plan", suite_plan), ("fuzz", suite_fuzz)]
     for name, fn in suites:
         if args.only and name not in args.only.split(","):
             continue

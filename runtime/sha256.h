@@ -1,0 +1,22 @@
+/* sha256.h: SHA-256 (FIPS 180-4), for plan checksums and input hashes. */
+#ifndef SYNC_SHA256_H
+#define SYNC_SHA256_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+  uint32_t h[8];
+  uint64_t total;
+  uint8_t buf[64];
+  size_t used;
+} sha256_ctx;
+
+void sha256_init(sha256_ctx *c);
+void sha256_update(sha256_ctx *c, const void *data, size_t n);
+void sha256_final(sha256_ctx *c, uint8_t out[32]);
+void sha256(const void *data, size_t n, uint8_t out[32]);
+/* 64 lower-case hex digits and a NUL. */
+void sha256_hex(const uint8_t digest[32], char out[65]);
+
+#endif

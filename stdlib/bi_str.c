@@ -1,0 +1,337 @@
+/* bi_str.c: string, number, list and secret built-ins.
+ *
+ * Strings are UTF-8.  Case mapping covers ASCII and the Latin-1 letters
+ * (U+00C0..U+00FE, as two-byte sequences), which is what names in school
+ * data need; other characters pass through unchanged.  substr and len count
+ * characters (code points), not bytes.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "builtin_api.h"
+
+static value str_of(bi_ctx *cx, value v) { return v.kind == V_STR ? v : v_to_string(cx->arena, v); }
+
+static int utf8_len(unsigned char c) { return c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1; }
+
+/* Case-maps one character at s[i] into out; returns the bytes consumed. */
+static size_t map_case(const char *s, size_t n, size_t i, int upper, char *out, size_t *k) {
+  unsigned char c = (unsigned char)s[i];
+  if (c < 0x80) {
+    out[(*k)++] = (char)(upper ? toupper(c) : tolower(c));
+    return 1;
+  }
+  if (c == 0xC3 && i + 1 < n) { /* U+00C0..U+00FF */
+    unsigned char d = (unsigned char)s[i + 1];
+    if (upper && d >= 0xA0 && d <= 0xBE && d != 0xB7) d -= 0x20;
+    else if (!upper && d >= 0x80 && d <= 0x9E && d != 0x97) d += 0x20;
+    out[(*k)++] = (char)c;
+    out[(*k)++] = (char)d;
+    return 2;
+  }
+  size_t len = (size_t)utf8_len(c);
+  if (i + len > n) len = n - i;
+  memcpy(out + *k, s + i, len);
+  *k += len;
+  return len;
+}
+
+static value casemap(bi_ctx *cx, value v, int mode /* 0 lower, 1 upper, 2 title */) {
+  char *out = arena_alloc(cx->arena, (size_t)v.len + 1);
+  size_t k = 0;
+  int word_start = 1;
+  for (size_t i = 0; i < v.len;) {
+    unsigned char c = (unsigned char)v.u.s[i];
+    int letter = isalnum(c) || c >= 0x80 || c == '\'';
+    int up = mode == 1 || (mode == 2 && word_start);
+    i += map_case(v.u.s, v.len, i, up, out, &k);
+    word_start = !letter;
+  }
+  return v_str(out, k);
+}
+
+value bi_lower(bi_ctx *cx, const value *a, int n) { (void)n; return casemap(cx, str_of(cx, a[0]), 0); }
+value bi_upper(bi_ctx *cx, const value *a, int n) { (void)n; return casemap(cx, str_of(cx, a[0]), 1); }
+value bi_title(bi_ctx *cx, const value *a, int n) {
+  (void)n;
+  value low = casemap(cx, str_of(cx, a[0]), 0);
+  return casemap(cx, low, 2);
+}
+
+static int is_space_at(const char *s, size_t n, size_t i, size_t *w) {
+  unsigned char c = (unsigned char)s[i];
+  *w = 1;
+  if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') return 1;
+  if (c == 0xC2 && i + 1 < n && (unsigned char)s[i + 1] == 0xA0) return *w = 2, 1; /* no-break space */
+  return 0;
+}
+
+static value trim_value(value v) {
+  size_t b = 0, e = v.len, w;
+  while (b < e && is_space_at(v.u.s, v.len, b, &w)) b += w;
+  while (e > b) {
+    if (e >= 2 && (unsigned char)v.u.s[e - 2] == 0xC2 && (unsigned char)v.u.s[e - 1] == 0xA0) { e -= 2; continue; }
+    if (is_space_at(v.u.s, v.len, e - 1, &w) && w == 1) { e--; continue; }
+    break;
+  }
+  return v_str(v.u.s + b, e - b);
+}
+
+value bi_trim(bi_ctx *cx, const value *a, int n) { (void)n; return trim_value(str_of(cx, a[0])); }
+
+value bi_concat(bi_ctx *cx, const value *a, int n) {
+  size_t total = 0;
+  value *parts = arena_alloc(cx->arena, ((size_t)n + 1) * sizeof *parts);
+  for (int i = 0; i < n; i++) {
+    parts[i] = a[i].kind == V_NULL ? v_str("", 0) : str_of(cx, a[i]);
+    total += parts[i].len;
+  }
+  char *s = arena_alloc(cx->arena, total + 1);
+  size_t k = 0;
+  for (int i = 0; i < n; i++) memcpy(s + k, parts[i].u.s, parts[i].len), k += parts[i].len;
+  return v_str(s, k);
+}
+
+value bi_split(bi_ctx *cx, const value *a, int n) {
+  (void)n;
+  value s = str_of(cx, a[0]), sep = str_of(cx, a[1]);
+  if (sep.len == 0) {
+    bi_warn(cx, "the separator is empty");
+    return v_null();
+  }
+  size_t count = 1;
+  for (size_t i = 0; i + sep.len <= s.len; i++)
+    if (memcmp(s.u.s + i, sep.u.s, sep.len) == 0) count++, i += sep.len - 1;
+  value *items = arena_alloc(cx->arena, count * sizeof *items);
+  size_t k = 0, start = 0;
+  for (size_t i = 0; i <= s.len; i++) {
+    if (i + sep.len <= s.len && memcmp(s.u.s + i, sep.u.s, sep.len) == 0) {
+      items[k++] = trim_value(v_str(s.u.s + start, i - start));
+      i += sep.len - 1;
+      start = i + 1;
+    } else if (i == s.len) {
+      items[k++] = trim_value(v_str(s.u.s + start, i - start));
+    }
+  }
+  return v_list(items, k);
+}
+
+value bi_join(bi_ctx *cx, const value *a, int n) {
+  (void)n;
+  value list = a[0], sep = str_of(cx, a[1]);
+  if (list.kind != V_LIST) return str_of(cx, list);
+  size_t total = 0;
+  value *parts = arena_alloc(cx->arena, ((size_t)list.len + 1) * sizeof *parts);
+  for (uint32_t i = 0; i < list.len; i++) {
+    parts[i] = list.u.items[i].kind == V_NULL ? v_str("", 0) : str_of(cx, list.u.items[i]);
+    total += parts[i].len + sep.len;
+  }
+  char *s = arena_alloc(cx->arena, total + 1);
+  size_t k = 0;
+  for (uint32_t i = 0; i < list.len; i++) {
+    if (i) memcpy(s + k, sep.u.s, sep.len), k += sep.len;
+    memcpy(s + k, parts[i].u.s, parts[i].len), k += parts[i].len;
+  }
+  return v_str(s, k);
+}
+
+/* Byte offset of character index `ci` in s (s.len when past the end). */
+static size_t char_offset(value s, int64_t ci) {
+  size_t i = 0;
+  for (int64_t c = 0; c < ci && i < s.len; c++) i += (size_t)utf8_len((unsigned char)s.u.s[i]);
+  return i > s.len ? s.len : i;
+}
+
+value bi_substr(bi_ctx *cx, const value *a, int n) {
+  value s = str_of(cx, a[0]);
+  if (a[1].kind != V_INT || (n > 2 && a[2].kind != V_INT)) {
+    bi_warn(cx, "start and length must be whole numbers");
+    return v_null();
+  }
+  int64_t start = a[1].u.i < 0 ? 0 : a[1].u.i;
+  size_t b = char_offset(s, start);
+  size_t e = s.len;
+  if (n > 2) e = a[2].u.i <= 0 ? b : b + char_offset(v_str(s.u.s + b, s.len - b), a[2].u.i);
+  return v_str(s.u.s + b, e - b);
+}
+
+value bi_replace(bi_ctx *cx, const value *a, int n) {
+  (void)n;
+  value s = str_of(cx, a[0]), from = str_of(cx, a[1]), to = str_of(cx, a[2]);
+  if (from.len == 0) return s;
+  size_t count = 0;
+  for (size_t i = 0; i + from.len <= s.len; i++)
+    if (memcmp(s.u.s + i, from.u.s, from.len) == 0) count++, i += from.len - 1;
+  char *out = arena_alloc(cx->arena, s.len + count * to.len + 1);
+  size_t k = 0;
+  for (size_t i = 0; i < s.len;) {
+    if (i + from.len <= s.len && memcmp(s.u.s + i, from.u.s, from.len) == 0) {
+      memcpy(out + k, to.u.s, to.len), k += to.len, i += from.len;
+    } else {
+      out[k++] = s.u.s[i++];
+    }
+  }
+  return v_str(out, k);
+}
+
+value bi_len(bi_ctx *cx, const value *a, int n) {
+  (void)n;
+  if (a[0].kind == V_LIST) return v_int(a[0].len);
+  value s = str_of(cx, a[0]);
+  int64_t c = 0;
+  for (size_t i = 0; i < s.len; i += (size_t)utf8_len((unsigned char)s.u.s[i])) c++;
+  return v_int(c);
+}
+
+static int contains_at(value s, value t, size_t i) { return i + t.len <= s.len && memcmp(s.u.s + i, t.u.s, t.len) == 0; }
+
+value bi_contains(bi_ctx *cx, const value *a, int n) {
+  (void)n;
+  value s = str_of(cx, a[0]), t = str_of(cx, a[1]);
+  for (size_t i = 0; i + t.len <= s.len; i++)
+    if (contains_at(s, t, i)) return v_bool(1);
+  return v_bool(0);
+}
+
+value bi_starts_with(bi_ctx *cx, const value *a, int n) {
+  (void)n;
+  value s = str_of(cx, a[0]), t = str_of(cx, a[1]);
+  return v_bool(contains_at(s, t, 0));
+}
+
+value bi_ends_with(bi_ctx *cx, const value *a, int n) {
+  (void)n;
+  value s = str_of(cx, a[0]), t = str_of(cx, a[1]);
+  return v_bool(t.len <= s.len && contains_at(s, t, s.len - t.len));
+}
+
+value bi_digits(bi_ctx *cx, const value *a, int n) {
+  (void)n;
+  value s = str_of(cx, a[0]);
+  char *out = arena_alloc(cx->arena, (size_t)s.len + 1);
+  size_t k = 0;
+  for (size_t i = 0; i < s.len; i++)
+    if (s.u.s[i] >= '0' && s.u.s[i] <= '9') out[k++] = s.u.s[i];
+  return v_str(out, k);
+}
+
+value bi_phone(bi_ctx *cx, const value *a, int n) {
+  value s = str_of(cx, a[0]);
+  value t = trim_value(s);
+  value d = bi_digits(cx, a, n);
+  if (d.len == 0) return v_null();
+  if (t.len && t.u.s[0] == '+') {
+    char *out = arena_alloc(cx->arena, (size_t)d.len + 2);
+    out[0] = '+';
+    memcpy(out + 1, d.u.s, d.len);
+    return v_str(out, (size_t)d.len + 1);
+  }
+  return d;
+}
+
+value bi_email_valid(bi_ctx *cx, const value *a, int n) {
+  (void)n;
+  value s = str_of(cx, a[0]);
+  size_t at = s.len, ats = 0;
+  for (size_t i = 0; i < s.len; i++) {
+    unsigned char c = (unsigned char)s.u.s[i];
+    if (c == '@') ats++, at = i;
+    if (c <= ' ' || c == ',' || c == ';' || c == '<' || c == '>') return v_bool(0);
+  }
+  if (ats != 1 || at == 0 || at + 1 >= s.len) return v_bool(0);
+  const char *dom = s.u.s + at + 1;
+  size_t dl = s.len - at - 1;
+  const char *dot = memchr(dom, '.', dl);
+  if (!dot || dot == dom || dom[dl - 1] == '.' || dom[0] == '.') return v_bool(0);
+  for (size_t i = 0; i + 1 < dl; i++)
+    if (dom[i] == '.' && dom[i + 1] == '.') return v_bool(0);
+  return v_bool(1);
+}
+
+value bi_string(bi_ctx *cx, const value *a, int n) { (void)n; return str_of(cx, a[0]); }
+
+value bi_int(bi_ctx *cx, const value *a, int n) {
+  (void)n;
+  value x = a[0];
+  if (x.kind == V_INT) return x;
+  if (x.kind == V_BOOL) return v_int(x.u.i);
+  if (x.kind == V_DEC) {
+    if (x.u.d == (double)(int64_t)x.u.d) return v_int((int64_t)x.u.d);
+    bi_warn(cx, "%.15g is not a whole number", x.u.d);
+    return v_null();
+  }
+  value s = trim_value(str_of(cx, x));
+  char buf[40];
+  if (s.len == 0 || s.len >= sizeof buf) {
+    bi_warn(cx, "\"%.*s\" is not a whole number", (int)(s.len > 40 ? 40 : s.len), s.u.s);
+    return v_null();
+  }
+  memcpy(buf, s.u.s, s.len);
+  buf[s.len] = 0;
+  char *end;
+  long long v = strtoll(buf, &end, 10);
+  if (*end == 0) return v_int(v);
+  double d = strtod(buf, &end);
+  if (*end == 0 && d == (double)(long long)d) return v_int((long long)d);
+  bi_warn(cx, "\"%s\" is not a whole number", buf);
+  return v_null();
+}
+
+value bi_bool(bi_ctx *cx, const value *a, int n) {
+  (void)n;
+  value x = a[0];
+  if (x.kind == V_BOOL) return x;
+  if (x.kind == V_INT) return x.u.i == 0 || x.u.i == 1 ? v_bool((int)x.u.i) : v_null();
+  value s = trim_value(str_of(cx, x));
+  static const char *const yes[] = {"true", "t", "yes", "y", "1"}, *const no[] = {"false", "f", "no", "n", "0"};
+  for (int i = 0; i < 5; i++) {
+    if (strlen(yes[i]) == s.len && strncasecmp(yes[i], s.u.s, s.len) == 0) return v_bool(1);
+    if (strlen(no[i]) == s.len && strncasecmp(no[i], s.u.s, s.len) == 0) return v_bool(0);
+  }
+  bi_warn(cx, "\"%.*s\" is not true or false", (int)(s.len > 40 ? 40 : s.len), s.u.s);
+  return v_null();
+}
+
+value bi_first(bi_ctx *cx, const value *a, int n) {
+  (void)cx, (void)n;
+  if (a[0].kind != V_LIST) return a[0];
+  return a[0].len ? a[0].u.items[0] : v_null();
+}
+
+value bi_coalesce(bi_ctx *cx, const value *a, int n) {
+  (void)cx;
+  for (int i = 0; i < n; i++)
+    if (a[i].kind != V_NULL) return a[i];
+  return v_null();
+}
+
+value bi_env(bi_ctx *cx, const value *a, int n) {
+  (void)n;
+  value name = str_of(cx, a[0]);
+  char *key = arena_strndup(cx->arena, name.u.s, name.len);
+  const char *v = getenv(key);
+  if (!v) {
+    bi_warn(cx, "the environment variable %s is not set", key);
+    return v_null();
+  }
+  return v_str(v, strlen(v));
+}
+
+value bi_file(bi_ctx *cx, const value *a, int n) {
+  (void)n;
+  value name = str_of(cx, a[0]);
+  char *path = arena_strndup(cx->arena, name.u.s, name.len);
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    bi_warn(cx, "cannot read the secret file %s", path);
+    return v_null();
+  }
+  char buf[8192];
+  size_t len = fread(buf, 1, sizeof buf, f);
+  fclose(f);
+  while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) len--;
+  return v_str(arena_strndup(cx->arena, buf, len), len);
+}
