@@ -313,7 +313,7 @@ static value fold_call(cg_state *cg, const node *e, const scope *sc) {
   for (int i = 0; i < argc; i++) {
     args[i] = fold(cg, e->kids[i + 1], sc);
     if (args[i].kind == V_REGEX) return none;
-    if (args[i].kind == V_NULL && bi != BI_coalesce) return v_null();
+    if (args[i].kind == V_NULL && !(builtin_table[bi].flags & BF_NULLS)) return v_null();
   }
   bi_ctx cx;
   memset(&cx, 0, sizeof cx);

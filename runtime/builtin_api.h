@@ -3,7 +3,7 @@
  * Each row of stdlib/builtins.def has a C implementation named bi_NAME with
  * this signature.  Arguments are never null when the function is called: the
  * VM returns null for a call with a null argument without calling it (the
- * language's null rule), except for coalesce, which sees its nulls.
+ * language's null rule), except for the BF_NULLS ones (coalesce, concat).
  *
  * A built-in that cannot compute a result for this record (int("abc"), an
  * impossible date) returns null and calls bi_warn() with a short reason; the

@@ -191,7 +191,7 @@ static int in_list(value x, value list) {
 }
 
 static value do_call(vm *v, const plan_block *b, uint32_t pc, int bi, value *args, int argc) {
-  if (bi != BI_coalesce)
+  if (!(builtin_table[bi].flags & BF_NULLS))
     for (int i = 0; i < argc; i++)
       if (args[i].kind == V_NULL) return v_null(); /* the null rule */
   v->bi.warning[0] = 0;

@@ -82,6 +82,13 @@ static int year_of(const tok *t) {
   return t->n == 2 || t->n == 4 ? y : -1;
 }
 
+/* The value of n digits at s (the text is not NUL-terminated: never atoi). */
+static int digits_at(const char *s, int n) {
+  int v = 0;
+  for (int i = 0; i < n; i++) v = v * 10 + (s[i] - '0');
+  return v;
+}
+
 int64_t parse_date_text(const char *s, size_t n, int dayfirst) {
   while (n && isspace((unsigned char)*s)) s++, n--;
   while (n && isspace((unsigned char)s[n - 1])) n--;
@@ -91,15 +98,12 @@ int64_t parse_date_text(const char *s, size_t n, int dayfirst) {
       (n == 10 || s[10] == 'T' || s[10] == ' ' || s[10] == 't')) {
     for (int i = 0; i < 10; i++)
       if (i != 4 && i != 7 && !isdigit((unsigned char)s[i])) return -1;
-    return ymd(atoi(s), atoi(s + 5), atoi(s + 8));
+    return ymd(digits_at(s, 4), digits_at(s + 5, 2), digits_at(s + 8, 2));
   }
   if (n == 8) { /* YYYYMMDD */
     int all = 1;
     for (int i = 0; i < 8; i++) all &= isdigit((unsigned char)s[i]) != 0;
-    if (all) {
-      int v = atoi(s);
-      return ymd(v / 10000, v / 100 % 100, v % 100);
-    }
+    if (all) return ymd(digits_at(s, 4), digits_at(s + 4, 2), digits_at(s + 6, 2));
   }
   tok t[4];
   char seps[4] = {0};

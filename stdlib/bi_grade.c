@@ -6,7 +6,8 @@
  * "Grade 3", "3rd", "third grade", PowerSchool's numbers (0 is KG; negative
  * numbers are pre-K: -1 is PK, -2 and below PR), Ed-Fi descriptors
  * ("Transitional Kindergarten", "Preschool/Prekindergarten", "Infant/toddler",
- * "Early Education", "Ungraded", "Postsecondary", "Adult Education") and
+ * "Early Education", "Ungraded", "No grade level", "Postsecondary"; "Adult
+ * Education" and "Out of School", which OneRoster has no code for, are Other) and
  * Clever's ("PreKindergarten", "TransitionalKindergarten", "InfantToddler",
  * "Preschool", "Postgraduate", "Ungraded", "Other").
  */
@@ -39,14 +40,16 @@ static const struct {
     {"tk", "TK"}, {"transitionalkindergarten", "TK"}, {"transitionalk", "TK"},
     {"k", "KG"}, {"kg", "KG"}, {"kindergarten", "KG"}, {"kinder", "KG"}, {"kindergartenfullday", "KG"},
     {"kindergartenhalfday", "KG"}, {"halfdaykindergarten", "KG"}, {"fulldaykindergarten", "KG"},
-    {"ps", "PS"}, {"postsecondary", "PS"}, {"postgraduate", "PS"}, {"adulteducation", "PS"}, {"adult", "PS"},
-    {"ug", "UG"}, {"ungraded", "UG"}, {"other", "Other"},
+    {"ps", "PS"}, {"postsecondary", "PS"}, {"postgraduate", "PS"},
+    {"ug", "UG"}, {"ungraded", "UG"}, {"nogradelevel", "UG"},
+    {"other", "Other"}, {"outofschool", "Other"}, {"adulteducation", "Other"}, {"adult", "Other"},
     {"first", "01"}, {"second", "02"}, {"third", "03"}, {"fourth", "04"}, {"fifth", "05"}, {"sixth", "06"},
     {"seventh", "07"}, {"eighth", "08"}, {"ninth", "09"}, {"tenth", "10"}, {"eleventh", "11"}, {"twelfth", "12"},
     {"thirteenth", "13"},
 };
 
 static const char *from_number(long v) {
+  /* PowerSchool: 0 is kindergarten, negatives are before it. */
   if (v == 0) return "KG";
   if (v == -1) return "PK";
   if (v <= -2 && v >= -5) return "PR";
@@ -54,49 +57,104 @@ static const char *from_number(long v) {
   return NULL;
 }
 
-const char *grade_code(const char *s, size_t n) {
-  char w[64];
-  size_t k = 0;
-  int letters = 0;
-  for (size_t i = 0; i < n && k < sizeof w - 1; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (isalnum(c)) {
-      w[k++] = (char)tolower(c);
-      letters += isalpha(c) != 0;
-    } else if (c == '-' && k == 0 && i + 1 < n && isdigit((unsigned char)s[i + 1])) {
-      w[k++] = '-';
-    }
-  }
-  w[k] = 0;
-  if (k == 0) return NULL;
-  if (!letters) return from_number(strtol(w, NULL, 10));
+static const char *lookup_word(const char *w) {
   for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
     if (strcmp(words[i].word, w) == 0) return words[i].code;
-  if (strcmp(w, "other") == 0) return "Other";
-  /* "grade3", "3rd", "3rdgrade", "grade03", "gr3", "year3", "third grade" */
-  static const char *const noise[] = {"grade", "gr", "g", "year", "yr", "st", "nd", "rd", "th", NULL};
-  char rest[64];
-  size_t r = 0;
-  for (size_t i = 0; i < k;) {
-    int skipped = 0;
-    for (int j = 0; noise[j]; j++) {
-      size_t len = strlen(noise[j]);
-      if (strncmp(w + i, noise[j], len) == 0) {
-        i += len;
-        skipped = 1;
-        break;
-      }
-    }
-    if (!skipped) rest[r++] = w[i++];
-  }
-  rest[r] = 0;
-  if (r == 0) return NULL;
-  int all_digits = 1;
-  for (size_t i = 0; i < r; i++) all_digits &= isdigit((unsigned char)rest[i]) != 0;
-  if (all_digits) return from_number(strtol(rest, NULL, 10));
-  for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
-    if (strcmp(words[i].word, rest) == 0) return words[i].code;
   return NULL;
+}
+
+static int is_noise(const char *t) {
+  static const char *const noise[] = {"grade", "grades", "gr", "g", "year", "yr", "level", "lvl", NULL};
+  for (int i = 0; noise[i]; i++)
+    if (strcmp(noise[i], t) == 0) return 1;
+  return 0;
+}
+
+static int is_ordinal(const char *t) {
+  return !strcmp(t, "st") || !strcmp(t, "nd") || !strcmp(t, "rd") || !strcmp(t, "th");
+}
+
+/* Splits into lower-case tokens at anything that is not a letter or digit
+ * and between digits and letters ("3rd" is "3" "rd"), drops the words that
+ * only say "grade" and ordinal endings after a number, then reads what is
+ * left: one number ("Grade 03", "3rd grade", "-1") or words ("Third
+ * grade", "Pre-K", "Preschool/Prekindergarten"). */
+const char *grade_code(const char *s, size_t n) {
+  char tok[8][32];
+  int ntok = 0;
+  int negative = 0;
+  for (size_t i = 0; i < n && ntok < 8;) {
+    unsigned char c = (unsigned char)s[i];
+    if (!isalnum(c)) {
+      if (c == '-' && ntok == 0 && i + 1 < n && isdigit((unsigned char)s[i + 1])) negative = 1;
+      i++;
+      continue;
+    }
+    int digit = isdigit(c) != 0;
+    size_t k = 0;
+    while (i < n && isalnum((unsigned char)s[i]) && (isdigit((unsigned char)s[i]) != 0) == digit) {
+      if (k < sizeof tok[0] - 1) tok[ntok][k++] = (char)tolower((unsigned char)s[i]);
+      i++;
+    }
+    tok[ntok][k] = 0;
+    ntok++;
+  }
+  char joined[128] = "", full[128] = "";
+  const char *number = NULL;
+  int nwords = 0;
+  for (int t = 0; t < ntok; t++)
+    if (!isdigit((unsigned char)tok[t][0])) strncat(full, tok[t], sizeof full - strlen(full) - 1);
+  /* A phrase in the table as a whole ("No grade level") wins. */
+  const char *whole = full[0] ? lookup_word(full) : NULL;
+  if (whole && ntok > 0 && !isdigit((unsigned char)tok[0][0])) {
+    int has_number = 0;
+    for (int t = 0; t < ntok; t++) has_number |= isdigit((unsigned char)tok[t][0]) != 0;
+    if (!has_number) return whole;
+  }
+  for (int t = 0; t < ntok; t++) {
+    if (isdigit((unsigned char)tok[t][0])) {
+      if (number) return NULL; /* two numbers: not a grade */
+      number = tok[t];
+      continue;
+    }
+    if (is_noise(tok[t]) || (is_ordinal(tok[t]) && number)) continue;
+    strncat(joined, tok[t], sizeof joined - strlen(joined) - 1);
+    nwords++;
+  }
+  if (number && nwords == 0) {
+    long v = strtol(number, NULL, 10);
+    return from_number(negative ? -v : v);
+  }
+  if (number) return NULL;
+  if (nwords == 0) {
+    /* only noise words: "Grade" alone, or a word that is itself noise */
+    return NULL;
+  }
+  return lookup_word(joined);
+}
+
+/* A district has a few dozen distinct grade strings and sends each many
+ * thousand times: a small direct-mapped cache of recent answers. */
+#define GCACHE 64
+static struct {
+  char text[24];
+  uint8_t len;
+  const char *code;
+} gcache[GCACHE];
+
+static const char *cached_code(const char *s, size_t n) {
+  if (n >= sizeof gcache[0].text) return grade_code(s, n);
+  uint32_t h = 2166136261u;
+  for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)s[i]) * 16777619u;
+  h %= GCACHE;
+  if (gcache[h].len == n && gcache[h].code && memcmp(gcache[h].text, s, n) == 0) return gcache[h].code;
+  const char *code = grade_code(s, n);
+  if (code) {
+    memcpy(gcache[h].text, s, n);
+    gcache[h].len = (uint8_t)n;
+    gcache[h].code = code;
+  }
+  return code;
 }
 
 value bi_grade(bi_ctx *cx, const value *a, int n) {
@@ -105,12 +163,14 @@ value bi_grade(bi_ctx *cx, const value *a, int n) {
   const char *code = NULL;
   if (x.kind == V_INT) {
     code = from_number((long)x.u.i);
+  } else if (x.kind == V_STR && (code = cached_code(x.u.s, x.len)) != NULL) {
+    /* found */
   } else if (x.kind == V_STR) {
     char buf[16];
     if (x.len < sizeof buf) {
       memcpy(buf, x.u.s, x.len);
       buf[x.len] = 0;
-      if (grade_rank(buf) >= 0) return x; /* already a code */
+      if (grade_rank(buf) >= 0) return x; /* already a code: "Other" and friends */
     }
     code = grade_code(x.u.s, x.len);
   }

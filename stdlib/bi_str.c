@@ -42,6 +42,19 @@ static size_t map_case(const char *s, size_t n, size_t i, int upper, char *out, 
 static value casemap(bi_ctx *cx, value v, int mode /* 0 lower, 1 upper, 2 title */) {
   char *out = arena_alloc(cx->arena, (size_t)v.len + 1);
   size_t k = 0;
+  if (mode < 2) {
+    /* The common case, plain ASCII, without the locale's ctype tables. */
+    size_t i = 0;
+    for (; i < v.len; i++) {
+      unsigned char c = (unsigned char)v.u.s[i];
+      if (c >= 0x80) break;
+      if (mode == 0 && c >= 'A' && c <= 'Z') c = (unsigned char)(c + 32);
+      if (mode == 1 && c >= 'a' && c <= 'z') c = (unsigned char)(c - 32);
+      out[i] = (char)c;
+    }
+    if (i == v.len) return v_str(out, v.len);
+    k = 0;
+  }
   int word_start = 1;
   for (size_t i = 0; i < v.len;) {
     unsigned char c = (unsigned char)v.u.s[i];
@@ -251,7 +264,19 @@ value bi_email_valid(bi_ctx *cx, const value *a, int n) {
   return v_bool(1);
 }
 
-value bi_string(bi_ctx *cx, const value *a, int n) { (void)n; return str_of(cx, a[0]); }
+value bi_string(bi_ctx *cx, const value *a, int n) {
+  (void)n;
+  if (a[0].kind == V_INT) { /* ids are ints more often than not: no printf */
+    char tmp[24];
+    int64_t v = a[0].u.i;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    size_t k = sizeof tmp;
+    do tmp[--k] = (char)('0' + u % 10); while ((u /= 10) > 0);
+    if (v < 0) tmp[--k] = '-';
+    return v_str(arena_strndup(cx->arena, tmp + k, sizeof tmp - k), sizeof tmp - k);
+  }
+  return str_of(cx, a[0]);
+}
 
 value bi_int(bi_ctx *cx, const value *a, int n) {
   (void)n;

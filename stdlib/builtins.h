@@ -8,7 +8,7 @@
 
 #include "../runtime/schema.h"
 
-enum { BF_SETTING = 1, BF_VOLATILE = 2 };
+enum { BF_SETTING = 1, BF_VOLATILE = 2, BF_NULLS = 4 };
 
 typedef enum {
 #define BUILTIN(name, min, max, ret, params, flags, doc) BI_##name,
