@@ -21,7 +21,7 @@ DEB_PKGS := flex bison pkg-config libcurl4-openssl-dev libjansson-dev libsqlite3
             libpcre2-dev sqlite3 python3 clang libclang-rt-14-dev jq
 
 # The runtime library: everything both syncc and syncvm (and the unit tests) use.
-RUNTIME_SRC  := $(sort $(wildcard runtime/*.c)) $(sort $(wildcard stdlib/*.c))
+RUNTIME_SRC  := $(filter-out runtime/main.c,$(sort $(wildcard runtime/*.c))) $(sort $(wildcard stdlib/*.c))
 COMPILER_SRC := $(sort $(wildcard compiler/*.c)) $(RUNTIME_SRC)
 GEN_SRC      := build/lexer.c build/parser.c build/stdlib_embed.c
 STDLIB_SYNC  := $(sort $(wildcard stdlib/*.sync))
@@ -30,7 +30,7 @@ HEADERS      := $(wildcard compiler/*.h compiler/*.def grammar/*.h runtime/*.h r
 .PHONY: all deps test demo clean docs san unit fuzz fuzz-smoke bench bench-vm
 .DEFAULT_GOAL := all
 
-all: deps build/syncc
+all: deps build/syncc build/syncvm
 
 # Installs only what is missing; apt-get update runs once, only then.
 deps:
@@ -73,6 +73,24 @@ build/lexer.o build/parser.o build/stdlib_embed.o: build/%.o: build/%.c $(HEADER
 build/%.o: %.c $(HEADERS) | build
 	@echo "  CC      $<"
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+VM_OBJ := $(patsubst %.c,build/%.o,$(notdir $(RUNTIME_SRC))) build/syncvm_main.o
+
+build/syncvm_main.o: runtime/main.c $(HEADERS) | build
+	@echo "  CC      $<"
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+build/syncvm: $(VM_OBJ)
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $(VM_OBJ) $(LIBS)
+
+build/san/syncvm_main.o: runtime/main.c $(HEADERS) | build/san
+	@echo "  SANCC   $<"
+	$(Q)$(SAN_CC) $(ALL_CFLAGS) $(SAN_FLAGS) -c -o $@ $<
+
+build/san/syncvm: $(patsubst build/%,build/san/%,$(VM_OBJ))
+	@echo "  LINK    $@"
+	$(Q)$(SAN_CC) $(SAN_FLAGS) -o $@ $^ $(LIBS)
 
 build/syncc: $(OBJ)
 	@echo "  LINK    $@"
@@ -158,7 +176,7 @@ build/test/small.plan: tests/plans/small.sync build/syncc
 
 unit: deps $(UNIT_BINS) build/test/small.plan
 
-test: deps build/syncc build/san/syncc $(UNIT_BINS) build/test/small.plan build/fuzz/fuzz_parse build/fuzz/fuzz_plan build/fuzz/corpus
+test: deps build/syncc build/san/syncc build/syncvm build/san/syncvm $(UNIT_BINS) build/test/small.plan build/fuzz/fuzz_parse build/fuzz/fuzz_plan build/fuzz/corpus
 	@python3 tests/run.py --syncc build/syncc --san-syncc build/san/syncc
 
 # Regenerates the docs that are expanded from the single sources of truth.

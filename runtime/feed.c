@@ -1,0 +1,472 @@
+/* feed.c: file sources: csv, json and oneroster_csv (see feed.h). */
+#include "feed.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "csv.h"
+#include "kinds.h"
+
+typedef enum { FK_CSV, FK_JSON, FK_ONEROSTER } feed_kind;
+
+struct feed {
+  feed_kind kind;
+  const plan *p;
+  const plan_unit *u;
+  char path[1024];
+  char where[1100];
+  /* csv and oneroster */
+  csv_reader *csv;
+  int *col;          /* per unit field: column index, or -1 */
+  int *col_list;     /* per unit field: the column holds a comma list */
+  int ncols;
+  int role_col, status_col, type_col, id_col;
+  const char *const *roles; /* oneroster users: the roles this entity takes */
+  int deleted;
+  int delta;
+  /* oneroster demographics: sourcedId -> row values, for demographics.X fields */
+  int *demo_field;   /* per unit field: demographics column, or -1 */
+  char **demo_ids;
+  char ***demo_rows;
+  size_t ndemo;
+  int demo_ncols;
+  /* json */
+  json_t *doc;
+  json_t *array;
+  size_t index;
+};
+
+/* ---- settings ------------------------------------------------------------ */
+
+const char *feed_setting(const plan *p, uint32_t source, const char *key, char *buf, size_t size, const char **why) {
+  const plan_source *s = &p->sources[source];
+  *why = NULL;
+  for (uint32_t i = 0; i < s->nsettings; i++) {
+    const plan_setting *st = &s->settings[i];
+    if (strcmp(plan_str(p, st->key), key) != 0) continue;
+    if (st->secret == SECRET_ENV) {
+      const char *v = getenv(plan_str(p, st->value));
+      if (!v) *why = "its environment variable is not set";
+      return v;
+    }
+    if (st->secret == SECRET_FILE) {
+      FILE *f = fopen(plan_str(p, st->value), "rb");
+      if (!f) {
+        *why = "its file cannot be read";
+        return NULL;
+      }
+      size_t n = fread(buf, 1, size - 1, f);
+      fclose(f);
+      while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) n--;
+      buf[n] = 0;
+      return buf;
+    }
+    const value *v = &p->const_values[st->value];
+    if (v->kind == V_STR) {
+      snprintf(buf, size, "%.*s", (int)v->len, v->u.s);
+      return buf;
+    }
+    if (v->kind == V_BOOL) return v->u.i ? "true" : "false";
+    return NULL;
+  }
+  return NULL;
+}
+
+/* ---- csv ------------------------------------------------------------------- */
+
+static const char *const oneroster_lists[] = {"grades", "orgSourcedIds", "agentSourcedIds", "termSourcedIds",
+                                              "subjects", "subjectCodes", "periods", NULL};
+
+static int is_list_column(const char *name) {
+  for (int i = 0; oneroster_lists[i]; i++)
+    if (strcmp(oneroster_lists[i], name) == 0) return 1;
+  return 0;
+}
+
+static int find_col(char **cells, size_t *lens, int n, const char *name) {
+  size_t len = strlen(name);
+  for (int i = 0; i < n; i++)
+    if (lens[i] == len && memcmp(cells[i], name, len) == 0) return i;
+  for (int i = 0; i < n; i++) /* headers differ in case between exports */
+    if (lens[i] == len && strncasecmp(cells[i], name, len) == 0) return i;
+  return -1;
+}
+
+static int open_csv(feed *f, char delim, int strict, char *err, size_t errsize) {
+  f->csv = csv_open(f->path, delim, err, errsize);
+  if (!f->csv) return 0;
+  char **cells;
+  size_t *lens;
+  int n;
+  int rc = csv_next(f->csv, &cells, &lens, &n, err, errsize);
+  if (rc <= 0) {
+    if (rc == 0) snprintf(err, errsize, "%s: the file is empty (no header row)", f->path);
+    else {
+      char why[300];
+      snprintf(why, sizeof why, "%s", err);
+      snprintf(err, errsize, "%s: header: %s", f->path, why);
+    }
+    return 0;
+  }
+  f->ncols = n;
+  f->col = calloc(f->u->nfields + 1, sizeof *f->col);
+  f->col_list = calloc(f->u->nfields + 1, sizeof *f->col_list);
+  f->demo_field = calloc(f->u->nfields + 1, sizeof *f->demo_field);
+  for (uint32_t k = 0; k < f->u->nfields; k++) {
+    const char *path = plan_str(f->p, f->u->fields[k]);
+    f->demo_field[k] = -1;
+    f->col[k] = find_col(cells, lens, n, path);
+    f->col_list[k] = f->kind == FK_ONEROSTER && is_list_column(path);
+    if (f->col[k] < 0 && strict && strncmp(path, "demographics.", 13) != 0) {
+      snprintf(err, errsize, "%s: no column '%s' (the map reads it)", f->path, path);
+      return 0;
+    }
+  }
+  f->role_col = find_col(cells, lens, n, "role");
+  f->status_col = find_col(cells, lens, n, "status");
+  f->type_col = find_col(cells, lens, n, "type");
+  f->id_col = find_col(cells, lens, n, "sourcedId");
+  return 1;
+}
+
+/* A comma list in one cell ("09,10") as a list value. */
+static value list_of(arena *a, const char *s, size_t n) {
+  size_t count = 1;
+  for (size_t i = 0; i < n; i++) count += s[i] == ',';
+  value *items = arena_alloc(a, count * sizeof *items);
+  size_t k = 0, start = 0;
+  for (size_t i = 0; i <= n; i++) {
+    if (i < n && s[i] != ',') continue;
+    size_t b = start, e = i;
+    while (b < e && (s[b] == ' ' || s[b] == '"')) b++;
+    while (e > b && (s[e - 1] == ' ' || s[e - 1] == '"')) e--;
+    if (e > b) items[k++] = v_str(s + b, e - b);
+    start = i + 1;
+  }
+  return v_list(items, k);
+}
+
+static int cell_is(char **cells, size_t *lens, int n, int col, const char *word) {
+  if (col < 0 || col >= n) return 0;
+  size_t len = strlen(word);
+  return lens[col] == len && strncasecmp(cells[col], word, len) == 0;
+}
+
+static int role_wanted(const feed *f, char **cells, size_t *lens, int n) {
+  if (!f->roles) return 1;
+  for (int i = 0; f->roles[i]; i++)
+    if (cell_is(cells, lens, n, f->role_col, f->roles[i])) return 1;
+  return 0;
+}
+
+static const char *demo_lookup(const feed *f, const char *id, size_t idlen, int col) {
+  for (size_t i = 0; i < f->ndemo; i++) /* a linear scan; demographics are few */
+    if (strlen(f->demo_ids[i]) == idlen && memcmp(f->demo_ids[i], id, idlen) == 0)
+      return col < f->demo_ncols ? f->demo_rows[i][col] : NULL;
+  return NULL;
+}
+
+static int next_csv(feed *f, value *fields, arena *a, char *err, size_t errsize) {
+  char **cells;
+  size_t *lens;
+  int n;
+  for (;;) {
+    int rc = csv_next(f->csv, &cells, &lens, &n, err, errsize);
+    snprintf(f->where, sizeof f->where, "%s:%ld", f->path, csv_row_line(f->csv));
+    if (rc == 0) return FEED_END;
+    if (rc < 0) {
+      char why[300];
+      snprintf(why, sizeof why, "%s", err);
+      snprintf(err, errsize, "%s: %s", f->path, why);
+      return FEED_BAD_ROW;
+    }
+    if (n == 1 && lens[0] == 0) continue; /* a blank line */
+    if (f->kind == FK_ONEROSTER) {
+      if (f->u->entity == ENT_school && f->type_col >= 0 && !cell_is(cells, lens, n, f->type_col, "school")) continue;
+      if (!role_wanted(f, cells, lens, n)) continue;
+      f->deleted = f->delta && cell_is(cells, lens, n, f->status_col, "tobedeleted");
+    }
+    if (n != f->ncols) {
+      snprintf(err, errsize, "%s:%ld: the row has %d fields but the header has %d", f->path, csv_row_line(f->csv), n,
+               f->ncols);
+      return FEED_BAD_ROW;
+    }
+    for (uint32_t k = 0; k < f->u->nfields; k++) {
+      int c = f->col[k];
+      fields[k] = v_null();
+      if (c >= 0 && c < n && lens[c] > 0)
+        fields[k] = f->col_list[k] ? list_of(a, cells[c], lens[c]) : v_str(cells[c], lens[c]);
+      else if (c < 0 && f->demo_field[k] >= 0 && f->id_col >= 0 && f->id_col < n) {
+        const char *v = demo_lookup(f, cells[f->id_col], lens[f->id_col], f->demo_field[k]);
+        if (v && *v) fields[k] = v_str(v, strlen(v));
+      }
+    }
+    return FEED_RECORD;
+  }
+}
+
+/* ---- oneroster_csv ----------------------------------------------------------- */
+
+static const char *const student_roles[] = {"student", NULL};
+static const char *const teacher_roles[] = {"teacher", "aide", "proctor", NULL};
+static const char *const contact_roles[] = {"parent", "guardian", "relative", NULL};
+static const char *const admin_roles[] = {"administrator", "districtAdministrator", "siteAdministrator",
+                                          "principal", "systemAdministrator", NULL};
+
+static const char *oneroster_file(int entity) {
+  switch (entity) {
+    case ENT_school: return "orgs";
+    case ENT_student: case ENT_teacher: case ENT_contact: case ENT_admin: return "users";
+    case ENT_course: return "courses";
+    case ENT_class: return "classes";
+    case ENT_calendar: return "academicSessions";
+    case ENT_enrollment: return "enrollments";
+    default: return NULL;
+  }
+}
+
+/* The manifest's word for a file: "bulk", "delta" or "absent" (NULL when the
+ * manifest has no line for it). */
+static int manifest_mode(const char *dir, const char *file, char *mode, size_t size, char *err, size_t errsize) {
+  char path[1100];
+  snprintf(path, sizeof path, "%s/manifest.csv", dir);
+  csv_reader *r = csv_open(path, ',', err, errsize);
+  if (!r) return 0;
+  char **cells;
+  size_t *lens;
+  int n, rc;
+  char key[128];
+  snprintf(key, sizeof key, "file.%s", file);
+  mode[0] = 0;
+  while ((rc = csv_next(r, &cells, &lens, &n, err, errsize)) != 0) {
+    if (rc < 0 || n < 2) continue;
+    if (lens[0] == strlen(key) && memcmp(cells[0], key, lens[0]) == 0)
+      snprintf(mode, size, "%.*s", (int)lens[1], cells[1]);
+  }
+  csv_close(r);
+  return 1;
+}
+
+static void load_demographics(feed *f, const char *dir) {
+  int any = 0;
+  for (uint32_t k = 0; k < f->u->nfields; k++) any |= strncmp(plan_str(f->p, f->u->fields[k]), "demographics.", 13) == 0;
+  if (!any) return;
+  char path[1100], err[300];
+  snprintf(path, sizeof path, "%s/demographics.csv", dir);
+  csv_reader *r = csv_open(path, ',', err, sizeof err);
+  if (!r) return; /* no demographics file: the fields are null */
+  char **cells;
+  size_t *lens;
+  int n, rc, idcol = -1, header = 1;
+  char **names = NULL;
+  int nnames = 0;
+  while ((rc = csv_next(r, &cells, &lens, &n, err, sizeof err)) != 0) {
+    if (rc < 0) continue;
+    if (header) {
+      header = 0;
+      names = calloc((size_t)n, sizeof *names);
+      nnames = n;
+      for (int i = 0; i < n; i++) names[i] = strndup(cells[i], lens[i]);
+      idcol = find_col(cells, lens, n, "sourcedId");
+      f->demo_ncols = n;
+      continue;
+    }
+    if (idcol < 0 || n != nnames) continue;
+    f->demo_ids = realloc(f->demo_ids, (f->ndemo + 1) * sizeof *f->demo_ids);
+    f->demo_rows = realloc(f->demo_rows, (f->ndemo + 1) * sizeof *f->demo_rows);
+    f->demo_ids[f->ndemo] = strndup(cells[idcol], lens[idcol]);
+    f->demo_rows[f->ndemo] = calloc((size_t)n, sizeof(char *));
+    for (int i = 0; i < n; i++) f->demo_rows[f->ndemo][i] = strndup(cells[i], lens[i]);
+    f->ndemo++;
+  }
+  csv_close(r);
+  for (uint32_t k = 0; k < f->u->nfields; k++) {
+    const char *path_k = plan_str(f->p, f->u->fields[k]);
+    if (strncmp(path_k, "demographics.", 13) != 0) continue;
+    for (int i = 0; i < nnames; i++)
+      if (strcmp(names[i], path_k + 13) == 0) f->demo_field[k] = i;
+  }
+  for (int i = 0; i < nnames; i++) free(names[i]);
+  free(names);
+}
+
+static int open_oneroster(feed *f, const char *dir, char *err, size_t errsize) {
+  const char *file = oneroster_file(f->u->entity);
+  char mode[32];
+  if (!file || !manifest_mode(dir, file, mode, sizeof mode, err, errsize)) {
+    if (file) {
+      char why[300];
+      snprintf(why, sizeof why, "%s", err);
+      snprintf(err, errsize, "%s: no readable manifest.csv (%s)", dir, why);
+    }
+    return 0;
+  }
+  if (strcmp(mode, "bulk") != 0 && strcmp(mode, "delta") != 0) {
+    snprintf(err, errsize, "%s/manifest.csv marks %s.csv as %s", dir, file, mode[0] ? mode : "missing");
+    return -1; /* nothing to read: an empty feed */
+  }
+  f->delta = strcmp(mode, "delta") == 0;
+  snprintf(f->path, sizeof f->path, "%s/%s.csv", dir, file);
+  switch (f->u->entity) {
+    case ENT_student: f->roles = student_roles; break;
+    case ENT_teacher: f->roles = teacher_roles; break;
+    case ENT_contact: f->roles = contact_roles; break;
+    case ENT_admin: f->roles = admin_roles; break;
+    default: break;
+  }
+  if (!open_csv(f, ',', 0, err, errsize)) return 0;
+  load_demographics(f, dir);
+  return 1;
+}
+
+/* ---- json -------------------------------------------------------------------- */
+
+static int open_json(feed *f, const char *at, char *err, size_t errsize) {
+  json_error_t je;
+  f->doc = json_load_file(f->path, JSON_DECODE_ANY, &je);
+  if (!f->doc) {
+    snprintf(err, errsize, "%s:%d:%d: %s", f->path, je.line, je.column, je.text);
+    return 0;
+  }
+  json_t *cur = f->doc;
+  if (at && *at) {
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", at);
+    for (char *part = strtok(buf, "."); part && cur; part = strtok(NULL, ".")) cur = json_object_get(cur, part);
+  }
+  if (!json_is_array(cur)) {
+    snprintf(err, errsize, "%s: %s is not an array of records", f->path, at && *at ? at : "the document");
+    return 0;
+  }
+  f->array = cur;
+  return 1;
+}
+
+static value json_value(arena *a, json_t *j) {
+  switch (json_typeof(j)) {
+    case JSON_STRING: return json_string_length(j) ? v_str(json_string_value(j), json_string_length(j)) : v_null();
+    case JSON_INTEGER: return v_int(json_integer_value(j));
+    case JSON_REAL: return v_dec(json_real_value(j));
+    case JSON_TRUE: return v_bool(1);
+    case JSON_FALSE: return v_bool(0);
+    case JSON_ARRAY: {
+      size_t n = json_array_size(j);
+      value *items = arena_alloc(a, (n + 1) * sizeof *items);
+      size_t k = 0;
+      for (size_t i = 0; i < n; i++) {
+        json_t *it = json_array_get(j, i);
+        /* A list of objects (GUIDRefs) becomes the list of their ids. */
+        if (json_is_object(it)) it = json_object_get(it, "sourcedId") ? json_object_get(it, "sourcedId") : json_object_get(it, "id");
+        if (it && !json_is_object(it) && !json_is_array(it)) items[k++] = json_value(a, it);
+      }
+      return v_list(items, k);
+    }
+    default: return v_null();
+  }
+}
+
+static int next_json(feed *f, value *fields, arena *a, char *err, size_t errsize) {
+  (void)err, (void)errsize;
+  if (f->index >= json_array_size(f->array)) return FEED_END;
+  json_t *rec = json_array_get(f->array, f->index++);
+  snprintf(f->where, sizeof f->where, "%s: record %zu", f->path, f->index);
+  for (uint32_t k = 0; k < f->u->nfields; k++) {
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", plan_str(f->p, f->u->fields[k]));
+    json_t *cur = rec;
+    for (char *part = strtok(buf, "."); part && cur; part = strtok(NULL, ".")) cur = json_object_get(cur, part);
+    fields[k] = cur ? json_value(a, cur) : v_null();
+  }
+  return FEED_RECORD;
+}
+
+/* ---- dispatch ------------------------------------------------------------------ */
+
+feed *feed_open(const plan *p, uint32_t unit, char *err, size_t errsize) {
+  const plan_unit *u = &p->units[unit];
+  const plan_source *s = &p->sources[u->source];
+  feed *f = calloc(1, sizeof *f);
+  f->p = p;
+  f->u = u;
+  char buf[1024];
+  const char *why;
+  int ok = 0;
+  switch (s->kind) {
+    case KIND_csv:
+    case KIND_json: {
+      const plan_file *pf = NULL;
+      for (uint32_t i = 0; i < s->nfiles; i++)
+        if (s->files[i].entity == u->entity) pf = &s->files[i];
+      if (!pf) {
+        snprintf(err, errsize, "source %s has no file for %s", plan_str(p, s->name), schema_entity_get(u->entity)->name);
+        break;
+      }
+      snprintf(f->path, sizeof f->path, "%s", plan_str(p, pf->path));
+      if (s->kind == KIND_csv) {
+        f->kind = FK_CSV;
+        const char *d = feed_setting(p, u->source, "delimiter", buf, sizeof buf, &why);
+        ok = open_csv(f, d && *d ? (d[0] == '\\' && d[1] == 't' ? '\t' : d[0]) : ',', 1, err, errsize);
+      } else {
+        f->kind = FK_JSON;
+        ok = open_json(f, pf->at == PLAN_NONE ? NULL : plan_str(p, pf->at), err, errsize);
+      }
+      break;
+    }
+    case KIND_oneroster_csv: {
+      f->kind = FK_ONEROSTER;
+      const char *dir = feed_setting(p, u->source, "dir", buf, sizeof buf, &why);
+      char dcopy[1024];
+      snprintf(dcopy, sizeof dcopy, "%s", dir ? dir : ".");
+      size_t dl = strlen(dcopy);
+      if (dl > 4 && strcmp(dcopy + dl - 4, ".zip") == 0) {
+        snprintf(err, errsize, "%s: reading a OneRoster .zip is not supported yet; unzip it and point dir at the directory", dcopy);
+        break;
+      }
+      ok = open_oneroster(f, dcopy, err, errsize);
+      if (ok < 0) { /* the manifest says absent: no records */
+        f->kind = FK_JSON;
+        f->doc = json_array();
+        f->array = f->doc;
+        ok = 1;
+      }
+      break;
+    }
+    default:
+      snprintf(err, errsize, "source %s: the %s connector is not available in this build (network connectors arrive with issue 5)",
+               plan_str(p, s->name), kind_table[s->kind].name);
+      break;
+  }
+  if (!ok) {
+    feed_close(f);
+    return NULL;
+  }
+  return f;
+}
+
+int feed_next(feed *f, value *fields, arena *a, char *err, size_t errsize) {
+  f->deleted = 0;
+  return f->kind == FK_JSON ? next_json(f, fields, a, err, errsize) : next_csv(f, fields, a, err, errsize);
+}
+
+const char *feed_where(const feed *f) { return f->where; }
+int feed_deleted(const feed *f) { return f->deleted; }
+
+void feed_close(feed *f) {
+  if (!f) return;
+  csv_close(f->csv);
+  free(f->col);
+  free(f->col_list);
+  free(f->demo_field);
+  for (size_t i = 0; i < f->ndemo; i++) {
+    free(f->demo_ids[i]);
+    for (int c = 0; c < f->demo_ncols; c++) free(f->demo_rows[i][c]);
+    free(f->demo_rows[i]);
+  }
+  free(f->demo_ids);
+  free(f->demo_rows);
+  json_decref(f->doc);
+  free(f);
+}

@@ -1,0 +1,734 @@
+/* main.c: the syncvm command line.
+ *
+ *   syncvm plan PLAN [--summary] [--json] [-o RUNFILE]    what a run would do (exit 0 none, 2 changes, 1 error)
+ *   syncvm apply PLAN|RUNFILE [--json]                    apply it (exit 0), or park it for approval (exit 3)
+ *   syncvm approve RUN [--only creates,updates,deletes] [--school CODE] [--by NAME]
+ *   syncvm reject RUN
+ *   syncvm history [--json]
+ *   syncvm show RUN [--json]
+ *   syncvm duplicates list|show CASE|merge CASE [--into HUB_ID]|new CASE|ignore CASE|delete CASE [--json]
+ *   syncvm why ENTITY ID [--json]
+ *   common: --store PATH (else $SYNC_STORE, else ./hub.db), --trace
+ *
+ * The store is written only in one transaction per command; a second writer
+ * waits STORE_BUSY_MS and then fails with a message.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pipeline.h"
+#include "plan.h"
+#include "store.h"
+
+typedef struct {
+  const char *store_path;
+  int json, summary, trace;
+  const char *out, *only, *school, *by, *into;
+  const char *args[4];
+  int nargs;
+} opts;
+
+static void usage(FILE *f) {
+  fputs("usage: syncvm plan PLAN [--summary] [--json] [-o RUNFILE]\n"
+        "       syncvm apply PLAN|RUNFILE [--json]\n"
+        "       syncvm approve RUN [--only creates,updates,deletes] [--school CODE] [--by NAME]\n"
+        "       syncvm reject RUN\n"
+        "       syncvm history [--json]\n"
+        "       syncvm show RUN [--json]\n"
+        "       syncvm duplicates list|show|merge|new|ignore|delete [CASE] [--into HUB_ID] [--json]\n"
+        "       syncvm why ENTITY ID [--json]\n"
+        "options: --store PATH (else $SYNC_STORE, else ./hub.db)\n",
+        f);
+}
+
+static int parse_opts(int argc, char **argv, opts *o) {
+  memset(o, 0, sizeof *o);
+  o->store_path = getenv("SYNC_STORE") ? getenv("SYNC_STORE") : "hub.db";
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i];
+    const char **slot = !strcmp(a, "--store") ? &o->store_path : !strcmp(a, "-o") ? &o->out : !strcmp(a, "--only") ? &o->only
+                      : !strcmp(a, "--school") ? &o->school : !strcmp(a, "--by") ? &o->by : !strcmp(a, "--into") ? &o->into : NULL;
+    if (slot) {
+      if (i + 1 >= argc) {
+        fprintf(stderr, "syncvm: %s needs a value\n", a);
+        return 0;
+      }
+      *slot = argv[++i];
+    } else if (!strcmp(a, "--json")) o->json = 1;
+    else if (!strcmp(a, "--summary")) o->summary = 1;
+    else if (!strcmp(a, "--trace")) o->trace = 1;
+    else if (a[0] == '-' && a[1]) {
+      fprintf(stderr, "syncvm: unknown option %s\n", a);
+      return 0;
+    } else if (o->nargs < 4) o->args[o->nargs++] = a;
+  }
+  return 1;
+}
+
+static uint8_t *slurp(const char *path, size_t *len, char *err, size_t errsize) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    snprintf(err, errsize, "cannot read %s: %s", path, strerror(errno));
+    return NULL;
+  }
+  size_t cap = 1 << 16, n = 0;
+  uint8_t *b = malloc(cap);
+  size_t got;
+  while ((got = fread(b + n, 1, cap - n, f)) > 0) {
+    n += got;
+    if (n == cap) {
+      if (cap >= PLAN_MAX_BYTES) break;
+      cap *= 2;
+      b = realloc(b, cap);
+    }
+  }
+  fclose(f);
+  *len = n;
+  return b;
+}
+
+static int open_store(store *s, const opts *o) {
+  char err[1200];
+  if (!store_open(s, o->store_path, err, sizeof err)) {
+    fprintf(stderr, "syncvm: %s\n", err);
+    return 0;
+  }
+  return 1;
+}
+
+/* BEGIN IMMEDIATE: the one-writer lock, with a clear message when busy. */
+static int begin_write(store *s) {
+  char err[1200];
+  if (!store_exec(s, "BEGIN IMMEDIATE", err, sizeof err)) {
+    if (sqlite3_errcode(s->db) == SQLITE_BUSY || strstr(err, "locked"))
+      fprintf(stderr, "syncvm: %s is being written by another syncvm (waited %d s); try again when it has finished\n", s->path,
+              STORE_BUSY_MS / 1000);
+    else
+      fprintf(stderr, "syncvm: %s\n", err);
+    return 0;
+  }
+  return 1;
+}
+
+static void now_text(char *buf, size_t n) {
+  time_t t = time(NULL);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int64_t record_run(store *s, const run_result *r, const char *status, const uint8_t *plan_bytes, size_t plan_len) {
+  json_t *doc = run_to_json(r);
+  json_t *counts = json_object_get(doc, "counts");
+  char *counts_t = json_dumps(counts, JSON_COMPACT), *ops_t = json_dumps(r->ops, JSON_COMPACT),
+       *report_t = json_dumps(r->report, JSON_COMPACT);
+  char now[32];
+  now_text(now, sizeof now);
+  sqlite3_stmt *st;
+  int64_t id = 0;
+  if (sqlite3_prepare_v2(s->db,
+                         "INSERT INTO sync_runs (created, finished, status, plan_sha, spec_sha, hub_version, counts, changes, report, held_by)"
+                         " VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                         -1, &st, NULL) == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, now, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, r->plan_sha, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 4, r->spec_sha, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 5, r->hub_version);
+    sqlite3_bind_text(st, 6, counts_t, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 7, ops_t, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 8, report_t, -1, SQLITE_TRANSIENT);
+    if (r->held[0]) sqlite3_bind_text(st, 9, r->held, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) == SQLITE_DONE) id = sqlite3_last_insert_rowid(s->db);
+    sqlite3_finalize(st);
+  }
+  (void)plan_bytes, (void)plan_len;
+  free(counts_t), free(ops_t), free(report_t);
+  json_decref(doc);
+  return id;
+}
+
+static int bump_version(store *s) {
+  char err[300];
+  return store_exec(s, "UPDATE sync_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'hub_version'", err, sizeof err);
+}
+
+/* Loads a plan file (verified) or a run file. */
+static plan *load_plan(const char *path, uint8_t **bytes, size_t *len) {
+  char err[400];
+  *bytes = slurp(path, len, err, sizeof err);
+  if (!*bytes) {
+    fprintf(stderr, "syncvm: %s\n", err);
+    return NULL;
+  }
+  plan *p = plan_read(*bytes, *len, err, sizeof err);
+  if (!p) fprintf(stderr, "%s: %s\n", path, err);
+  return p;
+}
+
+static int compute(const char *plan_path, store *s, run_result *r, uint8_t **bytes, size_t *len, plan **pp) {
+  *pp = load_plan(plan_path, bytes, len);
+  if (!*pp) return 2;
+  if (!run_compute(*pp, *bytes, *len, s, r)) {
+    fprintf(stderr, "syncvm: %s\nsyncvm: nothing was applied; the hub is unchanged\n", r->error);
+    return 1;
+  }
+  return 0;
+}
+
+static void print_result(const run_result *r, const opts *o) {
+  if (o->json) {
+    json_t *doc = run_to_json(r);
+    char *t = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    puts(t);
+    free(t);
+    json_decref(doc);
+  } else {
+    run_print(r, stdout, o->summary);
+  }
+}
+
+static int cmd_plan(const opts *o) {
+  if (o->nargs != 1) return usage(stderr), 2;
+  store s;
+  if (!open_store(&s, o)) return 1;
+  run_result r;
+  uint8_t *bytes = NULL;
+  size_t len;
+  plan *p = NULL;
+  int rc = compute(o->args[0], &s, &r, &bytes, &len, &p);
+  if (rc == 0) {
+    print_result(&r, o);
+    if (o->out) {
+      json_t *doc = run_to_json(&r);
+      if (json_dump_file(doc, o->out, JSON_COMPACT) != 0) {
+        fprintf(stderr, "syncvm: cannot write %s\n", o->out);
+        rc = 1;
+      }
+      json_decref(doc);
+    }
+    if (!rc) rc = run_has_changes(&r) ? 2 : 0;
+  }
+  if (rc != 2 || p) run_free(&r);
+  plan_free(p);
+  free(bytes);
+  store_close(&s);
+  return rc;
+}
+
+/* Applies (or parks) a computed run inside the open write transaction. */
+static int finish_apply(store *s, run_result *r, const opts *o, const uint8_t *bytes, size_t len) {
+  char err[1200];
+  if (r->held[0]) {
+    int64_t id = record_run(s, r, "parked", bytes, len);
+    if (!store_exec(s, "COMMIT", err, sizeof err)) return fprintf(stderr, "syncvm: %s\n", err), 1;
+    if (!o->json) run_print(r, stdout, 1);
+    printf("parked as run %lld: %s\napprove it with: syncvm approve %lld\n", (long long)id, r->held, (long long)id);
+    return 3;
+  }
+  int64_t id = record_run(s, r, "applied", bytes, len);
+  if (!id || !run_apply_ops(s, r, id, NULL, NULL, err, sizeof err) || !bump_version(s) || !store_exec(s, "COMMIT", err, sizeof err)) {
+    fprintf(stderr, "syncvm: %s\nsyncvm: the run was rolled back; the hub is unchanged\n", err[0] ? err : sqlite3_errmsg(s->db));
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return 1;
+  }
+  print_result(r, o);
+  printf("applied as run %lld\n", (long long)id);
+  return 0;
+}
+
+static int cmd_apply(const opts *o) {
+  if (o->nargs != 1) return usage(stderr), 2;
+  store s;
+  if (!open_store(&s, o)) return 1;
+  if (!begin_write(&s)) return store_close(&s), 1;
+  size_t len;
+  char err[400];
+  uint8_t *bytes = slurp(o->args[0], &len, err, sizeof err);
+  int rc;
+  run_result r;
+  memset(&r, 0, sizeof r);
+  if (!bytes) {
+    fprintf(stderr, "syncvm: %s\n", err);
+    rc = 2;
+  } else if (len > 0 && bytes[0] == '{') { /* a run file from `plan -o` */
+    json_error_t je;
+    json_t *doc = json_loadb((const char *)bytes, len, 0, &je);
+    if (!doc || !run_from_json(doc, &r, err, sizeof err)) {
+      fprintf(stderr, "syncvm: %s: %s\n", o->args[0], doc ? err : je.text);
+      rc = 2;
+    } else if (r.hub_version != store_hub_version(&s)) {
+      fprintf(stderr, "syncvm: %s is stale: the hub has changed since it was computed (version %lld, now %lld); plan again\n",
+              o->args[0], (long long)r.hub_version, (long long)store_hub_version(&s));
+      rc = 1;
+    } else {
+      rc = finish_apply(&s, &r, o, bytes, len);
+    }
+    json_decref(doc);
+  } else {
+    plan *p = NULL;
+    free(bytes);
+    bytes = NULL;
+    rc = compute(o->args[0], &s, &r, &bytes, &len, &p);
+    if (rc == 0) rc = finish_apply(&s, &r, o, bytes, len);
+    plan_free(p);
+  }
+  if (rc != 0 && rc != 3) sqlite3_exec(s.db, "ROLLBACK", NULL, NULL, NULL);
+  run_free(&r);
+  free(bytes);
+  store_close(&s);
+  return rc;
+}
+
+typedef struct {
+  int creates, updates, deletes;
+  const char *school;
+} approve_filter;
+
+static int keep_op(json_t *op, void *vp) {
+  approve_filter *f = vp;
+  const char *k = json_string_value(json_object_get(op, "op"));
+  if (!strcmp(k, "create") && !f->creates) return 0;
+  if ((!strcmp(k, "update") || !strcmp(k, "reactivate")) && !f->updates) return 0;
+  if ((!strcmp(k, "deactivate") || !strcmp(k, "delete") || !strcmp(k, "unlink")) && !f->deletes) return 0;
+  if (f->school && (!strcmp(k, "create") || !strcmp(k, "update") || !strcmp(k, "reactivate") || !strcmp(k, "deactivate"))) {
+    json_t *sc = json_object_get(op, "school");
+    if (!sc) sc = json_object_get(json_object_get(op, "set"), "school");
+    if (!json_is_string(sc) || strcmp(json_string_value(sc), f->school) != 0) return 0;
+  }
+  return 1;
+}
+
+static json_t *load_run(store *s, const char *id, const char **status, int64_t *version) {
+  sqlite3_stmt *st;
+  json_t *doc = NULL;
+  static char stat[32];
+  *status = NULL;
+  if (sqlite3_prepare_v2(s->db, "SELECT status, hub_version, changes, report, counts, held_by FROM sync_runs WHERE run_id = ?", -1, &st, NULL) != SQLITE_OK)
+    return NULL;
+  sqlite3_bind_int64(st, 1, atoll(id));
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    snprintf(stat, sizeof stat, "%s", (const char *)sqlite3_column_text(st, 0));
+    *status = stat;
+    *version = sqlite3_column_int64(st, 1);
+    doc = json_object();
+    json_object_set_new(doc, "format", json_string("syncvm-run-1"));
+    json_object_set_new(doc, "hub_version", json_integer(*version));
+    json_object_set_new(doc, "ops", json_loads((const char *)sqlite3_column_text(st, 2), 0, NULL));
+    json_object_set_new(doc, "report", json_loads((const char *)sqlite3_column_text(st, 3), 0, NULL));
+    json_object_set_new(doc, "counts", json_loads((const char *)sqlite3_column_text(st, 4), 0, NULL));
+    const char *held = (const char *)sqlite3_column_text(st, 5);
+    json_object_set_new(doc, "held", held ? json_string(held) : json_null());
+  }
+  sqlite3_finalize(st);
+  return doc;
+}
+
+static int set_status(store *s, const char *id, const char *status, const char *by) {
+  sqlite3_stmt *st;
+  char now[32];
+  now_text(now, sizeof now);
+  if (sqlite3_prepare_v2(s->db, "UPDATE sync_runs SET status = ?1, approved_by = ?2, finished = ?3 WHERE run_id = ?4", -1, &st, NULL) != SQLITE_OK)
+    return 0;
+  sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
+  if (by) sqlite3_bind_text(st, 2, by, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 3, now, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(st, 4, atoll(id));
+  int ok = sqlite3_step(st) == SQLITE_DONE;
+  sqlite3_finalize(st);
+  return ok;
+}
+
+static int cmd_approve(const opts *o, int reject) {
+  if (o->nargs != 1) return usage(stderr), 2;
+  store s;
+  if (!open_store(&s, o)) return 1;
+  if (!begin_write(&s)) return store_close(&s), 1;
+  const char *status;
+  int64_t version;
+  json_t *doc = load_run(&s, o->args[0], &status, &version);
+  int rc = 0;
+  char err[1200];
+  run_result r;
+  memset(&r, 0, sizeof r);
+  if (!doc) {
+    fprintf(stderr, "syncvm: there is no run %s\n", o->args[0]);
+    rc = 1;
+  } else if (strcmp(status, "parked") != 0) {
+    fprintf(stderr, "syncvm: run %s is %s, not waiting for approval\n", o->args[0], status);
+    rc = 1;
+  } else if (reject) {
+    rc = set_status(&s, o->args[0], "rejected", o->by) && store_exec(&s, "COMMIT", err, sizeof err) ? 0 : 1;
+    if (!rc) printf("run %s rejected\n", o->args[0]);
+  } else if (version != store_hub_version(&s)) {
+    fprintf(stderr, "syncvm: run %s is stale: the hub has changed since it was computed (version %lld, now %lld); plan again\n",
+            o->args[0], (long long)version, (long long)store_hub_version(&s));
+    rc = 1;
+  } else if (!run_from_json(doc, &r, err, sizeof err)) {
+    fprintf(stderr, "syncvm: run %s: %s\n", o->args[0], err);
+    rc = 1;
+  } else {
+    approve_filter f = {1, 1, 1, o->school};
+    if (o->only) f.creates = strstr(o->only, "create") != NULL, f.updates = strstr(o->only, "update") != NULL,
+                 f.deletes = strstr(o->only, "delete") != NULL;
+    int partial = o->only || o->school;
+    if (!run_apply_ops(&s, &r, atoll(o->args[0]), partial ? keep_op : NULL, &f, err, sizeof err) || !bump_version(&s) ||
+        !set_status(&s, o->args[0], partial ? "partly approved" : "approved", o->by ? o->by : getenv("USER")) ||
+        !store_exec(&s, "COMMIT", err, sizeof err)) {
+      fprintf(stderr, "syncvm: %s\nsyncvm: rolled back; the hub is unchanged\n", err);
+      rc = 1;
+    } else {
+      printf("run %s %s and applied\n", o->args[0], partial ? "partly approved" : "approved");
+    }
+  }
+  if (rc) sqlite3_exec(s.db, "ROLLBACK", NULL, NULL, NULL);
+  run_free(&r);
+  json_decref(doc);
+  store_close(&s);
+  return rc;
+}
+
+static int cmd_history(const opts *o) {
+  store s;
+  if (!open_store(&s, o)) return 1;
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(s.db, "SELECT run_id, created, status, hub_version, counts, held_by, approved_by FROM sync_runs ORDER BY run_id", -1, &st, NULL) != SQLITE_OK)
+    return store_close(&s), 1;
+  json_t *arr = json_array();
+  if (!o->json) printf("%-5s %-21s %-16s %8s %8s %8s  %s\n", "run", "when", "status", "creates", "updates", "deletes", "note");
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    json_t *counts = json_loads((const char *)sqlite3_column_text(st, 4), 0, NULL);
+    long long cr = 0, up = 0, de = 0;
+    const char *key;
+    json_t *row;
+    json_object_foreach(counts, key, row) {
+      cr += json_integer_value(json_object_get(row, "create"));
+      up += json_integer_value(json_object_get(row, "update")) + json_integer_value(json_object_get(row, "reactivate"));
+      de += json_integer_value(json_object_get(row, "deactivate"));
+    }
+    const char *held = (const char *)sqlite3_column_text(st, 5), *by = (const char *)sqlite3_column_text(st, 6);
+    if (o->json) {
+      json_t *r = json_object();
+      json_object_set_new(r, "run", json_integer(sqlite3_column_int64(st, 0)));
+      json_object_set_new(r, "created", json_string((const char *)sqlite3_column_text(st, 1)));
+      json_object_set_new(r, "status", json_string((const char *)sqlite3_column_text(st, 2)));
+      json_object_set_new(r, "counts", counts ? json_incref(counts) : json_object());
+      json_object_set_new(r, "held", held ? json_string(held) : json_null());
+      json_object_set_new(r, "approved_by", by ? json_string(by) : json_null());
+      json_array_append_new(arr, r);
+    } else {
+      printf("%-5lld %-21s %-16s %8lld %8lld %8lld  %s%s%s\n", (long long)sqlite3_column_int64(st, 0),
+             (const char *)sqlite3_column_text(st, 1), (const char *)sqlite3_column_text(st, 2), cr, up, de, held ? held : "",
+             by ? "approved by " : "", by ? by : "");
+    }
+    json_decref(counts);
+  }
+  sqlite3_finalize(st);
+  if (o->json) {
+    char *t = json_dumps(arr, JSON_INDENT(2));
+    puts(t);
+    free(t);
+  }
+  json_decref(arr);
+  store_close(&s);
+  return 0;
+}
+
+static int cmd_show(const opts *o) {
+  if (o->nargs != 1) return usage(stderr), 2;
+  store s;
+  if (!open_store(&s, o)) return 1;
+  const char *status;
+  int64_t version;
+  json_t *doc = load_run(&s, o->args[0], &status, &version);
+  if (!doc) {
+    fprintf(stderr, "syncvm: there is no run %s\n", o->args[0]);
+    store_close(&s);
+    return 1;
+  }
+  if (o->json) {
+    json_object_set_new(doc, "status", json_string(status));
+    char *t = json_dumps(doc, JSON_INDENT(2));
+    puts(t);
+    free(t);
+  } else {
+    run_result r;
+    char err[300];
+    if (run_from_json(doc, &r, err, sizeof err)) {
+      printf("run %s: %s\n\n", o->args[0], status);
+      run_print(&r, stdout, 0);
+      size_t i;
+      json_t *e;
+      if (json_array_size(r.report)) printf("\nreport:\n");
+      json_array_foreach(r.report, i, e) {
+        const char *sid = json_string_value(json_object_get(e, "sid"));
+        printf("  %-9s %s %s%s%s: %s\n", json_string_value(json_object_get(e, "kind")), json_string_value(json_object_get(e, "entity")),
+               sid ? sid : "", sid ? " " : "", json_string_value(json_object_get(e, "where")) ? json_string_value(json_object_get(e, "where")) : "",
+               json_string_value(json_object_get(e, "reason")));
+      }
+      run_free(&r);
+    }
+  }
+  json_decref(doc);
+  store_close(&s);
+  return 0;
+}
+
+/* ---- duplicates ------------------------------------------------------------------ */
+
+static int64_t case_candidate(store *s, sqlite3_stmt *row) {
+  /* The hub object the case may duplicate: its id, or (when the match was
+   * a record of the same run) the object that record's link now names. */
+  if (sqlite3_column_type(row, 5) != SQLITE_NULL) return sqlite3_column_int64(row, 5);
+  const char *src = (const char *)sqlite3_column_text(row, 6), *sid = (const char *)sqlite3_column_text(row, 7);
+  if (!src || !sid) return 0;
+  sqlite3_stmt *st;
+  int64_t id = 0;
+  if (sqlite3_prepare_v2(s->db, "SELECT hub_id FROM sync_links WHERE source = ? AND entity = ? AND source_id = ?", -1, &st, NULL) == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, src, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, (const char *)sqlite3_column_text(row, 1), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, sid, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) == SQLITE_ROW) id = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+  }
+  return id;
+}
+
+static const char *CASE_COLS = "SELECT case_id, entity, source, source_id, record, candidate, candidate_source, candidate_sid, domain, status FROM sync_cases";
+
+static int cmd_duplicates(const opts *o) {
+  const char *sub = o->nargs ? o->args[0] : "list";
+  store s;
+  if (!open_store(&s, o)) return 1;
+  sqlite3_stmt *st;
+  char sql[512];
+  int rc = 0;
+  if (!strcmp(sub, "list")) {
+    snprintf(sql, sizeof sql, "%s WHERE status = 'open' ORDER BY case_id", CASE_COLS);
+    if (sqlite3_prepare_v2(s.db, sql, -1, &st, NULL) != SQLITE_OK) return store_close(&s), 1;
+    json_t *arr = json_array();
+    if (!o->json) printf("%-5s %-10s %-22s %-10s %s\n", "case", "entity", "record", "candidate", "same");
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      int64_t cand = case_candidate(&s, st);
+      if (o->json) {
+        json_t *c = json_object();
+        json_object_set_new(c, "case", json_integer(sqlite3_column_int64(st, 0)));
+        json_object_set_new(c, "entity", json_string((const char *)sqlite3_column_text(st, 1)));
+        json_object_set_new(c, "source", json_string((const char *)sqlite3_column_text(st, 2)));
+        json_object_set_new(c, "sid", json_string((const char *)sqlite3_column_text(st, 3)));
+        json_object_set_new(c, "record", json_loads((const char *)sqlite3_column_text(st, 4), 0, NULL));
+        json_object_set_new(c, "candidate", cand ? json_integer(cand) : json_null());
+        json_object_set_new(c, "domain", json_string((const char *)sqlite3_column_text(st, 8)));
+        json_array_append_new(arr, c);
+      } else {
+        char rec[64];
+        snprintf(rec, sizeof rec, "%s:%s", (const char *)sqlite3_column_text(st, 2), (const char *)sqlite3_column_text(st, 3));
+        printf("%-5lld %-10s %-22s %-10lld %s\n", (long long)sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
+               rec, (long long)cand, (const char *)sqlite3_column_text(st, 8));
+      }
+    }
+    sqlite3_finalize(st);
+    if (o->json) {
+      char *t = json_dumps(arr, JSON_INDENT(2));
+      puts(t);
+      free(t);
+    }
+    json_decref(arr);
+    store_close(&s);
+    return 0;
+  }
+  if (o->nargs < 2) {
+    usage(stderr);
+    store_close(&s);
+    return 2;
+  }
+  snprintf(sql, sizeof sql, "%s WHERE case_id = ?", CASE_COLS);
+  if (sqlite3_prepare_v2(s.db, sql, -1, &st, NULL) != SQLITE_OK) return store_close(&s), 1;
+  sqlite3_bind_int64(st, 1, atoll(o->args[1]));
+  if (sqlite3_step(st) != SQLITE_ROW) {
+    fprintf(stderr, "syncvm: there is no duplicate case %s\n", o->args[1]);
+    sqlite3_finalize(st);
+    store_close(&s);
+    return 1;
+  }
+  int64_t cand = case_candidate(&s, st);
+  char entity[64], source[256], sid[256], status[32];
+  snprintf(entity, sizeof entity, "%s", (const char *)sqlite3_column_text(st, 1));
+  snprintf(source, sizeof source, "%s", (const char *)sqlite3_column_text(st, 2));
+  snprintf(sid, sizeof sid, "%s", (const char *)sqlite3_column_text(st, 3));
+  snprintf(status, sizeof status, "%s", (const char *)sqlite3_column_text(st, 9));
+  if (!strcmp(sub, "show")) {
+    printf("case %s (%s): %s record %s from %s\n  record:    %s\n  same %s as hub %s %lld\n", o->args[1], status, entity, sid,
+           source, (const char *)sqlite3_column_text(st, 4), (const char *)sqlite3_column_text(st, 8), entity, (long long)cand);
+    sqlite3_finalize(st);
+    store_close(&s);
+    return 0;
+  }
+  sqlite3_finalize(st);
+  const char *decision = !strcmp(sub, "merge") ? "merge" : !strcmp(sub, "new") ? "new" : !strcmp(sub, "ignore") ? "ignore"
+                       : !strcmp(sub, "delete") ? "delete" : NULL;
+  if (!decision) {
+    usage(stderr);
+    store_close(&s);
+    return 2;
+  }
+  int64_t into = o->into ? atoll(o->into) : cand;
+  if (!strcmp(decision, "merge") && into <= 0) {
+    fprintf(stderr, "syncvm: case %s has no hub object to merge into yet; name one with --into HUB_ID\n", o->args[1]);
+    store_close(&s);
+    return 1;
+  }
+  char err[1200];
+  if (!begin_write(&s)) return store_close(&s), 1;
+  int ok;
+  if (!strcmp(decision, "delete")) {
+    /* Forget the case: the record comes back (and is judged again) next run. */
+    ok = sqlite3_exec(s.db, "SELECT 1", NULL, NULL, NULL) == SQLITE_OK;
+    sqlite3_stmt *d;
+    ok = ok && sqlite3_prepare_v2(s.db, "DELETE FROM sync_cases WHERE case_id = ?", -1, &d, NULL) == SQLITE_OK;
+    if (ok) {
+      sqlite3_bind_int64(d, 1, atoll(o->args[1]));
+      ok = sqlite3_step(d) == SQLITE_DONE;
+      sqlite3_finalize(d);
+    }
+  } else {
+    sqlite3_stmt *d;
+    ok = sqlite3_prepare_v2(s.db, "INSERT OR REPLACE INTO sync_decisions (source, entity, source_id, decision, hub_id) VALUES (?, ?, ?, ?, ?)",
+                            -1, &d, NULL) == SQLITE_OK;
+    if (ok) {
+      sqlite3_bind_text(d, 1, source, -1, SQLITE_STATIC);
+      sqlite3_bind_text(d, 2, entity, -1, SQLITE_STATIC);
+      sqlite3_bind_text(d, 3, sid, -1, SQLITE_STATIC);
+      sqlite3_bind_text(d, 4, decision, -1, SQLITE_STATIC);
+      if (!strcmp(decision, "merge")) sqlite3_bind_int64(d, 5, into);
+      ok = sqlite3_step(d) == SQLITE_DONE;
+      sqlite3_finalize(d);
+    }
+    char now[32];
+    now_text(now, sizeof now);
+    ok = ok && sqlite3_prepare_v2(s.db, "UPDATE sync_cases SET status = ?, decided = ? WHERE case_id = ?", -1, &d, NULL) == SQLITE_OK;
+    if (ok) {
+      static const char *const words[] = {"merged", "new", "ignored"};
+      int w = !strcmp(decision, "merge") ? 0 : !strcmp(decision, "new") ? 1 : 2;
+      sqlite3_bind_text(d, 1, words[w], -1, SQLITE_STATIC);
+      sqlite3_bind_text(d, 2, now, -1, SQLITE_TRANSIENT);
+      sqlite3_bind_int64(d, 3, atoll(o->args[1]));
+      ok = sqlite3_step(d) == SQLITE_DONE;
+      sqlite3_finalize(d);
+    }
+  }
+  if (!ok || !store_exec(&s, "COMMIT", err, sizeof err)) {
+    fprintf(stderr, "syncvm: %s\n", sqlite3_errmsg(s.db));
+    sqlite3_exec(s.db, "ROLLBACK", NULL, NULL, NULL);
+    rc = 1;
+  } else if (!strcmp(decision, "delete")) {
+    printf("case %s deleted: the record will be judged again on the next run\n", o->args[1]);
+  } else {
+    printf("case %s: %s remembered for %s %s from %s; it takes effect on the next run\n", o->args[1], decision, entity, sid, source);
+  }
+  store_close(&s);
+  return rc;
+}
+
+/* ---- why -------------------------------------------------------------------------- */
+
+static int cmd_why(const opts *o) {
+  if (o->nargs != 2) return usage(stderr), 2;
+  int e = schema_entity_find(o->args[0]);
+  if (e < 0) {
+    fprintf(stderr, "syncvm: unknown entity '%s'\n", o->args[0]);
+    return 2;
+  }
+  const char *id = o->args[1];
+  store s;
+  if (!open_store(&s, o)) return 1;
+  char sql[512];
+  sqlite3_stmt *st;
+  int64_t hub = 0;
+  snprintf(sql, sizeof sql, "SELECT hub_id FROM sync_links WHERE entity = ?1 AND source_id = ?2 UNION ALL SELECT hub_id FROM hub_%s WHERE sis_id = ?2 LIMIT 1",
+           schema_entity_get(e)->name);
+  if (sqlite3_prepare_v2(s.db, sql, -1, &st, NULL) == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, o->args[0], -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) hub = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+  }
+  if (!hub) {
+    /* Not in the hub: what the latest run that saw it said. */
+    int found = 0;
+    if (sqlite3_prepare_v2(s.db, "SELECT run_id, report FROM sync_runs ORDER BY run_id DESC", -1, &st, NULL) == SQLITE_OK) {
+      while (!found && sqlite3_step(st) == SQLITE_ROW) {
+        json_t *rep = json_loads((const char *)sqlite3_column_text(st, 1), 0, NULL);
+        size_t i;
+        json_t *x;
+        json_array_foreach(rep, i, x) {
+          const char *sid = json_string_value(json_object_get(x, "sid"));
+          const char *ent = json_string_value(json_object_get(x, "entity"));
+          if (!sid || !ent || strcmp(ent, o->args[0]) != 0) continue;
+          size_t n = strlen(sid), m = strlen(id);
+          if (strcmp(sid, id) != 0 && !(n > m && strcmp(sid + n - m, id) == 0)) continue;
+          printf("%s %s is not in the hub: run %lld %s it (%s): %s\n", o->args[0], sid, (long long)sqlite3_column_int64(st, 0),
+                 json_string_value(json_object_get(x, "kind")), json_string_value(json_object_get(x, "where")),
+                 json_string_value(json_object_get(x, "reason")));
+          found = 1;
+        }
+        json_decref(rep);
+      }
+      sqlite3_finalize(st);
+    }
+    if (!found) printf("%s %s is not in the hub, and no run has reported it\n", o->args[0], id);
+    store_close(&s);
+    return found ? 0 : 1;
+  }
+  snprintf(sql, sizeof sql, "SELECT sis_id, status, provenance FROM hub_%s WHERE hub_id = ?", schema_entity_get(e)->name);
+  if (sqlite3_prepare_v2(s.db, sql, -1, &st, NULL) == SQLITE_OK) {
+    sqlite3_bind_int64(st, 1, hub);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+      printf("%s %s (hub %lld, %s)\n", o->args[0], (const char *)sqlite3_column_text(st, 0), (long long)hub,
+             (const char *)sqlite3_column_text(st, 1));
+      json_t *prov = json_loads((const char *)sqlite3_column_text(st, 2), 0, NULL);
+      const char *key;
+      json_t *v;
+      printf("attributes:\n");
+      json_object_foreach(prov, key, v) printf("  %-16s from %s\n", key, json_string_value(v));
+      json_decref(prov);
+    }
+    sqlite3_finalize(st);
+  }
+  if (sqlite3_prepare_v2(s.db, "SELECT source, source_id, domain FROM sync_links WHERE entity = ? AND hub_id = ? ORDER BY source", -1, &st, NULL) == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, o->args[0], -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, hub);
+    printf("sources:\n");
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      const char *dom = (const char *)sqlite3_column_text(st, 2);
+      printf("  %-8s %-20s linked %s\n", (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
+             !dom || !strcmp(dom, "new") ? "when it was created" : !strcmp(dom, "id") ? "by its id" : dom);
+    }
+    sqlite3_finalize(st);
+  }
+  store_close(&s);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) return usage(stderr), 2;
+  opts o;
+  if (!parse_opts(argc - 2, argv + 2, &o)) return 2;
+  const char *cmd = argv[1];
+  if (!strcmp(cmd, "plan")) return cmd_plan(&o);
+  if (!strcmp(cmd, "apply")) return cmd_apply(&o);
+  if (!strcmp(cmd, "approve")) return cmd_approve(&o, 0);
+  if (!strcmp(cmd, "reject")) return cmd_approve(&o, 1);
+  if (!strcmp(cmd, "history")) return cmd_history(&o);
+  if (!strcmp(cmd, "show")) return cmd_show(&o);
+  if (!strcmp(cmd, "duplicates")) return cmd_duplicates(&o);
+  if (!strcmp(cmd, "why")) return cmd_why(&o);
+  if (!strcmp(cmd, "--help") || !strcmp(cmd, "help")) return usage(stdout), 0;
+  fprintf(stderr, "syncvm: unknown command '%s'\n", cmd);
+  usage(stderr);
+  return 2;
+}

@@ -1,0 +1,1374 @@
+/* pipeline.c: computing a run (see pipeline.h) and applying its operations.
+ *
+ * The computed run is a JSON array of operations:
+ *   create     {entity, tmp, label, set}          a new hub object (tmp: its id in this run)
+ *   update     {entity, hub_id, label, set, old, by}   changed attributes only
+ *   deactivate {entity, hub_id, label, reason}    status becomes inactive
+ *   delete     {entity, hub_id, label, reason}
+ *   reactivate {entity, hub_id, label}
+ *   link / unlink   {source, entity, sid, hub_id | tmp, domain}
+ *   snapshot / unsnapshot {source, entity, sid, hash, record}
+ *   case       {source, entity, sid, record, candidate, domain}
+ * Values are JSON: strings, numbers, booleans, null; dates "YYYY-MM-DD";
+ * lists arrays.
+ */
+#include "pipeline.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "feed.h"
+#include "opcodes.h"
+#include "kinds.h"
+#include "sha256.h"
+#include "vm.h"
+
+#define MAX_ATTRS 128
+
+typedef struct {
+  uint32_t unit, source;
+  int entity;
+  const char *sid;      /* prefixed source id */
+  value *attrs;         /* MAX_ATTRS values, in the run arena */
+  char hash[65];
+  int64_t hub_id;       /* > 0 existing object; < 0 new object -(n+1); 0 none yet */
+  int parked;
+  const char *domain;   /* the domain that linked it, or "id" */
+  const char *where;
+} inrec;
+
+typedef struct {
+  const plan *p;
+  store *s;
+  run_result *r;
+  arena ar;             /* lives for the whole computation */
+  inrec *recs;
+  size_t nrecs, caprecs;
+  int64_t ntmp;
+  int sent[64][ENT__COUNT];     /* records each source sent, per entity */
+  int fed[64][ENT__COUNT];      /* the source's feed for the entity was read to the end */
+  const char *names[ENT__COUNT][MAX_ATTRS];
+  uint8_t types[ENT__COUNT][MAX_ATTRS];
+  int nattrs[ENT__COUNT];
+} ctx;
+
+/* ---- values <-> JSON ---------------------------------------------------------- */
+
+static json_t *to_json(value v) {
+  switch (v.kind) {
+    case V_NULL: return json_null();
+    case V_BOOL: return json_boolean(v.u.i);
+    case V_INT: return json_integer(v.u.i);
+    case V_DEC: return json_real(v.u.d);
+    case V_STR: return json_stringn(v.u.s, v.len);
+    case V_DATE: {
+      char b[64];
+      snprintf(b, sizeof b, "%04lld-%02lld-%02lld", (long long)(v.u.i / 10000), (long long)(v.u.i / 100 % 100),
+               (long long)(v.u.i % 100));
+      return json_string(b);
+    }
+    case V_TIME: {
+      char b[48];
+      snprintf(b, sizeof b, "%02lld:%02lld", (long long)(v.u.i / 100), (long long)(v.u.i % 100));
+      return json_string(b);
+    }
+    case V_LIST: {
+      json_t *a = json_array();
+      for (uint32_t i = 0; i < v.len; i++) json_array_append_new(a, to_json(v.u.items[i]));
+      return a;
+    }
+    default: return json_null();
+  }
+}
+
+static int json_same(json_t *a, json_t *b) { return json_equal(a, b); }
+
+/* ---- helpers ----------------------------------------------------------------- */
+
+static void report(ctx *c, const char *kind, int entity, uint32_t source, const char *sid, const char *where,
+                   const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+static void report(ctx *c, const char *kind, int entity, uint32_t source, const char *sid, const char *where,
+                   const char *fmt, ...) {
+  char msg[600];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  json_t *o = json_object();
+  json_object_set_new(o, "kind", json_string(kind));
+  json_object_set_new(o, "entity", json_string(schema_entity_get(entity)->name));
+  json_object_set_new(o, "source", json_string(plan_str(c->p, c->p->sources[source].name)));
+  if (sid) json_object_set_new(o, "sid", json_string(sid));
+  if (where) json_object_set_new(o, "where", json_string(where));
+  json_object_set_new(o, "reason", json_string(msg));
+  json_array_append_new(c->r->report, o);
+}
+
+static void op(ctx *c, json_t *o) { json_array_append_new(c->r->ops, o); }
+
+static int attr_index(const ctx *c, int entity, const char *name) {
+  for (int i = 0; i < c->nattrs[entity]; i++)
+    if (strcmp(c->names[entity][i], name) == 0) return i;
+  return -1;
+}
+
+static const char *str_of(arena *a, value v) {
+  value s = v_to_string(a, v);
+  return arena_strndup(a, s.u.s, s.len);
+}
+
+/* "Ada Lovelace" for people, the title or name otherwise, else the id. */
+static const char *label_of(ctx *c, int entity, value *attrs, const char *sid) {
+  int f = attr_index(c, entity, "first_name"), l = attr_index(c, entity, "last_name");
+  if (f >= 0 && l >= 0 && (attrs[f].kind != V_NULL || attrs[l].kind != V_NULL)) {
+    const char *fs = attrs[f].kind == V_NULL ? "" : str_of(&c->ar, attrs[f]);
+    const char *ls = attrs[l].kind == V_NULL ? "" : str_of(&c->ar, attrs[l]);
+    size_t n = strlen(fs) + strlen(ls) + 2;
+    char *b = arena_alloc(&c->ar, n);
+    snprintf(b, n, "%s%s%s", fs, *fs && *ls ? " " : "", ls);
+    return b;
+  }
+  static const char *const keys[] = {"name", "title", NULL};
+  for (int k = 0; keys[k]; k++) {
+    int i = attr_index(c, entity, keys[k]);
+    if (i >= 0 && attrs[i].kind != V_NULL) return str_of(&c->ar, attrs[i]);
+  }
+  return sid ? sid : "";
+}
+
+static void record_hash(ctx *c, inrec *rec) {
+  json_t *o = json_object();
+  for (int i = 0; i < c->nattrs[rec->entity]; i++)
+    if (rec->attrs[i].kind != V_NULL) json_object_set_new(o, c->names[rec->entity][i], to_json(rec->attrs[i]));
+  char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+  uint8_t d[32];
+  sha256(text, strlen(text), d);
+  sha256_hex(d, rec->hash);
+  free(text);
+  json_decref(o);
+}
+
+/* ---- fetch, map, schools, filter, require, prefix ------------------------------- */
+
+static const char *prefix_of(ctx *c, uint32_t source) {
+  char buf[256];
+  const char *why;
+  const char *v = feed_setting(c->p, source, "prefix", buf, sizeof buf, &why);
+  return v ? arena_strndup(&c->ar, v, strlen(v)) : "";
+}
+
+static int is_bulk(ctx *c, uint32_t source) {
+  char buf[16];
+  const char *why;
+  const char *v = feed_setting(c->p, source, "bulk", buf, sizeof buf, &why);
+  return v && strcmp(v, "true") == 0;
+}
+
+static value prefixed(ctx *c, const char *prefix, value v) {
+  if (!*prefix || v.kind == V_NULL) return v;
+  if (v.kind == V_LIST) {
+    value *items = arena_alloc(&c->ar, ((size_t)v.len + 1) * sizeof *items);
+    for (uint32_t i = 0; i < v.len; i++) items[i] = prefixed(c, prefix, v.u.items[i]);
+    return v_list(items, v.len);
+  }
+  value s = v_to_string(&c->ar, v);
+  size_t pl = strlen(prefix);
+  char *b = arena_alloc(&c->ar, pl + s.len + 1);
+  memcpy(b, prefix, pl);
+  memcpy(b + pl, s.u.s, s.len);
+  b[pl + s.len] = 0;
+  return v_str(b, pl + s.len);
+}
+
+/* Copies a value out of the VM's per-record arena into the run's. */
+static value keep_value(arena *a, value v) {
+  if (v.kind == V_STR) return v_str(arena_strndup(a, v.u.s, v.len), v.len);
+  if (v.kind == V_LIST) {
+    value *items = arena_alloc(a, ((size_t)v.len + 1) * sizeof *items);
+    for (uint32_t i = 0; i < v.len; i++) items[i] = keep_value(a, v.u.items[i]);
+    return v_list(items, v.len);
+  }
+  return v;
+}
+
+typedef struct {
+  ctx *c;
+  const char *where;
+  uint32_t source;
+  int entity;
+} warn_ctx;
+
+static void on_warning(void *vp, uint32_t loc, const char *msg) {
+  warn_ctx *w = vp;
+  char at[300];
+  if (loc < w->c->p->nlocs)
+    snprintf(at, sizeof at, "%s:%u", plan_str(w->c->p, w->c->p->locs[loc].file), w->c->p->locs[loc].line);
+  else
+    snprintf(at, sizeof at, "?");
+  report(w->c, "warning", w->entity, w->source, NULL, w->where, "%s (spec line %s)", msg, at);
+}
+
+static const char *rule_text(ctx *c, const plan_unit *u, uint32_t rule) {
+  const plan_rule *pr = &u->rules[rule];
+  static const char *const words[] = {"keep if", "drop if", "skip if missing", "report if missing"};
+  char *b = arena_alloc(&c->ar, 400);
+  const plan_loc *l = &c->p->locs[pr->loc];
+  snprintf(b, 400, "%s at %s:%u", words[pr->kind], plan_str(c->p, l->file), l->line);
+  return b;
+}
+
+static int fetch_unit(ctx *c, vm *v, uint32_t ui) {
+  const plan *p = c->p;
+  const plan_unit *u = &p->units[ui];
+  int e = u->entity;
+  char err[1200];
+  feed *f = feed_open(p, ui, err, sizeof err);
+  if (!f) {
+    snprintf(c->r->error, sizeof c->r->error, "%s", err);
+    return 0;
+  }
+  const char *prefix = prefix_of(c, u->source);
+  int school_slot = attr_index(c, e, e == ENT_school ? "sis_id" : "school");
+  int id_slot = attr_index(c, e, "sis_id");
+  value *fields = calloc(u->nfields + 1, sizeof *fields);
+  value attrs[MAX_ATTRS];
+  warn_ctx wc = {c, NULL, u->source, e};
+  v->warn = on_warning;
+  v->warn_ctx = &wc;
+  int rc, ok = 1;
+  while ((rc = feed_next(f, fields, &v->ar, err, sizeof err)) != FEED_END) {
+    if (rc == FEED_BAD_ROW || rc == FEED_ERROR) {
+      snprintf(c->r->error, sizeof c->r->error, "%s", err);
+      ok = 0;
+      break;
+    }
+    wc.where = feed_where(f);
+    c->sent[u->source][e]++;
+    for (int i = 0; i < MAX_ATTRS; i++) attrs[i] = v_null();
+    vm_result res;
+    if (u->map_block != PLAN_NONE) vm_run(v, u->map_block, fields, attrs, &res);
+    /* The id reports name: the record's sis_id as the hub will know it. */
+    const char *sid = attrs[id_slot].kind == V_NULL ? NULL
+                      : str_of(&c->ar, e == ENT_school ? attrs[id_slot] : prefixed(c, prefix, attrs[id_slot]));
+    if (feed_deleted(f)) { /* a OneRoster delta deletion: handled like a record no longer sent */
+      vm_reset_record(v);
+      continue;
+    }
+    /* schools */
+    if (school_slot >= 0) {
+      value code;
+      int sr = plan_map_school(p, u->source, attrs[school_slot], &code);
+      if (sr == SCHOOL_SKIPPED || sr == SCHOOL_UNMAPPED) {
+        c->r->counts[e][CNT_LEFT_OUT]++;
+        report(c, "left out", e, u->source, sid, wc.where, "school %s is %s the schools map", str_of(&c->ar, attrs[school_slot]),
+               sr == SCHOOL_SKIPPED ? "skipped by" : "not in");
+        vm_reset_record(v);
+        continue;
+      }
+      attrs[school_slot] = code;
+    }
+    if (u->filter_block != PLAN_NONE) {
+      vm_run(v, u->filter_block, fields, attrs, &res);
+      if (res.outcome == VM_DROPPED) {
+        c->r->counts[e][CNT_DROPPED]++;
+        report(c, "dropped", e, u->source, sid, wc.where, "%s", rule_text(c, u, res.rule));
+        vm_reset_record(v);
+        continue;
+      }
+    }
+    int reported = 0;
+    if (u->require_block != PLAN_NONE) {
+      vm_run(v, u->require_block, fields, attrs, &res);
+      if (res.outcome == VM_SKIPPED) {
+        c->r->counts[e][CNT_SKIPPED]++;
+        report(c, "skipped", e, u->source, sid, wc.where, "%s is missing (%s)", c->names[e][res.attr],
+               rule_text(c, u, res.rule));
+        vm_reset_record(v);
+        continue;
+      }
+      for (int k = 0; k < res.nreported; k++)
+        report(c, "reported", e, u->source, sid, wc.where, "%s is missing (%s)", c->names[e][res.reported_attr[k]],
+               rule_text(c, u, res.reported_rule[k]));
+      reported = res.nreported > 0;
+    }
+    if (reported) c->r->counts[e][CNT_REPORTED]++;
+    /* prefix: sis_id and references, never hub school codes */
+    const schema_entity *en = schema_entity_get(e);
+    for (int i = 0; i < en->nattrs; i++) {
+      int ref = en->attrs[i].ref;
+      int is_id = strcmp(en->attrs[i].name, "sis_id") == 0;
+      if ((is_id && e != ENT_school) || (ref != REF_NONE && ref != REF_SCHOOL)) attrs[i] = prefixed(c, prefix, attrs[i]);
+    }
+    if (c->nrecs == c->caprecs) {
+      c->caprecs = c->caprecs ? c->caprecs * 2 : 256;
+      c->recs = realloc(c->recs, c->caprecs * sizeof *c->recs);
+    }
+    inrec *rec = &c->recs[c->nrecs++];
+    memset(rec, 0, sizeof *rec);
+    rec->unit = ui;
+    rec->source = u->source;
+    rec->entity = e;
+    rec->attrs = arena_alloc(&c->ar, MAX_ATTRS * sizeof *rec->attrs);
+    for (int i = 0; i < c->nattrs[e]; i++) rec->attrs[i] = keep_value(&c->ar, attrs[i]);
+    rec->sid = rec->attrs[id_slot].kind == V_NULL ? NULL : str_of(&c->ar, rec->attrs[id_slot]);
+    rec->where = arena_strndup(&c->ar, wc.where, strlen(wc.where));
+    if (!rec->sid) {
+      c->nrecs--;
+      c->r->counts[e][CNT_SKIPPED]++;
+      report(c, "skipped", e, u->source, NULL, wc.where, "the record has no sis_id");
+    } else {
+      record_hash(c, rec);
+    }
+    vm_reset_record(v);
+  }
+  if (ok) c->fed[u->source][e] = 1;
+  free(fields);
+  feed_close(f);
+  return ok;
+}
+
+/* ---- references ---------------------------------------------------------------- */
+
+static int link_exists(ctx *c, const char *source, int entity, const char *sid) {
+  sqlite3_stmt *st;
+  int found = 0;
+  if (sqlite3_prepare_v2(c->s->db, "SELECT 1 FROM sync_links WHERE source=? AND entity=? AND source_id=?", -1, &st, NULL) != SQLITE_OK)
+    return 0;
+  sqlite3_bind_text(st, 1, source, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 2, schema_entity_get(entity)->name, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 3, sid, -1, SQLITE_TRANSIENT);
+  found = sqlite3_step(st) == SQLITE_ROW;
+  sqlite3_finalize(st);
+  return found;
+}
+
+static int school_exists(ctx *c, const char *code) {
+  for (size_t i = 0; i < c->nrecs; i++)
+    if (c->recs[i].entity == ENT_school && c->recs[i].sid && strcmp(c->recs[i].sid, code) == 0) return 1;
+  sqlite3_stmt *st;
+  int found = 0;
+  if (sqlite3_prepare_v2(c->s->db, "SELECT 1 FROM hub_school WHERE sis_id = ?", -1, &st, NULL) == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, code, -1, SQLITE_TRANSIENT);
+    found = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+  }
+  return found;
+}
+
+static int ref_found(ctx *c, uint32_t source, int target, const char *id) {
+  if (target == REF_SCHOOL) return school_exists(c, id);
+  int lo = target, hi = target;
+  if (target == REF_USER) lo = 0, hi = ENT__COUNT - 1;
+  for (int e = lo; e <= hi; e++) {
+    if (target == REF_USER && e != ENT_student && e != ENT_teacher && e != ENT_contact && e != ENT_admin) continue;
+    for (size_t i = 0; i < c->nrecs; i++)
+      if (c->recs[i].entity == e && c->recs[i].source == source && c->recs[i].sid && strcmp(c->recs[i].sid, id) == 0)
+        return 1;
+    if (link_exists(c, plan_str(c->p, c->p->sources[source].name), e, id)) return 1;
+  }
+  return 0;
+}
+
+/* Whether the unit's require block skips on a missing `attr`. */
+static int skips_on(const plan *p, const plan_unit *u, int attr) {
+  if (u->require_block == PLAN_NONE) return 0;
+  const plan_block *b = &p->blocks[u->require_block];
+  for (uint32_t pc = 0; pc < b->len; pc += (uint32_t)op_size(b->code[pc]))
+    if (b->code[pc] == OP_SKIP_IF_MISSING && (int)rd16(b->code + pc + 3) == attr) return 1;
+  return 0;
+}
+
+static void check_references(ctx *c) {
+  int any_school_source = 0;
+  for (uint32_t i = 0; i < c->p->nunits; i++) any_school_source |= c->p->units[i].entity == ENT_school;
+  for (size_t i = 0; i < c->nrecs; i++) {
+    inrec *rec = &c->recs[i];
+    const schema_entity *en = schema_entity_get(rec->entity);
+    for (int a = 0; a < en->nattrs && !rec->parked; a++) {
+      int ref = en->attrs[a].ref;
+      if (ref == REF_NONE || rec->attrs[a].kind == V_NULL) continue;
+      if (ref == REF_SCHOOL && !any_school_source) continue; /* no source feeds schools: codes are the hub's own */
+      value v = rec->attrs[a];
+      uint32_t n = v.kind == V_LIST ? v.len : 1;
+      for (uint32_t k = 0; k < n; k++) {
+        const char *id = str_of(&c->ar, v.kind == V_LIST ? v.u.items[k] : v);
+        if (ref_found(c, rec->source, ref, id)) continue;
+        const char *target = ref == REF_USER ? "user" : schema_entity_get(ref)->name;
+        if (skips_on(c->p, &c->p->units[rec->unit], a)) {
+          rec->parked = 2; /* skipped */
+          c->r->counts[rec->entity][CNT_SKIPPED]++;
+          report(c, "skipped", rec->entity, rec->source, rec->sid, rec->where, "%s %s names no %s", en->attrs[a].name, id, target);
+          break;
+        }
+        c->r->counts[rec->entity][CNT_REPORTED]++;
+        report(c, "reported", rec->entity, rec->source, rec->sid, rec->where, "%s %s names no %s (the record is kept)",
+               en->attrs[a].name, id, target);
+      }
+    }
+  }
+}
+
+/* ---- link ------------------------------------------------------------------------ */
+
+static int64_t linked_hub(ctx *c, const char *source, int entity, const char *sid) {
+  sqlite3_stmt *st;
+  int64_t id = 0;
+  if (sqlite3_prepare_v2(c->s->db, "SELECT hub_id FROM sync_links WHERE source=? AND entity=? AND source_id=?", -1, &st,
+                         NULL) == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, source, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, schema_entity_get(entity)->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, sid, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) == SQLITE_ROW) id = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+  }
+  return id;
+}
+
+static const char *decision(ctx *c, const char *source, int entity, const char *sid, int64_t *hub) {
+  sqlite3_stmt *st;
+  const char *d = NULL;
+  *hub = 0;
+  if (sqlite3_prepare_v2(c->s->db, "SELECT decision, hub_id FROM sync_decisions WHERE source=? AND entity=? AND source_id=?",
+                         -1, &st, NULL) == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, source, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, schema_entity_get(entity)->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, sid, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+      const char *t = (const char *)sqlite3_column_text(st, 0);
+      d = arena_strndup(&c->ar, t, strlen(t));
+      *hub = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+  }
+  return d;
+}
+
+/* A hub object of `entity` whose domain attributes all equal the record's. */
+static int64_t hub_match(ctx *c, const plan_domain *d, const inrec *rec) {
+  char sql[1024];
+  size_t n = (size_t)snprintf(sql, sizeof sql, "SELECT hub_id FROM hub_%s WHERE 1", schema_entity_get(d->entity)->name);
+  for (uint32_t k = 0; k < d->nattrs; k++) n += (size_t)snprintf(sql + n, sizeof sql - n, " AND \"%s\" = ?", plan_str(c->p, d->attrs[k]));
+  snprintf(sql + n, sizeof sql - n, " ORDER BY hub_id LIMIT 1");
+  sqlite3_stmt *st;
+  int64_t id = 0;
+  if (sqlite3_prepare_v2(c->s->db, sql, -1, &st, NULL) != SQLITE_OK) return 0;
+  for (uint32_t k = 0; k < d->nattrs; k++) {
+    int a = attr_index(c, d->entity, plan_str(c->p, d->attrs[k]));
+    store_bind(st, (int)k + 1, a >= 0 ? rec->attrs[a] : v_null(), &c->ar);
+  }
+  if (sqlite3_step(st) == SQLITE_ROW) id = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return id;
+}
+
+static int domain_complete(ctx *c, const plan_domain *d, const inrec *rec) {
+  for (uint32_t k = 0; k < d->nattrs; k++) {
+    int a = attr_index(c, d->entity, plan_str(c->p, d->attrs[k]));
+    if (a < 0 || v_missing(rec->attrs[a])) return 0;
+  }
+  return 1;
+}
+
+static int domain_equal(ctx *c, const plan_domain *d, const inrec *x, const inrec *y) {
+  for (uint32_t k = 0; k < d->nattrs; k++) {
+    int a = attr_index(c, d->entity, plan_str(c->p, d->attrs[k]));
+    if (!v_equal(x->attrs[a], y->attrs[a])) return 0;
+  }
+  return 1;
+}
+
+static const char *domain_words(ctx *c, const plan_domain *d) {
+  char *b = arena_alloc(&c->ar, 256);
+  size_t n = 0;
+  for (uint32_t k = 0; k < d->nattrs && n < 200; k++) n += (size_t)snprintf(b + n, 256 - n, "%s%s", k ? ", " : "", plan_str(c->p, d->attrs[k]));
+  return b;
+}
+
+static json_t *record_json(ctx *c, const inrec *rec) {
+  json_t *o = json_object();
+  for (int i = 0; i < c->nattrs[rec->entity]; i++)
+    if (rec->attrs[i].kind != V_NULL) json_object_set_new(o, c->names[rec->entity][i], to_json(rec->attrs[i]));
+  return o;
+}
+
+static void park(ctx *c, inrec *rec, int64_t candidate, const inrec *other, const char *domain) {
+  rec->parked = 1;
+  c->r->counts[rec->entity][CNT_CASES]++;
+  json_t *o = json_object();
+  json_object_set_new(o, "op", json_string("case"));
+  json_object_set_new(o, "source", json_string(plan_str(c->p, c->p->sources[rec->source].name)));
+  json_object_set_new(o, "entity", json_string(schema_entity_get(rec->entity)->name));
+  json_object_set_new(o, "sid", json_string(rec->sid));
+  json_object_set_new(o, "record", record_json(c, rec));
+  json_object_set_new(o, "candidate", candidate > 0 ? json_integer(candidate) : json_null());
+  if (other) {
+    json_object_set_new(o, "candidate_source", json_string(plan_str(c->p, c->p->sources[other->source].name)));
+    json_object_set_new(o, "candidate_sid", json_string(other->sid));
+  }
+  json_object_set_new(o, "domain", json_string(domain));
+  json_object_set_new(o, "label", json_string(label_of(c, rec->entity, rec->attrs, rec->sid)));
+  op(c, o);
+}
+
+static void link_all(ctx *c) {
+  for (size_t i = 0; i < c->nrecs; i++) {
+    inrec *rec = &c->recs[i];
+    if (rec->parked) continue;
+    const char *src = plan_str(c->p, c->p->sources[rec->source].name);
+    rec->hub_id = linked_hub(c, src, rec->entity, rec->sid);
+    if (rec->hub_id) {
+      rec->domain = "id";
+      continue;
+    }
+    int64_t dhub;
+    const char *dec = decision(c, src, rec->entity, rec->sid, &dhub);
+    if (dec && strcmp(dec, "ignore") == 0) {
+      rec->parked = 2;
+      continue;
+    }
+    if (dec && strcmp(dec, "merge") == 0 && dhub > 0) {
+      rec->hub_id = dhub;
+      rec->domain = "by a duplicate decision (syncvm duplicates merge)";
+      continue;
+    }
+    if (!dec || strcmp(dec, "new") != 0) {
+      for (uint32_t d = 0; d < c->p->ndomains && !rec->hub_id && !rec->parked; d++) {
+        const plan_domain *dom = &c->p->domains[d];
+        if (dom->entity != rec->entity || !domain_complete(c, dom, rec)) continue;
+        int64_t match = hub_match(c, dom, rec);
+        const inrec *other = NULL;
+        for (size_t j = 0; !match && j < i; j++) {
+          inrec *o = &c->recs[j];
+          if (o->entity == rec->entity && !o->parked && o->hub_id && domain_equal(c, dom, o, rec)) match = o->hub_id, other = o;
+        }
+        if (!match) continue;
+        if (dom->manual) {
+          park(c, rec, match > 0 ? match : 0, other, domain_words(c, dom));
+        } else {
+          rec->hub_id = match;
+          char *dw = arena_alloc(&c->ar, 300);
+          snprintf(dw, 300, "by the unattended domain (%s) at %s:%u", domain_words(c, dom), plan_str(c->p, c->p->locs[dom->loc].file),
+                   c->p->locs[dom->loc].line);
+          rec->domain = dw;
+        }
+      }
+    }
+    if (!rec->hub_id && !rec->parked) {
+      rec->hub_id = -(++c->ntmp);
+      rec->domain = "new";
+    }
+  }
+}
+
+/* ---- merge and diff ----------------------------------------------------------------- */
+
+/* The source order for attribute `name` of `entity`: precedence rule for the
+ * attribute, else the `*` rule, else declaration order.  Returns a rank
+ * (lower wins) for `source`. */
+static int rank_of(ctx *c, int entity, const char *name, uint32_t source, uint32_t *loc) {
+  const plan_prec *rule = NULL, *star = NULL;
+  for (uint32_t i = 0; i < c->p->nprecs; i++) {
+    const plan_prec *r = &c->p->precs[i];
+    if (r->entity != entity) continue;
+    if (r->attr == PLAN_NONE) star = r;
+    else if (strcmp(plan_str(c->p, r->attr), name) == 0) rule = r;
+  }
+  const plan_prec *use = rule ? rule : star;
+  *loc = use ? use->loc : PLAN_NONE;
+  if (use) {
+    for (uint32_t k = 0; k < use->nsources; k++)
+      if (use->sources[k] == source) return (int)k;
+    return 1000 + (int)source;
+  }
+  return (int)source;
+}
+
+/* Whether a unit's map assigns attribute `a`. */
+static int map_sets(const plan *p, const plan_unit *u, int a) {
+  if (u->map_block == PLAN_NONE) return 0;
+  const plan_block *b = &p->blocks[u->map_block];
+  for (uint32_t pc = 0; pc < b->len; pc += (uint32_t)op_size(b->code[pc]))
+    if (b->code[pc] == OP_STORE_ATTR && (int)rd16(b->code + pc + 1) == a) return 1;
+  return 0;
+}
+
+static int load_hub(ctx *c, int entity, int64_t hub_id, value *out) {
+  char sql[4096];
+  size_t n = (size_t)snprintf(sql, sizeof sql, "SELECT ");
+  const schema_entity *en = schema_entity_get(entity);
+  for (int i = 0; i < en->nattrs; i++) n += (size_t)snprintf(sql + n, sizeof sql - n, "%s\"%s\"", i ? ", " : "", en->attrs[i].name);
+  snprintf(sql + n, sizeof sql - n, ", extra FROM hub_%s WHERE hub_id = ?", en->name);
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(c->s->db, sql, -1, &st, NULL) != SQLITE_OK) return 0;
+  sqlite3_bind_int64(st, 1, hub_id);
+  int found = sqlite3_step(st) == SQLITE_ROW;
+  for (int i = 0; i < MAX_ATTRS; i++) out[i] = v_null();
+  if (found) {
+    for (int i = 0; i < en->nattrs; i++) out[i] = store_column(st, i, en->attrs[i].type, &c->ar);
+    const char *extra = (const char *)sqlite3_column_text(st, en->nattrs);
+    json_t *x = extra ? json_loads(extra, 0, NULL) : NULL;
+    for (int i = en->nattrs; x && i < c->nattrs[entity]; i++) {
+      json_t *j = json_object_get(x, c->names[entity][i]);
+      if (json_is_string(j)) out[i] = v_str(arena_strndup(&c->ar, json_string_value(j), json_string_length(j)), json_string_length(j));
+      else if (json_is_integer(j)) out[i] = v_int(json_integer_value(j));
+      else if (json_is_boolean(j)) out[i] = v_bool(json_is_true(j));
+    }
+    json_decref(x);
+  }
+  sqlite3_finalize(st);
+  return found;
+}
+
+static json_t *json_of_attr(ctx *c, int entity, int a, value v) {
+  (void)c, (void)entity, (void)a;
+  return to_json(v);
+}
+
+static void merge_object(ctx *c, int64_t hub_id, size_t *members, size_t nm) {
+  inrec *first = &c->recs[members[0]];
+  int e = first->entity;
+  value merged[MAX_ATTRS];
+  const char *by[MAX_ATTRS];
+  uint32_t byloc[MAX_ATTRS];
+  int contenders[MAX_ATTRS] = {0};
+  int assigned[MAX_ATTRS] = {0};
+  for (int a = 0; a < c->nattrs[e]; a++) {
+    merged[a] = v_null();
+    by[a] = NULL;
+    byloc[a] = PLAN_NONE;
+    int best = 1 << 30;
+    for (size_t k = 0; k < nm; k++) {
+      inrec *r = &c->recs[members[k]];
+      if (!map_sets(c->p, &c->p->units[r->unit], a)) continue;
+      assigned[a] = 1;
+      if (r->attrs[a].kind == V_NULL) continue;
+      uint32_t loc;
+      int rk = rank_of(c, e, c->names[e][a], r->source, &loc);
+      contenders[a]++;
+      if (rk < best) {
+        best = rk;
+        merged[a] = r->attrs[a];
+        by[a] = plan_str(c->p, c->p->sources[r->source].name);
+        byloc[a] = loc;
+      }
+    }
+  }
+  int status = attr_index(c, e, "status");
+  if (status >= 0 && merged[status].kind == V_NULL) merged[status] = v_str("active", 6), assigned[status] = 1;
+  const char *label = label_of(c, e, merged, first->sid);
+  /* Provenance, for `syncvm why`: which source gave each attribute, and by
+   * which precedence line when several sources gave one. */
+  json_t *prov = json_object();
+  for (int a = 0; a < c->nattrs[e]; a++) {
+    if (!by[a]) continue;
+    char text[400];
+    if (contenders[a] > 1 && byloc[a] != PLAN_NONE)
+      snprintf(text, sizeof text, "%s, by the precedence line at %s:%u", by[a], plan_str(c->p, c->p->locs[byloc[a]].file),
+               c->p->locs[byloc[a]].line);
+    else if (contenders[a] > 1)
+      snprintf(text, sizeof text, "%s, the first declared of the sources that give it", by[a]);
+    else
+      snprintf(text, sizeof text, "%s, the only source that gives it", by[a]);
+    json_object_set_new(prov, c->names[e][a], json_string(text));
+  }
+  json_t *set = json_object();
+  if (hub_id < 0) {
+    for (int a = 0; a < c->nattrs[e]; a++)
+      if (assigned[a] && merged[a].kind != V_NULL) json_object_set_new(set, c->names[e][a], json_of_attr(c, e, a, merged[a]));
+    json_t *o = json_object();
+    json_object_set_new(o, "op", json_string("create"));
+    json_object_set_new(o, "entity", json_string(schema_entity_get(e)->name));
+    json_object_set_new(o, "tmp", json_integer(-hub_id));
+    json_object_set_new(o, "label", json_string(label));
+    json_object_set_new(o, "sid", json_string(first->sid));
+    json_object_set_new(o, "set", set);
+    json_object_set_new(o, "provenance", prov);
+    op(c, o);
+    c->r->counts[e][CNT_CREATE]++;
+    return;
+  }
+  value cur[MAX_ATTRS];
+  load_hub(c, e, hub_id, cur);
+  json_t *old = json_object(), *src = json_object();
+  for (int a = 0; a < c->nattrs[e]; a++) {
+    if (!assigned[a]) continue;
+    json_t *nv = json_of_attr(c, e, a, merged[a]), *ov = json_of_attr(c, e, a, cur[a]);
+    if (json_same(nv, ov)) {
+      json_decref(nv);
+      json_decref(ov);
+      continue;
+    }
+    json_object_set_new(set, c->names[e][a], nv);
+    json_object_set_new(old, c->names[e][a], ov);
+    if (by[a]) json_object_set_new(src, c->names[e][a], json_string(by[a]));
+  }
+  int was_inactive = status >= 0 && cur[status].kind == V_STR && cur[status].len == 8 && memcmp(cur[status].u.s, "inactive", 8) == 0;
+  int now_active = status >= 0 && merged[status].kind == V_STR && merged[status].len == 6 && memcmp(merged[status].u.s, "active", 6) == 0;
+  if (json_object_size(set) == 0) {
+    c->r->counts[e][CNT_UNCHANGED]++;
+    json_decref(set), json_decref(old), json_decref(src), json_decref(prov);
+    return;
+  }
+  json_t *o = json_object();
+  json_object_set_new(o, "op", json_string(was_inactive && now_active ? "reactivate" : "update"));
+  json_object_set_new(o, "entity", json_string(schema_entity_get(e)->name));
+  json_object_set_new(o, "hub_id", json_integer(hub_id));
+  json_object_set_new(o, "label", json_string(label));
+  json_object_set_new(o, "sid", json_string(first->sid));
+  json_object_set_new(o, "set", set);
+  json_object_set_new(o, "old", old);
+  json_object_set_new(o, "by", src);
+  json_object_set_new(o, "provenance", prov);
+  int sc = attr_index(c, e, "school");
+  if (sc >= 0 && merged[sc].kind == V_STR) json_object_set_new(o, "school", to_json(merged[sc]));
+  op(c, o);
+  c->r->counts[e][was_inactive && now_active ? CNT_REACTIVATE : CNT_UPDATE]++;
+}
+
+static int cmp_members(const void *a, const void *b) {
+  const inrec *const *x = a, *const *y = b;
+  (void)x, (void)y;
+  return 0;
+}
+
+static void merge_all(ctx *c) {
+  (void)cmp_members;
+  /* Group by object, in order of first appearance (deterministic). */
+  int *done = calloc(c->nrecs + 1, sizeof *done);
+  size_t *members = malloc((c->nrecs + 1) * sizeof *members);
+  for (size_t i = 0; i < c->nrecs; i++) {
+    if (done[i] || c->recs[i].parked) continue;
+    size_t nm = 0;
+    for (size_t j = i; j < c->nrecs; j++)
+      if (!done[j] && !c->recs[j].parked && c->recs[j].entity == c->recs[i].entity && c->recs[j].hub_id == c->recs[i].hub_id)
+        members[nm++] = j, done[j] = 1;
+    merge_object(c, c->recs[i].hub_id, members, nm);
+  }
+  free(done);
+  free(members);
+}
+
+/* Links, and snapshots of what each source sent. */
+static void link_ops(ctx *c) {
+  for (size_t i = 0; i < c->nrecs; i++) {
+    inrec *rec = &c->recs[i];
+    if (rec->parked) continue;
+    const char *src = plan_str(c->p, c->p->sources[rec->source].name);
+    const char *ent = schema_entity_get(rec->entity)->name;
+    if (strcmp(rec->domain, "id") != 0) {
+      json_t *o = json_object();
+      json_object_set_new(o, "op", json_string("link"));
+      json_object_set_new(o, "source", json_string(src));
+      json_object_set_new(o, "entity", json_string(ent));
+      json_object_set_new(o, "sid", json_string(rec->sid));
+      if (rec->hub_id > 0) json_object_set_new(o, "hub_id", json_integer(rec->hub_id));
+      else json_object_set_new(o, "tmp", json_integer(-rec->hub_id));
+      json_object_set_new(o, "domain", json_string(rec->domain));
+      op(c, o);
+    }
+    json_t *o = json_object();
+    json_object_set_new(o, "op", json_string("snapshot"));
+    json_object_set_new(o, "source", json_string(src));
+    json_object_set_new(o, "entity", json_string(ent));
+    json_object_set_new(o, "sid", json_string(rec->sid));
+    json_object_set_new(o, "hash", json_string(rec->hash));
+    json_object_set_new(o, "record", record_json(c, rec));
+    op(c, o);
+  }
+}
+
+/* ---- deletions ------------------------------------------------------------------------ */
+
+static int seen(ctx *c, uint32_t source, int entity, const char *sid) {
+  for (size_t i = 0; i < c->nrecs; i++)
+    if (c->recs[i].source == source && c->recs[i].entity == entity && c->recs[i].sid && strcmp(c->recs[i].sid, sid) == 0)
+      return 1;
+  return 0;
+}
+
+static void end_enrollments(ctx *c, int64_t person, int entity, const char *label) {
+  /* Enrollments whose user is one of the person's source ids. */
+  sqlite3_stmt *st;
+  const char *sql = "SELECT e.hub_id, e.sis_id FROM hub_enrollment e JOIN sync_links l ON l.entity = ? AND l.hub_id = ?"
+                    " WHERE e.\"user\" = l.source_id AND (e.status IS NULL OR e.status != 'inactive')";
+  if (sqlite3_prepare_v2(c->s->db, sql, -1, &st, NULL) != SQLITE_OK) return;
+  sqlite3_bind_text(st, 1, schema_entity_get(entity)->name, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, person);
+  time_t now = time(NULL);
+  struct tm tm;
+  localtime_r(&now, &tm);
+  char today[16];
+  strftime(today, sizeof today, "%Y-%m-%d", &tm);
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    json_t *o = json_object();
+    json_object_set_new(o, "op", json_string("deactivate"));
+    json_object_set_new(o, "entity", json_string("enrollment"));
+    json_object_set_new(o, "hub_id", json_integer(sqlite3_column_int64(st, 0)));
+    const char *sid = (const char *)sqlite3_column_text(st, 1);
+    json_object_set_new(o, "label", json_string(sid ? sid : ""));
+    json_object_set_new(o, "sid", json_string(sid ? sid : ""));
+    json_object_set_new(o, "end_date", json_string(today));
+    char why[300];
+    snprintf(why, sizeof why, "its %s %s is no longer active", schema_entity_get(entity)->name, label);
+    json_object_set_new(o, "reason", json_string(why));
+    op(c, o);
+    c->r->counts[ENT_enrollment][CNT_DEACTIVATE]++;
+  }
+  sqlite3_finalize(st);
+}
+
+static void deletions(ctx *c) {
+  for (uint32_t s = 0; s < c->p->nsources; s++) {
+    if (!is_bulk(c, s)) continue;
+    const char *src = plan_str(c->p, c->p->sources[s].name);
+    for (int e = 0; e < ENT__COUNT; e++) {
+      if (!c->fed[s][e]) continue;
+      sqlite3_stmt *st;
+      if (sqlite3_prepare_v2(c->s->db, "SELECT l.source_id, l.hub_id FROM sync_links l WHERE l.source = ? AND l.entity = ? ORDER BY l.source_id",
+                             -1, &st, NULL) != SQLITE_OK)
+        continue;
+      sqlite3_bind_text(st, 1, src, -1, SQLITE_TRANSIENT);
+      sqlite3_bind_text(st, 2, schema_entity_get(e)->name, -1, SQLITE_STATIC);
+      int last_time = 0;
+      while (sqlite3_step(st) == SQLITE_ROW) {
+        last_time++;
+        const char *sid = (const char *)sqlite3_column_text(st, 0);
+        int64_t hub = sqlite3_column_int64(st, 1);
+        if (seen(c, s, e, sid)) continue;
+        json_t *o = json_object();
+        json_object_set_new(o, "op", json_string("unlink"));
+        json_object_set_new(o, "source", json_string(src));
+        json_object_set_new(o, "entity", json_string(schema_entity_get(e)->name));
+        json_object_set_new(o, "sid", json_string(sid));
+        json_object_set_new(o, "hub_id", json_integer(hub));
+        op(c, o);
+        /* Does any other source still feed the object? */
+        sqlite3_stmt *q;
+        int others = 0;
+        if (sqlite3_prepare_v2(c->s->db, "SELECT source, source_id FROM sync_links WHERE entity = ? AND hub_id = ?", -1, &q, NULL) == SQLITE_OK) {
+          sqlite3_bind_text(q, 1, schema_entity_get(e)->name, -1, SQLITE_STATIC);
+          sqlite3_bind_int64(q, 2, hub);
+          while (sqlite3_step(q) == SQLITE_ROW) {
+            const char *os = (const char *)sqlite3_column_text(q, 0), *oid = (const char *)sqlite3_column_text(q, 1);
+            if (strcmp(os, src) == 0 && strcmp(oid, sid) == 0) continue;
+            int still = 1;
+            for (uint32_t k = 0; k < c->p->nsources; k++)
+              if (strcmp(plan_str(c->p, c->p->sources[k].name), os) == 0 && is_bulk(c, k) && c->fed[k][e] && !seen(c, k, e, oid))
+                still = 0;
+            others += still;
+          }
+          sqlite3_finalize(q);
+        }
+        if (others) continue;
+        value cur[MAX_ATTRS];
+        load_hub(c, e, hub, cur);
+        int status = attr_index(c, e, "status");
+        if (status >= 0 && cur[status].kind == V_STR && cur[status].len == 8 && !memcmp(cur[status].u.s, "inactive", 8)) continue;
+        const char *label = label_of(c, e, cur, sid);
+        o = json_object();
+        json_object_set_new(o, "op", json_string(c->p->policy.delete_objects ? "delete" : "deactivate"));
+        json_object_set_new(o, "entity", json_string(schema_entity_get(e)->name));
+        json_object_set_new(o, "hub_id", json_integer(hub));
+        json_object_set_new(o, "label", json_string(label));
+        json_object_set_new(o, "sid", json_string(sid));
+        char why[300];
+        snprintf(why, sizeof why, "no longer sent by %s", src);
+        json_object_set_new(o, "reason", json_string(why));
+        int sc = attr_index(c, e, "school");
+        if (sc >= 0 && cur[sc].kind == V_STR) json_object_set_new(o, "school", to_json(cur[sc]));
+        op(c, o);
+        c->r->counts[e][CNT_DEACTIVATE]++;
+        if (e == ENT_student || e == ENT_teacher) end_enrollments(c, hub, e, label);
+      }
+      sqlite3_finalize(st);
+      /* The empty-source guard, always on. */
+      if (c->sent[s][e] == 0 && last_time > 0 && !c->r->held[0])
+        snprintf(c->r->held, sizeof c->r->held,
+                 "source %s sent no %s records, but it sent %d last time (a bulk source that suddenly sends nothing is held, always)",
+                 src, schema_entity_get(e)->name, last_time);
+    }
+  }
+}
+
+/* ---- holds --------------------------------------------------------------------------- */
+
+static int64_t hub_count(ctx *c, int entity) {
+  int64_t n = 0;
+  for (int e = 0; e < ENT__COUNT; e++) {
+    if (entity >= 0 && e != entity) continue;
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM hub_%s", schema_entity_get(e)->name);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(c->s->db, sql, -1, &st, NULL) == SQLITE_OK) {
+      if (sqlite3_step(st) == SQLITE_ROW) n += sqlite3_column_int64(st, 0);
+      sqlite3_finalize(st);
+    }
+  }
+  return n;
+}
+
+static void holds(ctx *c) {
+  static const char *const opnames[] = {"creates", "updates", "deletes", "changes"};
+  for (uint32_t i = 0; i < c->p->policy.nholds && !c->r->held[0]; i++) {
+    const plan_hold *h = &c->p->policy.holds[i];
+    int ent = h->entity == 0xFF ? -1 : h->entity;
+    int64_t n = 0;
+    for (int e = 0; e < ENT__COUNT; e++) {
+      if (ent >= 0 && e != ent) continue;
+      const int64_t *k = c->r->counts[e];
+      switch (h->op) {
+        case HOLD_CREATES: n += k[CNT_CREATE]; break;
+        case HOLD_UPDATES: n += k[CNT_UPDATE] + k[CNT_REACTIVATE]; break;
+        case HOLD_DELETES: n += k[CNT_DEACTIVATE]; break;
+        default: n += k[CNT_CREATE] + k[CNT_UPDATE] + k[CNT_REACTIVATE] + k[CNT_DEACTIVATE]; break;
+      }
+    }
+    int64_t base = hub_count(c, ent);
+    double amount = (double)n;
+    if (h->percent) {
+      if (base == 0) continue; /* a percentage of an empty hub: the first sync is not held by it */
+      amount = 100.0 * (double)n / (double)base;
+    }
+    if (amount > h->limit) {
+      const plan_loc *l = &c->p->locs[h->loc];
+      snprintf(c->r->held, sizeof c->r->held, "hold %s%s%s > %g%s (%s:%u) tripped: %lld %s%s", ent >= 0 ? schema_entity_get(ent)->name : "",
+               ent >= 0 ? " " : "", opnames[h->op], h->limit, h->percent ? "%" : "", plan_str(c->p, l->file), l->line,
+               (long long)n, opnames[h->op], h->percent ? "" : "");
+      if (h->percent) {
+        size_t len = strlen(c->r->held);
+        snprintf(c->r->held + len, sizeof c->r->held - len, " of %lld existing records (%.1f%%)", (long long)base, amount);
+      }
+    }
+  }
+  if (!c->r->held[0] && c->p->policy.preview) snprintf(c->r->held, sizeof c->r->held, "policy: preview is on, every run waits for approval");
+}
+
+/* ---- the whole computation ------------------------------------------------------------- */
+
+int run_compute(const plan *p, const uint8_t *plan_bytes, size_t plan_len, store *s, run_result *r) {
+  memset(r, 0, sizeof *r);
+  r->ops = json_array();
+  r->report = json_array();
+  r->hub_version = store_hub_version(s);
+  uint8_t d[32];
+  sha256(plan_bytes, plan_len, d);
+  sha256_hex(d, r->plan_sha);
+  if (p->ninputs) sha256_hex(p->inputs[0].sha256, r->spec_sha);
+  ctx *c = calloc(1, sizeof *c);
+  c->p = p;
+  c->s = s;
+  c->r = r;
+  for (int e = 0; e < ENT__COUNT; e++) c->nattrs[e] = plan_entity_attrs(p, e, c->names[e], c->types[e], MAX_ATTRS);
+  if (p->nsources > 64) {
+    snprintf(r->error, sizeof r->error, "too many sources");
+    free(c);
+    return 0;
+  }
+  vm v;
+  vm_init(&v, p);
+  int ok = 1;
+  for (uint32_t i = 0; i < p->nunits && ok; i++) ok = fetch_unit(c, &v, i);
+  vm_free(&v);
+  if (ok) {
+    check_references(c);
+    link_all(c);
+    merge_all(c);
+    link_ops(c);
+    deletions(c);
+    holds(c);
+  }
+  arena_free(&c->ar);
+  free(c->recs);
+  free(c);
+  return ok;
+}
+
+void run_free(run_result *r) {
+  json_decref(r->ops);
+  json_decref(r->report);
+  r->ops = r->report = NULL;
+}
+
+int run_has_changes(const run_result *r) {
+  size_t i;
+  json_t *o;
+  json_array_foreach(r->ops, i, o) {
+    const char *k = json_string_value(json_object_get(o, "op"));
+    if (k && (strcmp(k, "create") == 0 || strcmp(k, "update") == 0 || strcmp(k, "deactivate") == 0 ||
+              strcmp(k, "delete") == 0 || strcmp(k, "reactivate") == 0 || strcmp(k, "link") == 0 || strcmp(k, "unlink") == 0))
+      return 1;
+  }
+  return 0;
+}
+
+/* ---- printing ---------------------------------------------------------------------------- */
+
+static void print_value(FILE *out, json_t *v) {
+  if (!v || json_is_null(v)) fputs("(none)", out);
+  else if (json_is_string(v)) fputs(json_string_value(v), out);
+  else {
+    char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    fputs(t ? t : "?", out);
+    free(t);
+  }
+}
+
+void run_print(const run_result *r, FILE *out, int summary_only) {
+  static const char *const heads[CNT__COUNT] = {"create", "update", "deactivate", "reactivate", "unchanged",
+                                                "left out", "dropped", "skipped", "reported", "duplicates"};
+  fprintf(out, "%-11s", "entity");
+  for (int k = 0; k < CNT__COUNT; k++) fprintf(out, " %10s", heads[k]);
+  fputc('\n', out);
+  for (int e = 0; e < ENT__COUNT; e++) {
+    int any = 0;
+    for (int k = 0; k < CNT__COUNT; k++) any |= r->counts[e][k] != 0;
+    if (!any) continue;
+    fprintf(out, "%-11s", schema_entity_get(e)->name);
+    for (int k = 0; k < CNT__COUNT; k++) fprintf(out, " %10lld", (long long)r->counts[e][k]);
+    fputc('\n', out);
+  }
+  if (r->held[0]) fprintf(out, "\nheld for approval: %s\n", r->held);
+  if (summary_only) return;
+  int header = 0;
+  size_t i;
+  json_t *o;
+  json_array_foreach(r->ops, i, o) {
+    const char *k = json_string_value(json_object_get(o, "op"));
+    const char *ent = json_string_value(json_object_get(o, "entity"));
+    const char *sid = json_string_value(json_object_get(o, "sid"));
+    const char *label = json_string_value(json_object_get(o, "label"));
+    if (!k) continue;
+    const char *dom = json_string_value(json_object_get(o, "domain"));
+    int joins = !strcmp(k, "link") && json_object_get(o, "hub_id") && dom && strcmp(dom, "new") != 0;
+    int is_change = !strcmp(k, "create") || !strcmp(k, "update") || !strcmp(k, "deactivate") || !strcmp(k, "delete") ||
+                    !strcmp(k, "reactivate") || !strcmp(k, "case") || joins;
+    if (!is_change) continue;
+    if (joins) {
+      if (!header++) fputc('\n', out);
+      fprintf(out, "= %s %s from %s joins hub %s %lld: %s\n", ent, sid ? sid : "", json_string_value(json_object_get(o, "source")),
+              ent, (long long)json_integer_value(json_object_get(o, "hub_id")), dom);
+      continue;
+    }
+    if (!header++) fputc('\n', out);
+    if (!strcmp(k, "create")) {
+      fprintf(out, "+ %s %s %s", ent, sid ? sid : "", label ? label : "");
+      json_t *set = json_object_get(o, "set");
+      json_t *school = json_object_get(set, "school"), *grade = json_object_get(set, "grade");
+      if (json_is_string(school) || json_is_string(grade)) {
+        fputs(" (", out);
+        if (json_is_string(school)) fputs(json_string_value(school), out);
+        if (json_is_string(grade)) fprintf(out, "%sgrade %s", json_is_string(school) ? ", " : "", json_string_value(grade));
+        fputc(')', out);
+      }
+      fputc('\n', out);
+    } else if (!strcmp(k, "update") || !strcmp(k, "reactivate")) {
+      json_t *set = json_object_get(o, "set"), *old = json_object_get(o, "old"), *by = json_object_get(o, "by");
+      const char *key;
+      json_t *nv;
+      int first = 1;
+      if (!strcmp(k, "reactivate")) fprintf(out, "~ %s %s reactivate: sent again\n", ent, sid ? sid : "");
+      json_object_foreach(set, key, nv) {
+        fprintf(out, "~ %s %s %s: ", ent, sid ? sid : "", key);
+        print_value(out, json_object_get(old, key));
+        fputs(" -> ", out);
+        print_value(out, nv);
+        const char *src = json_string_value(json_object_get(by, key));
+        if (src) fprintf(out, " (%s)", src);
+        fputc('\n', out);
+        first = 0;
+      }
+      (void)first;
+    } else if (!strcmp(k, "case")) {
+      json_t *cand = json_object_get(o, "candidate");
+      const char *csid = json_string_value(json_object_get(o, "candidate_sid"));
+      fprintf(out, "? %s %s %s: possibly the same as ", ent, sid ? sid : "", label ? label : "");
+      if (csid) fprintf(out, "%s %s", ent, csid);
+      else fprintf(out, "hub %s %lld", ent, (long long)json_integer_value(cand));
+      fprintf(out, " (same %s): a duplicate case, waiting for a decision\n", json_string_value(json_object_get(o, "domain")));
+    } else {
+      fprintf(out, "- %s %s %s: %s\n", ent, sid ? sid : "", k, json_string_value(json_object_get(o, "reason")));
+    }
+  }
+}
+
+json_t *run_to_json(const run_result *r) {
+  json_t *doc = json_object();
+  json_object_set_new(doc, "format", json_string("syncvm-run-1"));
+  json_object_set_new(doc, "plan_sha256", json_string(r->plan_sha));
+  json_object_set_new(doc, "spec_sha256", json_string(r->spec_sha));
+  json_object_set_new(doc, "hub_version", json_integer(r->hub_version));
+  json_object_set_new(doc, "held", r->held[0] ? json_string(r->held) : json_null());
+  json_t *counts = json_object();
+  static const char *const keys[CNT__COUNT] = {"create", "update", "deactivate", "reactivate", "unchanged",
+                                               "left_out", "dropped", "skipped", "reported", "duplicates"};
+  for (int e = 0; e < ENT__COUNT; e++) {
+    json_t *row = json_object();
+    int any = 0;
+    for (int k = 0; k < CNT__COUNT; k++) {
+      json_object_set_new(row, keys[k], json_integer(r->counts[e][k]));
+      any |= r->counts[e][k] != 0;
+    }
+    if (any) json_object_set_new(counts, schema_entity_get(e)->name, row);
+    else json_decref(row);
+  }
+  json_object_set_new(doc, "counts", counts);
+  json_object_set(doc, "ops", r->ops);
+  json_object_set(doc, "report", r->report);
+  return doc;
+}
+
+int run_from_json(json_t *doc, run_result *r, char *err, size_t errsize) {
+  memset(r, 0, sizeof *r);
+  const char *fmt = json_string_value(json_object_get(doc, "format"));
+  if (!fmt || strcmp(fmt, "syncvm-run-1") != 0) {
+    snprintf(err, errsize, "not a syncvm run file");
+    return 0;
+  }
+  r->ops = json_incref(json_object_get(doc, "ops"));
+  r->report = json_incref(json_object_get(doc, "report"));
+  if (!json_is_array(r->ops) || !json_is_array(r->report)) {
+    snprintf(err, errsize, "the run file has no operations");
+    run_free(r);
+    return 0;
+  }
+  r->hub_version = json_integer_value(json_object_get(doc, "hub_version"));
+  const char *ps = json_string_value(json_object_get(doc, "plan_sha256"));
+  const char *ss = json_string_value(json_object_get(doc, "spec_sha256"));
+  snprintf(r->plan_sha, sizeof r->plan_sha, "%s", ps ? ps : "");
+  snprintf(r->spec_sha, sizeof r->spec_sha, "%s", ss ? ss : "");
+  const char *held = json_string_value(json_object_get(doc, "held"));
+  if (held) snprintf(r->held, sizeof r->held, "%s", held);
+  static const char *const keys[CNT__COUNT] = {"create", "update", "deactivate", "reactivate", "unchanged",
+                                               "left_out", "dropped", "skipped", "reported", "duplicates"};
+  json_t *counts = json_object_get(doc, "counts");
+  for (int e = 0; e < ENT__COUNT; e++) {
+    json_t *row = json_object_get(counts, schema_entity_get(e)->name);
+    for (int k = 0; row && k < CNT__COUNT; k++) r->counts[e][k] = json_integer_value(json_object_get(row, keys[k]));
+  }
+  return 1;
+}
+
+/* ---- applying ------------------------------------------------------------------------------ */
+
+typedef struct {
+  int64_t *hub;     /* per tmp: the hub id it got, 0 if not created, -1 if filtered out */
+  size_t n;
+} tmp_map;
+
+static int64_t *tmp_slot(tmp_map *m, json_int_t tmp) {
+  if (tmp <= 0 || tmp > 10000000) return NULL;
+  if ((size_t)tmp >= m->n) {
+    size_t n = (size_t)tmp * 2 + 16;
+    m->hub = realloc(m->hub, n * sizeof *m->hub);
+    memset(m->hub + m->n, 0, (n - m->n) * sizeof *m->hub);
+    m->n = n;
+  }
+  return &m->hub[tmp];
+}
+
+static void bind_json(sqlite3_stmt *st, int i, json_t *v) {
+  switch (json_typeof(v)) {
+    case JSON_STRING: sqlite3_bind_text(st, i, json_string_value(v), (int)json_string_length(v), SQLITE_TRANSIENT); break;
+    case JSON_INTEGER: sqlite3_bind_int64(st, i, json_integer_value(v)); break;
+    case JSON_REAL: sqlite3_bind_double(st, i, json_real_value(v)); break;
+    case JSON_TRUE: sqlite3_bind_int64(st, i, 1); break;
+    case JSON_FALSE: sqlite3_bind_int64(st, i, 0); break;
+    case JSON_ARRAY: {
+      char *t = json_dumps(v, JSON_COMPACT);
+      sqlite3_bind_text(st, i, t, -1, SQLITE_TRANSIENT);
+      free(t);
+      break;
+    }
+    default: sqlite3_bind_null(st, i); break;
+  }
+}
+
+static int entity_of(json_t *o) {
+  const char *e = json_string_value(json_object_get(o, "entity"));
+  return e ? schema_entity_find(e) : -1;
+}
+
+static int step_done(store *s, sqlite3_stmt *st, char *err, size_t errsize) {
+  int rc = sqlite3_step(st);
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+    snprintf(err, errsize, "%s: %s", s->path, sqlite3_errmsg(s->db));
+    sqlite3_finalize(st);
+    return 0;
+  }
+  sqlite3_finalize(st);
+  return 1;
+}
+
+/* Writes the `set` attributes of an op into the entity's row: schema
+ * attributes to their columns, declared ones into the extra JSON. */
+static int write_attrs(store *s, int entity, int64_t hub_id, json_t *set, json_t *prov, int64_t run_id, int create, char *err,
+                       size_t errsize) {
+  const schema_entity *en = schema_entity_get(entity);
+  char sql[8192];
+  size_t n;
+  json_t *extra = json_object();
+  const char *key;
+  json_t *v;
+  if (create) {
+    n = (size_t)snprintf(sql, sizeof sql, "INSERT INTO hub_%s (created_run, updated_run", en->name);
+  } else {
+    n = (size_t)snprintf(sql, sizeof sql, "UPDATE hub_%s SET updated_run = ?1", en->name);
+  }
+  int nb = 0;
+  const char *cols[128];
+  json_t *vals[128];
+  json_object_foreach(set, key, v) {
+    if (!schema_attr_find(entity, key)) {
+      json_object_set(extra, key, v);
+      continue;
+    }
+    if (nb == 128) break;
+    cols[nb] = key, vals[nb] = v, nb++;
+  }
+  if (create) {
+    for (int i = 0; i < nb; i++) n += (size_t)snprintf(sql + n, sizeof sql - n, ", \"%s\"", cols[i]);
+    n += (size_t)snprintf(sql + n, sizeof sql - n, ", extra, provenance) VALUES (?1, ?1");
+    for (int i = 0; i < nb; i++) n += (size_t)snprintf(sql + n, sizeof sql - n, ", ?%d", i + 3);
+    snprintf(sql + n, sizeof sql - n, ", ?2, ?%d)", nb + 3);
+  } else {
+    for (int i = 0; i < nb; i++) n += (size_t)snprintf(sql + n, sizeof sql - n, ", \"%s\" = ?%d", cols[i], i + 3);
+    if (json_object_size(extra)) n += (size_t)snprintf(sql + n, sizeof sql - n, ", extra = json_patch(coalesce(extra, '{}'), ?2)");
+    n += (size_t)snprintf(sql + n, sizeof sql - n, ", provenance = json_patch(coalesce(provenance, '{}'), ?%d)", nb + 3);
+    snprintf(sql + n, sizeof sql - n, " WHERE hub_id = %lld", (long long)hub_id);
+  }
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+    snprintf(err, errsize, "%s: %s", s->path, sqlite3_errmsg(s->db));
+    json_decref(extra);
+    return 0;
+  }
+  sqlite3_bind_int64(st, 1, run_id);
+  if (json_object_size(extra)) {
+    char *t = json_dumps(extra, JSON_COMPACT | JSON_SORT_KEYS);
+    sqlite3_bind_text(st, 2, t, -1, SQLITE_TRANSIENT);
+    free(t);
+  } else {
+    sqlite3_bind_null(st, 2);
+  }
+  for (int i = 0; i < nb; i++) bind_json(st, i + 3, vals[i]);
+  char *pt = json_dumps(prov ? prov : json_object(), JSON_COMPACT | JSON_SORT_KEYS);
+  sqlite3_bind_text(st, nb + 3, pt ? pt : "{}", -1, SQLITE_TRANSIENT);
+  free(pt);
+  json_decref(extra);
+  return step_done(s, st, err, errsize);
+}
+
+static int exec_bind(store *s, const char *sql, char *err, size_t errsize, int nargs, ...) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+    snprintf(err, errsize, "%s: %s", s->path, sqlite3_errmsg(s->db));
+    return 0;
+  }
+  va_list ap;
+  va_start(ap, nargs);
+  for (int i = 1; i <= nargs; i++) {
+    json_t *v = va_arg(ap, json_t *);
+    bind_json(st, i, v);
+  }
+  va_end(ap);
+  return step_done(s, st, err, errsize);
+}
+
+int run_apply_ops(store *s, const run_result *r, int64_t run_id, op_filter keep, void *fctx, char *err, size_t errsize) {
+  tmp_map tm = {NULL, 0};
+  size_t i;
+  json_t *o;
+  int ok = 1;
+  json_t *skipped_ids = json_object(); /* "entity/sid" of records whose create was filtered out */
+  json_array_foreach(r->ops, i, o) {
+    if (!ok) break;
+    const char *k = json_string_value(json_object_get(o, "op"));
+    int e = entity_of(o);
+    if (!k || (e < 0 && strcmp(k, "case") != 0)) continue;
+    json_t *sidj = json_object_get(o, "sid");
+    char idkey[600];
+    snprintf(idkey, sizeof idkey, "%s/%s", json_string_value(json_object_get(o, "entity")), json_string_value(sidj) ? json_string_value(sidj) : "");
+    int filtered = keep && !keep(o, fctx);
+    if (!strcmp(k, "create")) {
+      int64_t *slot = tmp_slot(&tm, json_integer_value(json_object_get(o, "tmp")));
+      if (!slot) continue;
+      if (filtered) {
+        *slot = -1;
+        json_object_set_new(skipped_ids, idkey, json_true());
+        continue;
+      }
+      ok = write_attrs(s, e, 0, json_object_get(o, "set"), json_object_get(o, "provenance"), run_id, 1, err, errsize);
+      *slot = sqlite3_last_insert_rowid(s->db);
+    } else if (!strcmp(k, "update") || !strcmp(k, "reactivate")) {
+      if (!filtered)
+        ok = write_attrs(s, e, json_integer_value(json_object_get(o, "hub_id")), json_object_get(o, "set"),
+                         json_object_get(o, "provenance"), run_id, 0, err, errsize);
+    } else if (!strcmp(k, "deactivate")) {
+      if (filtered) continue;
+      char sql[256];
+      json_t *end = json_object_get(o, "end_date");
+      snprintf(sql, sizeof sql, "UPDATE hub_%s SET status = 'inactive', updated_run = ?2%s WHERE hub_id = ?1",
+               schema_entity_get(e)->name, end ? ", end_date = coalesce(end_date, ?3)" : "");
+      json_t *rid = json_integer(run_id);
+      ok = end ? exec_bind(s, sql, err, errsize, 3, json_object_get(o, "hub_id"), rid, end)
+               : exec_bind(s, sql, err, errsize, 2, json_object_get(o, "hub_id"), rid);
+      json_decref(rid);
+    } else if (!strcmp(k, "delete")) {
+      if (filtered) continue;
+      char sql[256];
+      snprintf(sql, sizeof sql, "DELETE FROM hub_%s WHERE hub_id = ?1", schema_entity_get(e)->name);
+      ok = exec_bind(s, sql, err, errsize, 1, json_object_get(o, "hub_id")) &&
+           exec_bind(s, "DELETE FROM sync_links WHERE entity = ?1 AND hub_id = ?2", err, errsize, 2, json_object_get(o, "entity"),
+                     json_object_get(o, "hub_id"));
+    } else if (!strcmp(k, "link")) {
+      json_t *hub = json_object_get(o, "hub_id");
+      json_t *own = NULL;
+      if (!hub) {
+        int64_t *slot = tmp_slot(&tm, json_integer_value(json_object_get(o, "tmp")));
+        if (!slot || *slot <= 0) {
+          json_object_set_new(skipped_ids, idkey, json_true());
+          continue;
+        }
+        hub = own = json_integer(*slot);
+      }
+      ok = exec_bind(s, "INSERT OR REPLACE INTO sync_links (source, entity, source_id, hub_id, domain) VALUES (?1, ?2, ?3, ?4, ?5)",
+                     err, errsize, 5, json_object_get(o, "source"), json_object_get(o, "entity"), sidj, hub,
+                     json_object_get(o, "domain"));
+      json_decref(own);
+    } else if (!strcmp(k, "unlink")) {
+      if (filtered) continue;
+      ok = exec_bind(s, "DELETE FROM sync_links WHERE source = ?1 AND entity = ?2 AND source_id = ?3", err, errsize, 3,
+                     json_object_get(o, "source"), json_object_get(o, "entity"), sidj) &&
+           exec_bind(s, "DELETE FROM sync_snapshot WHERE source = ?1 AND entity = ?2 AND source_id = ?3", err, errsize, 3,
+                     json_object_get(o, "source"), json_object_get(o, "entity"), sidj);
+    } else if (!strcmp(k, "snapshot")) {
+      if (json_object_get(skipped_ids, idkey)) continue;
+      char *rec = json_dumps(json_object_get(o, "record"), JSON_COMPACT | JSON_SORT_KEYS);
+      json_t *recj = json_string(rec ? rec : "{}");
+      free(rec);
+      ok = exec_bind(s, "INSERT OR REPLACE INTO sync_snapshot (source, entity, source_id, hash, record) VALUES (?1, ?2, ?3, ?4, ?5)",
+                     err, errsize, 5, json_object_get(o, "source"), json_object_get(o, "entity"), sidj, json_object_get(o, "hash"), recj);
+      json_decref(recj);
+    } else if (!strcmp(k, "case")) {
+      char *rec = json_dumps(json_object_get(o, "record"), JSON_COMPACT | JSON_SORT_KEYS);
+      json_t *recj = json_string(rec ? rec : "{}"), *rid = json_integer(run_id);
+      free(rec);
+      ok = exec_bind(s,
+                     "INSERT INTO sync_cases (run_id, entity, source, source_id, record, candidate, domain, status,"
+                     " candidate_source, candidate_sid)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'open', ?8, ?9)"
+                     " ON CONFLICT (source, entity, source_id) DO UPDATE SET run_id = ?1, record = ?5, candidate = ?6,"
+                     " domain = ?7, candidate_source = ?8, candidate_sid = ?9 WHERE status = 'open'",
+                     err, errsize, 9, rid, json_object_get(o, "entity"), json_object_get(o, "source"), sidj, recj,
+                     json_object_get(o, "candidate"), json_object_get(o, "domain"), json_object_get(o, "candidate_source"),
+                     json_object_get(o, "candidate_sid"));
+      json_decref(recj);
+      json_decref(rid);
+    }
+  }
+  free(tm.hub);
+  json_decref(skipped_ids);
+  return ok;
+}

@@ -1,0 +1,49 @@
+/* pipeline.h: computing a run, and applying it.
+ *
+ * run_compute() takes a plan through the pipeline of language.md: fetch ->
+ * map -> schools -> filter -> require -> prefix -> references -> link
+ * (uniqueness domains) -> merge (precedence) -> diff against the hub ->
+ * deletions -> holds and preview.  It writes nothing.  Its result is a list
+ * of operations (JSON) that run_apply() replays in one transaction, so a
+ * computed run can be printed, saved (-o RUNFILE), parked for approval and
+ * applied later, and applying is the same code in every case.
+ */
+#ifndef SYNC_PIPELINE_H
+#define SYNC_PIPELINE_H
+
+#include <jansson.h>
+#include <stdio.h>
+
+#include "plan.h"
+#include "store.h"
+
+enum { CNT_CREATE, CNT_UPDATE, CNT_DEACTIVATE, CNT_REACTIVATE, CNT_UNCHANGED, CNT_LEFT_OUT, CNT_DROPPED,
+       CNT_SKIPPED, CNT_REPORTED, CNT_CASES, CNT__COUNT };
+
+typedef struct {
+  json_t *ops;        /* the operations, in order */
+  json_t *report;     /* left out, dropped, skipped, reported, warnings: one object each */
+  int64_t counts[ENT__COUNT][CNT__COUNT];
+  int64_t hub_version;
+  char held[600];     /* why the run waits for approval; empty when it need not */
+  char error[1200];   /* why the run failed; empty when it did not */
+  char plan_sha[65], spec_sha[65];
+} run_result;
+
+/* Computes a run.  Returns 0 (and result->error) when a source cannot be
+ * read or a record is malformed: nothing may then be applied. */
+int run_compute(const plan *p, const uint8_t *plan_bytes, size_t plan_len, store *s, run_result *r);
+void run_free(run_result *r);
+
+/* The summary table and one line per change. */
+void run_print(const run_result *r, FILE *out, int summary_only);
+json_t *run_to_json(const run_result *r);
+int run_from_json(json_t *doc, run_result *r, char *err, size_t errsize);
+int run_has_changes(const run_result *r);
+
+/* Applies inside the caller's transaction; `keep` filters operations (NULL:
+ * all).  Returns 0 with a message on failure (the caller rolls back). */
+typedef int (*op_filter)(json_t *op, void *ctx);
+int run_apply_ops(store *s, const run_result *r, int64_t run_id, op_filter keep, void *ctx, char *err, size_t errsize);
+
+#endif

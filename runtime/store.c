@@ -1,0 +1,170 @@
+/* store.c: opening, creating and migrating the hub (see store.h). */
+#include "store.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "schema.h"
+
+int store_exec(store *s, const char *sql, char *err, size_t errsize) {
+  char *msg = NULL;
+  if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+    snprintf(err, errsize, "%s: %s", s->path, msg ? msg : sqlite3_errmsg(s->db));
+    sqlite3_free(msg);
+    return 0;
+  }
+  return 1;
+}
+
+const char *store_column_type(int type) {
+  return type == TY_INT || type == TY_BOOL ? "INTEGER" : type == TY_DECIMAL ? "REAL" : "TEXT";
+}
+
+/* Version 1: the whole schema.  Later versions add steps here, each run once
+ * inside the migration transaction. */
+static int migrate_to_1(store *s, char *err, size_t errsize) {
+  char sql[8192];
+  for (int e = 0; e < ENT__COUNT; e++) {
+    const schema_entity *en = schema_entity_get(e);
+    size_t n = (size_t)snprintf(sql, sizeof sql, "CREATE TABLE hub_%s (hub_id INTEGER PRIMARY KEY", en->name);
+    for (int i = 0; i < en->nattrs; i++)
+      n += (size_t)snprintf(sql + n, sizeof sql - n, ", \"%s\" %s", en->attrs[i].name, store_column_type(en->attrs[i].type));
+    n += (size_t)snprintf(sql + n, sizeof sql - n,
+                          ", extra TEXT, provenance TEXT, created_run INTEGER, updated_run INTEGER);"
+                          "CREATE INDEX hub_%s_sis ON hub_%s(sis_id);",
+                          en->name, en->name);
+    if (!store_exec(s, sql, err, errsize)) return 0;
+  }
+  return store_exec(s,
+                    "CREATE TABLE sync_links (source TEXT NOT NULL, entity TEXT NOT NULL, source_id TEXT NOT NULL,"
+                    " hub_id INTEGER NOT NULL, domain TEXT, PRIMARY KEY (source, entity, source_id));"
+                    "CREATE INDEX sync_links_hub ON sync_links(entity, hub_id);"
+                    "CREATE TABLE sync_snapshot (source TEXT NOT NULL, entity TEXT NOT NULL, source_id TEXT NOT NULL,"
+                    " hash TEXT NOT NULL, record TEXT NOT NULL, PRIMARY KEY (source, entity, source_id));"
+                    "CREATE TABLE sync_runs (run_id INTEGER PRIMARY KEY, created TEXT NOT NULL, finished TEXT,"
+                    " status TEXT NOT NULL, plan_sha TEXT, spec_sha TEXT, hub_version INTEGER NOT NULL,"
+                    " counts TEXT, changes TEXT, report TEXT, held_by TEXT, approved_by TEXT);"
+                    "CREATE TABLE sync_cases (case_id INTEGER PRIMARY KEY, run_id INTEGER, entity TEXT NOT NULL,"
+                    " source TEXT NOT NULL, source_id TEXT NOT NULL, record TEXT, candidate INTEGER, candidate_source TEXT,"
+                    " candidate_sid TEXT, domain TEXT,"
+                    " status TEXT NOT NULL DEFAULT 'open', decided TEXT,"
+                    " UNIQUE (source, entity, source_id));"
+                    "CREATE TABLE sync_decisions (source TEXT NOT NULL, entity TEXT NOT NULL, source_id TEXT NOT NULL,"
+                    " decision TEXT NOT NULL, hub_id INTEGER, PRIMARY KEY (source, entity, source_id));",
+                    err, errsize);
+}
+
+static int meta_int(store *s, const char *key, int64_t *out) {
+  sqlite3_stmt *st;
+  *out = 0;
+  if (sqlite3_prepare_v2(s->db, "SELECT value FROM sync_meta WHERE key = ?", -1, &st, NULL) != SQLITE_OK) return 0;
+  sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+  int found = sqlite3_step(st) == SQLITE_ROW;
+  if (found) *out = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return found;
+}
+
+int64_t store_hub_version(store *s) {
+  int64_t v;
+  meta_int(s, "hub_version", &v);
+  return v;
+}
+
+int store_open(store *s, const char *path, char *err, size_t errsize) {
+  memset(s, 0, sizeof *s);
+  snprintf(s->path, sizeof s->path, "%s", path);
+  if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+    snprintf(err, errsize, "%s: %s", path, s->db ? sqlite3_errmsg(s->db) : "cannot open");
+    store_close(s);
+    return 0;
+  }
+  sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
+  if (!store_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", err, errsize) ||
+      !store_exec(s, "BEGIN IMMEDIATE", err, errsize)) {
+    store_close(s);
+    return 0;
+  }
+  if (!store_exec(s, "CREATE TABLE IF NOT EXISTS sync_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)", err, errsize)) {
+    store_close(s);
+    return 0;
+  }
+  int64_t version;
+  meta_int(s, "schema_version", &version);
+  int ok = 1;
+  if (version > STORE_SCHEMA_VERSION) {
+    snprintf(err, errsize, "%s: the hub has schema version %lld, newer than this syncvm's %d: upgrade syncvm", path,
+             (long long)version, STORE_SCHEMA_VERSION);
+    ok = 0;
+  }
+  if (ok && version < 1) {
+    ok = migrate_to_1(s, err, errsize) &&
+         store_exec(s, "INSERT OR REPLACE INTO sync_meta VALUES ('schema_version', '1'), ('hub_version', '0')", err, errsize);
+  }
+  if (ok) ok = store_exec(s, "COMMIT", err, errsize);
+  if (!ok) {
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    store_close(s);
+  }
+  return ok;
+}
+
+void store_close(store *s) {
+  if (s->db) sqlite3_close(s->db);
+  s->db = NULL;
+}
+
+void store_bind(sqlite3_stmt *st, int i, value v, arena *a) {
+  switch (v.kind) {
+    case V_NULL: sqlite3_bind_null(st, i); break;
+    case V_BOOL: case V_INT: sqlite3_bind_int64(st, i, v.u.i); break;
+    case V_DEC: sqlite3_bind_double(st, i, v.u.d); break;
+    case V_STR: sqlite3_bind_text(st, i, v.u.s, (int)v.len, SQLITE_TRANSIENT); break;
+    case V_LIST: {
+      json_t *arr = json_array();
+      for (uint32_t k = 0; k < v.len; k++) {
+        value s = v_to_string(a, v.u.items[k]);
+        json_array_append_new(arr, json_stringn(s.u.s, s.len));
+      }
+      char *text = json_dumps(arr, JSON_COMPACT);
+      sqlite3_bind_text(st, i, text, -1, SQLITE_TRANSIENT);
+      free(text);
+      json_decref(arr);
+      break;
+    }
+    default: {
+      value s = v_to_string(a, v);
+      sqlite3_bind_text(st, i, s.u.s, (int)s.len, SQLITE_TRANSIENT);
+    }
+  }
+}
+
+value store_column(sqlite3_stmt *st, int i, int type, arena *a) {
+  int t = sqlite3_column_type(st, i);
+  if (t == SQLITE_NULL) return v_null();
+  if (type == TY_INT) return v_int(sqlite3_column_int64(st, i));
+  if (type == TY_BOOL) return v_bool(sqlite3_column_int64(st, i) != 0);
+  if (type == TY_DECIMAL) return v_dec(sqlite3_column_double(st, i));
+  const char *text = (const char *)sqlite3_column_text(st, i);
+  size_t n = (size_t)sqlite3_column_bytes(st, i);
+  if (type == TY_DATE && n == 10)
+    return v_date((int64_t)atoi(text) * 10000 + atoi(text + 5) * 100 + atoi(text + 8));
+  if (type == TY_LIST) {
+    json_error_t je;
+    json_t *arr = json_loadb(text, n, 0, &je);
+    if (json_is_array(arr)) {
+      size_t len = json_array_size(arr);
+      value *items = arena_alloc(a, (len + 1) * sizeof *items);
+      for (size_t k = 0; k < len; k++) {
+        const char *s = json_string_value(json_array_get(arr, k));
+        items[k] = s ? v_str(arena_strndup(a, s, strlen(s)), strlen(s)) : v_null();
+      }
+      json_decref(arr);
+      return v_list(items, len);
+    }
+    json_decref(arr);
+  }
+  return v_str(arena_strndup(a, text, n), n);
+}

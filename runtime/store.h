@@ -1,0 +1,39 @@
+/* store.h: the hub, in SQLite.
+ *
+ * One table per entity (hub_student, ...), its columns generated from
+ * schema.def; sync_links maps (source, entity, source id) to hub objects;
+ * sync_snapshot keeps what each source sent last run (with a content hash);
+ * sync_runs is the history (and holds parked runs); sync_cases and
+ * sync_decisions are the duplicate queue and its remembered answers;
+ * sync_meta holds the schema version and the hub version, which every apply
+ * increments.  WAL mode; a second writer waits STORE_BUSY_MS and then fails.
+ */
+#ifndef SYNC_STORE_H
+#define SYNC_STORE_H
+
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "value.h"
+
+#define STORE_SCHEMA_VERSION 1
+#define STORE_BUSY_MS 10000
+
+typedef struct {
+  sqlite3 *db;
+  char path[1024];
+} store;
+
+/* Opens (creating or migrating) the hub at `path`.  0 and a message on failure. */
+int store_open(store *s, const char *path, char *err, size_t errsize);
+void store_close(store *s);
+int store_exec(store *s, const char *sql, char *err, size_t errsize);
+int64_t store_hub_version(store *s);
+/* The SQL column type of a schema type. */
+const char *store_column_type(int type);
+/* Binds a value to a statement parameter (lists as JSON text). */
+void store_bind(sqlite3_stmt *st, int i, value v, arena *a);
+/* Reads a column back as a value of the given type (strings into the arena). */
+value store_column(sqlite3_stmt *st, int i, int type, arena *a);
+
+#endif
