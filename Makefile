@@ -186,8 +186,27 @@ docs: build/syncc
 	build/syncc gen-doc kinds > docs/sources.md
 	build/syncc gen-doc opcodes > docs/opcodes.md
 
-demo: deps build/syncc
-	@for f in examples/*.sync; do echo "== syncc check $$f"; build/syncc check $$f || exit 1; done
+# The bundled district, two days of it, synced into build/demo-hub.db.
+DEMO_HUB := $(CURDIR)/build/demo-hub.db
+DEMO_VM  := $(CURDIR)/build/syncvm
+demo: deps build/syncc build/syncvm
+	@rm -f $(DEMO_HUB) $(DEMO_HUB)-wal $(DEMO_HUB)-shm
+	@echo "== syncc check and test examples/demo.sync"
+	@build/syncc check examples/demo.sync && build/syncc test examples/demo.sync
+	@build/syncc build examples/demo.sync -o build/demo.plan
+	@echo; echo "== day 1: syncvm plan (nothing is written)"
+	@cd examples/data/day1 && $(DEMO_VM) plan $(CURDIR)/build/demo.plan --store $(DEMO_HUB); test $$? -le 2
+	@echo; echo "== day 1: syncvm apply"
+	@cd examples/data/day1 && $(DEMO_VM) apply $(CURDIR)/build/demo.plan --store $(DEMO_HUB) --summary
+	@echo; echo "== day 2: syncvm plan: the diff against day 1"
+	@cd examples/data/day2 && $(DEMO_VM) plan $(CURDIR)/build/demo.plan --store $(DEMO_HUB); test $$? -le 2
+	@echo; echo "== day 2: syncvm apply"
+	@cd examples/data/day2 && $(DEMO_VM) apply $(CURDIR)/build/demo.plan --store $(DEMO_HUB) --summary
+	@echo; echo "== the duplicate queue"
+	@$(DEMO_VM) duplicates list --store $(DEMO_HUB)
+	@echo; echo "== history"
+	@$(DEMO_VM) history --store $(DEMO_HUB)
+	@echo; echo "The hub is $(DEMO_HUB); try: build/syncvm why student ID --store $(DEMO_HUB)"
 
 clean:
 	rm -rf build

@@ -368,6 +368,153 @@ def suite_plan(binaries):
            and 'grade is "KG"' in out and out.strip().endswith("1 passed, 1 failed"), out)
 
 
+def suite_scenarios(binaries):
+    """tests/scenarios/NAME/: spec.sync, one directory of source files per day,
+    and steps.json: a list of steps, each
+      {"day": "day1", "cmd": ["apply"], "exit": 0,
+       "counts": {"student": {"create": 2, "dropped": 1}},
+       "stdout": ["a line that must appear", ...],
+       "sql": [["SELECT first_name FROM hub_student ORDER BY 1", [["Ada"], ["Bo"]]]]}
+    "cmd" is syncvm's arguments after the command word: PLAN and --store are
+    added (use "RUN" for the run id of the last parked run).  Each step runs
+    in its day's directory, so specs use relative paths."""
+    import sqlite3
+    vm = binaries[0].replace("syncc", "syncvm")
+    for sdir in sorted(glob.glob("tests/scenarios/*/")):
+        name = os.path.basename(sdir.rstrip("/"))
+        steps = json.load(open(os.path.join(sdir, "steps.json")))
+        with tempfile.TemporaryDirectory() as tmp:
+            plan = os.path.join(tmp, "spec.plan")
+            p = run(binaries[0], ["build", os.path.join(sdir, "spec.sync"), "-o", plan])
+            if p.returncode != 0:
+                ok(f"scenario {name}: builds", False, p.stderr.decode())
+                continue
+            hub = os.path.join(tmp, "hub.db")
+            last_run = None
+            for i, step in enumerate(steps):
+                args = list(step.get("cmd", ["apply"]))
+                verb = args[0]
+                args = [a if a != "RUN" else str(last_run) for a in args]
+                if verb in ("plan", "apply"):
+                    args = [verb, plan] + args[1:]
+                full = [os.path.abspath(vm)] + args + ["--store", hub]
+                if verb == "plan" and "--json" not in args:
+                    full.append("--json")
+                cwd = os.path.join(sdir, step.get("day", "."))
+                e = dict(os.environ)
+                e.update(step.get("env", {}))
+                pr = subprocess.run(full, cwd=cwd, capture_output=True, env=e, timeout=120)
+                out = pr.stdout.decode()
+                m = re.search(r"(?:parked|applied) as run (\d+)", out)
+                if m:
+                    last_run = int(m.group(1))
+                label = f"scenario {name} step {i + 1} ({' '.join(args[:1])} {step.get('day', '')})"
+                good = pr.returncode == step.get("exit", 0)
+                detail = f"exit {pr.returncode}, want {step.get('exit', 0)}\n{out[-1500:]}\n{pr.stderr.decode()[-800:]}"
+                if good and "counts" in step and verb == "plan":
+                    try:
+                        counts = json.loads(out)["counts"]
+                    except ValueError:
+                        counts = {}
+                    for ent, want in step["counts"].items():
+                        for k, v in want.items():
+                            got = counts.get(ent, {}).get(k, 0)
+                            if got != v:
+                                good = False
+                                detail += f"\n{ent}.{k}: got {got}, want {v}"
+                for line in step.get("stdout", []):
+                    if line not in out and line not in pr.stderr.decode():
+                        good = False
+                        detail += f"\nmissing output: {line}"
+                for sql, want in step.get("sql", []):
+                    db = sqlite3.connect(hub)
+                    got = [list(r) for r in db.execute(sql).fetchall()]
+                    db.close()
+                    if got != want:
+                        good = False
+                        detail += f"\n{sql}\n  got  {got}\n  want {want}"
+                ok(label, good, detail)
+
+
+def suite_crash(binaries):
+    """Crash safety: `syncvm apply` killed with SIGKILL at random moments, 50
+    times.  After each kill the hub must pass PRAGMA integrity_check and be
+    exactly as before the run or exactly as after it; the next apply must
+    succeed."""
+    import random
+    import signal
+    import sqlite3
+    import time
+    vm = os.path.abspath(binaries[0].replace("syncc", "syncvm"))
+    rnd = random.Random(7)
+    with tempfile.TemporaryDirectory() as tmp:
+        spec = os.path.join(tmp, "crash.sync")
+        open(spec, "w").write(
+            'source sis : csv {\n  file student = "students.csv"\n  prefix = "S-"\n  bulk = true\n}\n\n'
+            'map sis.student {\n  sis_id = id\n  first_name = first\n  last_name = last\n  email = lower(email)\n'
+            '  grade = grade(grade)\n}\n\nuniqueness student {\n  unattended email\n}\n')
+        plan = os.path.join(tmp, "crash.plan")
+        run(binaries[0], ["build", spec, "-o", plan])
+        days = []
+        for d in range(2):
+            ddir = os.path.join(tmp, f"day{d}")
+            os.mkdir(ddir)
+            with open(os.path.join(ddir, "students.csv"), "w") as f:
+                f.write("id,first,last,email,grade\n")
+                for i in range(4000):
+                    if d == 1 and i % 10 == 0:
+                        continue  # withdrawn on the other day
+                    mail = f"s{i}@x.org" if d == 0 or i % 7 else f"s{i}.new@x.org"
+                    f.write(f"{i},First{i},Last{i},{mail},{1 + i % 12}\n")
+            days.append(ddir)
+        hub = os.path.join(tmp, "hub.db")
+
+        def state():
+            db = sqlite3.connect(hub)
+            try:
+                ver = db.execute("SELECT value FROM sync_meta WHERE key='hub_version'").fetchone()
+                rows = db.execute("SELECT hub_id, sis_id, email, status FROM hub_student ORDER BY hub_id").fetchall()
+                links = db.execute("SELECT count(*) FROM sync_links").fetchone()
+                integrity = db.execute("PRAGMA integrity_check").fetchone()[0]
+            finally:
+                db.close()
+            return (int(ver[0]) if ver else 0), hash((tuple(rows), links)), integrity
+
+        def apply(day):
+            return subprocess.run([vm, "apply", plan, "--store", hub], cwd=days[day], capture_output=True, timeout=120)
+
+        p = apply(0)
+        ok("crash: first apply", p.returncode == 0, p.stderr.decode())
+        t0 = time.time()
+        apply(1)
+        full = max(time.time() - t0, 0.05)
+        states = {}
+        for day in (0, 1):  # remember the state after applying each day, from the other day's state
+            apply(day)
+            states[day] = state()[1]
+        bad = 0
+        details = []
+        for i in range(50):
+            day = i % 2
+            before_ver, before_hash, _ = state()
+            proc = subprocess.Popen([vm, "apply", plan, "--store", hub], cwd=days[day], stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+            time.sleep(rnd.uniform(0, full * 1.2))
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            ver, h, integrity = state()
+            before = ver == before_ver and h == before_hash
+            after = ver == before_ver + 1 and h == states[day]
+            if integrity != "ok" or not (before or after):
+                bad += 1
+                details.append(f"kill {i}: integrity {integrity}, version {before_ver} -> {ver}, matches before {before}, after {after}")
+            p = apply(day)
+            if p.returncode != 0:
+                bad += 1
+                details.append(f"kill {i}: the next apply failed: {p.stderr.decode()[:300]}")
+        ok("crash: 50 SIGKILLs during apply leave the hub before or after, intact", bad == 0, "\n".join(details[:10]))
+
+
 def suite_fuzz(binaries):
     """A short run of each libFuzzer target (make fuzz runs them long)."""
     if not os.path.exists("build/fuzz/fuzz_parse"):
@@ -386,7 +533,8 @@ def main():
     binaries = [args.syncc] + ([args.san_syncc] if args.san_syncc else [])
     suites = [("ok", suite_ok), ("errors", suite_errors), ("fmt", suite_fmt), ("torture", suite_torture),
               ("cli", suite_cli), ("docs", suite_docs), ("unit", suite_unit),
-              ("plan", suite_plan), ("fuzz", suite_fuzz)]
+              ("plan", suite_plan), ("scenarios", suite_scenarios), ("crash", suite_crash),
+              ("fuzz", suite_fuzz)]
     for name, fn in suites:
         if args.only and name not in args.only.split(","):
             continue
