@@ -8,7 +8,8 @@
  *   syncvm show RUN [--json]
  *   syncvm duplicates list|show CASE|merge CASE [--into HUB_ID]|new CASE|ignore CASE|delete CASE [--json]
  *   syncvm why ENTITY ID [--json]
- *   common: --store PATH (else $SYNC_STORE, else ./hub.db), --trace
+ *   common: --store PATH (else $SYNC_STORE, else ./hub.db); --trace prints every
+ *   VM instruction (to stderr) through the disassembler's routine
  *
  * The store is written only in one transaction per command; a second writer
  * waits STORE_BUSY_MS and then fails with a message.
@@ -41,7 +42,7 @@ static void usage(FILE *f) {
         "       syncvm show RUN [--json]\n"
         "       syncvm duplicates list|show|merge|new|ignore|delete [CASE] [--into HUB_ID] [--json]\n"
         "       syncvm why ENTITY ID [--json]\n"
-        "options: --store PATH (else $SYNC_STORE, else ./hub.db)\n",
+        "options: --store PATH (else $SYNC_STORE, else ./hub.db), --trace (plan, apply)\n",
         f);
 }
 
@@ -170,10 +171,10 @@ static plan *load_plan(const char *path, uint8_t **bytes, size_t *len) {
   return p;
 }
 
-static int compute(const char *plan_path, store *s, run_result *r, uint8_t **bytes, size_t *len, plan **pp) {
+static int compute(const char *plan_path, store *s, run_result *r, uint8_t **bytes, size_t *len, plan **pp, FILE *trace) {
   *pp = load_plan(plan_path, bytes, len);
   if (!*pp) return 2;
-  if (!run_compute(*pp, *bytes, *len, s, r)) {
+  if (!run_compute(*pp, *bytes, *len, s, r, trace)) {
     fprintf(stderr, "syncvm: %s\nsyncvm: nothing was applied; the hub is unchanged\n", r->error);
     return 1;
   }
@@ -200,7 +201,7 @@ static int cmd_plan(const opts *o) {
   uint8_t *bytes = NULL;
   size_t len;
   plan *p = NULL;
-  int rc = compute(o->args[0], &s, &r, &bytes, &len, &p);
+  int rc = compute(o->args[0], &s, &r, &bytes, &len, &p, o->trace ? stderr : NULL);
   if (rc == 0) {
     print_result(&r, o);
     if (o->out) {
@@ -273,7 +274,7 @@ static int cmd_apply(const opts *o) {
     plan *p = NULL;
     free(bytes);
     bytes = NULL;
-    rc = compute(o->args[0], &s, &r, &bytes, &len, &p);
+    rc = compute(o->args[0], &s, &r, &bytes, &len, &p, o->trace ? stderr : NULL);
     if (rc == 0) rc = finish_apply(&s, &r, o, bytes, len);
     plan_free(p);
   }

@@ -947,7 +947,7 @@ static void holds(ctx *c) {
 
 /* ---- the whole computation ------------------------------------------------------------- */
 
-int run_compute(const plan *p, const uint8_t *plan_bytes, size_t plan_len, store *s, run_result *r) {
+int run_compute(const plan *p, const uint8_t *plan_bytes, size_t plan_len, store *s, run_result *r, FILE *trace) {
   memset(r, 0, sizeof *r);
   r->ops = json_array();
   r->report = json_array();
@@ -968,6 +968,7 @@ int run_compute(const plan *p, const uint8_t *plan_bytes, size_t plan_len, store
   }
   vm v;
   vm_init(&v, p);
+  v.trace = trace;
   int ok = 1;
   for (uint32_t i = 0; i < p->nunits && ok; i++) ok = fetch_unit(c, &v, i);
   vm_free(&v);

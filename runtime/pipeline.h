@@ -31,8 +31,9 @@ typedef struct {
 } run_result;
 
 /* Computes a run.  Returns 0 (and result->error) when a source cannot be
- * read or a record is malformed: nothing may then be applied. */
-int run_compute(const plan *p, const uint8_t *plan_bytes, size_t plan_len, store *s, run_result *r);
+ * read or a record is malformed: nothing may then be applied.  trace: when
+ * not NULL, every instruction the VM runs, through disasm_insn(). */
+int run_compute(const plan *p, const uint8_t *plan_bytes, size_t plan_len, store *s, run_result *r, FILE *trace);
 void run_free(run_result *r);
 
 /* The summary table and one line per change. */
