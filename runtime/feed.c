@@ -385,9 +385,29 @@ static int next_json(feed *f, value *fields, arena *a, char *err, size_t errsize
 
 /* ---- dispatch ------------------------------------------------------------------ */
 
+/* Every setting read from the environment or a file must be there before a
+ * source is read: the message names the setting and where it is read from,
+ * never a value. */
+static int settings_present(const plan *p, uint32_t source, char *err, size_t errsize) {
+  const plan_source *s = &p->sources[source];
+  for (uint32_t i = 0; i < s->nsettings; i++) {
+    const plan_setting *st = &s->settings[i];
+    if (st->secret == SECRET_NONE) continue;
+    char buf[4096];
+    const char *why;
+    if (!feed_setting(p, source, plan_str(p, st->key), buf, sizeof buf, &why)) {
+      snprintf(err, errsize, "source %s: setting %s is read from %s %s, but %s", plan_str(p, s->name), plan_str(p, st->key),
+               st->secret == SECRET_ENV ? "the environment variable" : "the file", plan_str(p, st->value), why ? why : "it is empty");
+      return 0;
+    }
+  }
+  return 1;
+}
+
 feed *feed_open(const plan *p, uint32_t unit, char *err, size_t errsize) {
   const plan_unit *u = &p->units[unit];
   const plan_source *s = &p->sources[u->source];
+  if (!settings_present(p, u->source, err, errsize)) return NULL;
   feed *f = calloc(1, sizeof *f);
   f->p = p;
   f->u = u;

@@ -118,6 +118,21 @@ int main(int argc, char **argv) {
   plan *q = plan_read(b, len, err, sizeof err);
   check(!q && strstr(err, "2.0") && strstr(err, "1.0") && strstr(err, "newer"), "newer major version named", 12);
   plan_free(q);
+  /* A plan built for another hub schema is refused, saying so. */
+  memcpy(b, good, len);
+  size_t schema_at = 0; /* the schema hash: the last 32 bytes of the inputs section */
+  unsigned nsec = (unsigned)good[16] | (unsigned)good[17] << 8;
+  for (unsigned k = 0; k < nsec; k++) {
+    const unsigned char *ent = good + PLAN_HEADER_LEN + 12 * k;
+    uint32_t off = (uint32_t)ent[4] | (uint32_t)ent[5] << 8 | (uint32_t)ent[6] << 16 | (uint32_t)ent[7] << 24;
+    uint32_t sl = (uint32_t)ent[8] | (uint32_t)ent[9] << 8 | (uint32_t)ent[10] << 16 | (uint32_t)ent[11] << 24;
+    if ((ent[0] | ent[1] << 8) == SEC_INPUTS) schema_at = PLAN_HEADER_LEN + off + sl - 32;
+  }
+  b[schema_at] ^= 0x55;
+  plan_checksum(b, len, b + 24);
+  q = plan_read(b, len, err, sizeof err);
+  check(!q && strstr(err, "another version of the hub schema"), "another schema version named", (long)len - 1);
+  plan_free(q);
   /* CRLF mangling of the signature is recognised. */
   unsigned char *m = malloc(len + 1);
   memcpy(m, good, 10);
