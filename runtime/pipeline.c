@@ -39,11 +39,73 @@ typedef struct {
   const char *where;
 } inrec;
 
+/* A string -> index map (open addressing), so that looking up a record by
+ * its id, or by its domain values, costs the same at 100 records or 1M. */
+typedef struct {
+  const char **keys;
+  size_t *vals;
+  size_t cap, n;
+} strmap;
+
+static uint64_t hash_str(const char *s) {
+  uint64_t h = 1469598103934665603ull;
+  for (; *s; s++) h = (h ^ (uint8_t)*s) * 1099511628211ull;
+  return h;
+}
+
+static void map_put(strmap *m, const char *key, size_t val);
+
+static void map_grow(strmap *m) {
+  strmap old = *m;
+  m->cap = old.cap ? old.cap * 2 : 1024;
+  m->keys = calloc(m->cap, sizeof *m->keys);
+  m->vals = calloc(m->cap, sizeof *m->vals);
+  m->n = 0;
+  for (size_t i = 0; i < old.cap; i++)
+    if (old.keys[i]) map_put(m, old.keys[i], old.vals[i]);
+  free(old.keys);
+  free(old.vals);
+}
+
+/* Keeps the first value put for a key. */
+static void map_put(strmap *m, const char *key, size_t val) {
+  if ((m->n + 1) * 2 > m->cap) map_grow(m);
+  size_t i = hash_str(key) & (m->cap - 1);
+  while (m->keys[i]) {
+    if (strcmp(m->keys[i], key) == 0) return;
+    i = (i + 1) & (m->cap - 1);
+  }
+  m->keys[i] = key;
+  m->vals[i] = val;
+  m->n++;
+}
+
+static int map_get(const strmap *m, const char *key, size_t *val) {
+  if (!m->cap) return 0;
+  size_t i = hash_str(key) & (m->cap - 1);
+  while (m->keys[i]) {
+    if (strcmp(m->keys[i], key) == 0) {
+      *val = m->vals[i];
+      return 1;
+    }
+    i = (i + 1) & (m->cap - 1);
+  }
+  return 0;
+}
+
+static void map_free(strmap *m) {
+  free(m->keys);
+  free(m->vals);
+  memset(m, 0, sizeof *m);
+}
+
 typedef struct {
   const plan *p;
   store *s;
   run_result *r;
   arena ar;             /* lives for the whole computation */
+  strmap by_id;         /* "source/entity/sid" -> record */
+  strmap by_code;       /* "entity/sid" (any source) -> record */
   inrec *recs;
   size_t nrecs, caprecs;
   int64_t ntmp;
@@ -310,7 +372,7 @@ static int fetch_unit(ctx *c, vm *v, uint32_t ui) {
     rec->unit = ui;
     rec->source = u->source;
     rec->entity = e;
-    rec->attrs = arena_alloc(&c->ar, MAX_ATTRS * sizeof *rec->attrs);
+    rec->attrs = arena_alloc(&c->ar, (size_t)c->nattrs[e] * sizeof *rec->attrs);
     for (int i = 0; i < c->nattrs[e]; i++) rec->attrs[i] = keep_value(&c->ar, attrs[i]);
     rec->sid = rec->attrs[id_slot].kind == V_NULL ? NULL : str_of(&c->ar, rec->attrs[id_slot]);
     rec->where = arena_strndup(&c->ar, wc.where, strlen(wc.where));
@@ -329,6 +391,30 @@ static int fetch_unit(ctx *c, vm *v, uint32_t ui) {
   return ok;
 }
 
+/* ---- indexes ---------------------------------------------------------------------- */
+
+static const char *id_key(ctx *c, uint32_t source, int entity, const char *sid) {
+  size_t n = strlen(sid) + 32;
+  char *k = arena_alloc(&c->ar, n);
+  snprintf(k, n, "%u/%d/%s", source, entity, sid);
+  return k;
+}
+
+static const char *code_key(ctx *c, int entity, const char *sid) {
+  size_t n = strlen(sid) + 16;
+  char *k = arena_alloc(&c->ar, n);
+  snprintf(k, n, "%d/%s", entity, sid);
+  return k;
+}
+
+static void index_records(ctx *c) {
+  for (size_t i = 0; i < c->nrecs; i++) {
+    inrec *r = &c->recs[i];
+    map_put(&c->by_id, id_key(c, r->source, r->entity, r->sid), i);
+    map_put(&c->by_code, code_key(c, r->entity, r->sid), i);
+  }
+}
+
 /* ---- references ---------------------------------------------------------------- */
 
 static int link_exists(ctx *c, const char *source, int entity, const char *sid) {
@@ -345,8 +431,8 @@ static int link_exists(ctx *c, const char *source, int entity, const char *sid) 
 }
 
 static int school_exists(ctx *c, const char *code) {
-  for (size_t i = 0; i < c->nrecs; i++)
-    if (c->recs[i].entity == ENT_school && c->recs[i].sid && strcmp(c->recs[i].sid, code) == 0) return 1;
+  size_t at;
+  if (map_get(&c->by_code, code_key(c, ENT_school, code), &at)) return 1;
   sqlite3_stmt *st;
   int found = 0;
   if (sqlite3_prepare_v2(c->s->db, "SELECT 1 FROM hub_school WHERE sis_id = ?", -1, &st, NULL) == SQLITE_OK) {
@@ -363,9 +449,8 @@ static int ref_found(ctx *c, uint32_t source, int target, const char *id) {
   if (target == REF_USER) lo = 0, hi = ENT__COUNT - 1;
   for (int e = lo; e <= hi; e++) {
     if (target == REF_USER && e != ENT_student && e != ENT_teacher && e != ENT_contact && e != ENT_admin) continue;
-    for (size_t i = 0; i < c->nrecs; i++)
-      if (c->recs[i].entity == e && c->recs[i].source == source && c->recs[i].sid && strcmp(c->recs[i].sid, id) == 0)
-        return 1;
+    size_t at;
+    if (map_get(&c->by_id, id_key(c, source, e, id), &at)) return 1;
     if (link_exists(c, plan_str(c->p, c->p->sources[source].name), e, id)) return 1;
   }
   return 0;
@@ -471,12 +556,25 @@ static int domain_complete(ctx *c, const plan_domain *d, const inrec *rec) {
   return 1;
 }
 
-static int domain_equal(ctx *c, const plan_domain *d, const inrec *x, const inrec *y) {
-  for (uint32_t k = 0; k < d->nattrs; k++) {
-    int a = attr_index(c, d->entity, plan_str(c->p, d->attrs[k]));
-    if (!v_equal(x->attrs[a], y->attrs[a])) return 0;
+/* The domain's values of a record as one key ("d3\x1fada@x.org"). */
+static const char *domain_key(ctx *c, uint32_t d, const plan_domain *dom, const inrec *rec) {
+  size_t n = 32;
+  value parts[16];
+  uint32_t np = dom->nattrs < 16 ? dom->nattrs : 16;
+  for (uint32_t k = 0; k < np; k++) {
+    int a = attr_index(c, dom->entity, plan_str(c->p, dom->attrs[k]));
+    parts[k] = v_to_string(&c->ar, rec->attrs[a]);
+    n += parts[k].len + 1;
   }
-  return 1;
+  char *key = arena_alloc(&c->ar, n);
+  size_t at = (size_t)snprintf(key, n, "%u", d);
+  for (uint32_t k = 0; k < np; k++) {
+    key[at++] = '\x1f';
+    memcpy(key + at, parts[k].u.s, parts[k].len);
+    at += parts[k].len;
+  }
+  key[at] = 0;
+  return key;
 }
 
 static const char *domain_words(ctx *c, const plan_domain *d) {
@@ -513,6 +611,7 @@ static void park(ctx *c, inrec *rec, int64_t candidate, const inrec *other, cons
 }
 
 static void link_all(ctx *c) {
+  strmap seen_domains = {0}; /* domain key -> the first record of this run that had it */
   for (size_t i = 0; i < c->nrecs; i++) {
     inrec *rec = &c->recs[i];
     if (rec->parked) continue;
@@ -539,10 +638,9 @@ static void link_all(ctx *c) {
         if (dom->entity != rec->entity || !domain_complete(c, dom, rec)) continue;
         int64_t match = hub_match(c, dom, rec);
         const inrec *other = NULL;
-        for (size_t j = 0; !match && j < i; j++) {
-          inrec *o = &c->recs[j];
-          if (o->entity == rec->entity && !o->parked && o->hub_id && domain_equal(c, dom, o, rec)) match = o->hub_id, other = o;
-        }
+        const char *dkey = domain_key(c, d, dom, rec);
+        size_t j;
+        if (!match && map_get(&seen_domains, dkey, &j)) match = c->recs[j].hub_id, other = &c->recs[j];
         if (!match) continue;
         if (dom->manual) {
           park(c, rec, match > 0 ? match : 0, other, domain_words(c, dom));
@@ -559,7 +657,14 @@ static void link_all(ctx *c) {
       rec->hub_id = -(++c->ntmp);
       rec->domain = "new";
     }
+    /* Later records of this run can match this one, domain by domain. */
+    if (rec->hub_id && !rec->parked)
+      for (uint32_t d = 0; d < c->p->ndomains; d++) {
+        const plan_domain *dom = &c->p->domains[d];
+        if (dom->entity == rec->entity && domain_complete(c, dom, rec)) map_put(&seen_domains, domain_key(c, d, dom, rec), i);
+      }
   }
+  map_free(&seen_domains);
 }
 
 /* ---- merge and diff ----------------------------------------------------------------- */
@@ -727,27 +832,45 @@ static void merge_object(ctx *c, int64_t hub_id, size_t *members, size_t nm) {
   c->r->counts[e][was_inactive && now_active ? CNT_REACTIVATE : CNT_UPDATE]++;
 }
 
-static int cmp_members(const void *a, const void *b) {
-  const inrec *const *x = a, *const *y = b;
-  (void)x, (void)y;
-  return 0;
+static const inrec *sort_base;
+
+/* Objects in the order their first record arrived; records of one object
+ * in arrival order. */
+static int cmp_by_object(const void *a, const void *b) {
+  const inrec *x = &sort_base[*(const size_t *)a], *y = &sort_base[*(const size_t *)b];
+  if (x->entity != y->entity) return x->entity < y->entity ? -1 : 1;
+  if (x->hub_id != y->hub_id) return x->hub_id < y->hub_id ? -1 : 1;
+  return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+}
+
+static int cmp_pair(const void *a, const void *b) {
+  size_t x = ((const size_t *)a)[0], y = ((const size_t *)b)[0];
+  return x < y ? -1 : x > y;
 }
 
 static void merge_all(ctx *c) {
-  (void)cmp_members;
-  /* Group by object, in order of first appearance (deterministic). */
-  int *done = calloc(c->nrecs + 1, sizeof *done);
-  size_t *members = malloc((c->nrecs + 1) * sizeof *members);
-  for (size_t i = 0; i < c->nrecs; i++) {
-    if (done[i] || c->recs[i].parked) continue;
-    size_t nm = 0;
-    for (size_t j = i; j < c->nrecs; j++)
-      if (!done[j] && !c->recs[j].parked && c->recs[j].entity == c->recs[i].entity && c->recs[j].hub_id == c->recs[i].hub_id)
-        members[nm++] = j, done[j] = 1;
-    merge_object(c, c->recs[i].hub_id, members, nm);
+  size_t *order = malloc((c->nrecs + 1) * sizeof *order), n = 0;
+  for (size_t i = 0; i < c->nrecs; i++)
+    if (!c->recs[i].parked) order[n++] = i;
+  sort_base = c->recs;
+  qsort(order, n, sizeof *order, cmp_by_object);
+  /* Groups, then the groups in the order of their first record. */
+  size_t *starts = malloc((n + 1) * sizeof *starts), ng = 0;
+  for (size_t i = 0; i < n; i++)
+    if (i == 0 || c->recs[order[i]].entity != c->recs[order[i - 1]].entity || c->recs[order[i]].hub_id != c->recs[order[i - 1]].hub_id)
+      starts[ng++] = i;
+  starts[ng] = n;
+  /* (first record, group) pairs sorted by first record: groups in arrival order */
+  size_t (*firsts)[2] = malloc((ng + 1) * sizeof *firsts);
+  for (size_t g = 0; g < ng; g++) firsts[g][0] = order[starts[g]], firsts[g][1] = g;
+  qsort(firsts, ng, sizeof *firsts, cmp_pair);
+  for (size_t k = 0; k < ng; k++) {
+    size_t g = firsts[k][1], s = starts[g], e = starts[g + 1];
+    merge_object(c, c->recs[order[s]].hub_id, order + s, e - s);
   }
-  free(done);
-  free(members);
+  free(firsts);
+  free(starts);
+  free(order);
 }
 
 /* Links, and snapshots of what each source sent. */
@@ -782,10 +905,8 @@ static void link_ops(ctx *c) {
 /* ---- deletions ------------------------------------------------------------------------ */
 
 static int seen(ctx *c, uint32_t source, int entity, const char *sid) {
-  for (size_t i = 0; i < c->nrecs; i++)
-    if (c->recs[i].source == source && c->recs[i].entity == entity && c->recs[i].sid && strcmp(c->recs[i].sid, sid) == 0)
-      return 1;
-  return 0;
+  size_t at;
+  return map_get(&c->by_id, id_key(c, source, entity, sid), &at);
 }
 
 static void end_enrollments(ctx *c, int64_t person, int entity, const char *label) {
@@ -973,6 +1094,7 @@ int run_compute(const plan *p, const uint8_t *plan_bytes, size_t plan_len, store
   for (uint32_t i = 0; i < p->nunits && ok; i++) ok = fetch_unit(c, &v, i);
   vm_free(&v);
   if (ok) {
+    index_records(c);
     check_references(c);
     link_all(c);
     merge_all(c);
@@ -980,6 +1102,8 @@ int run_compute(const plan *p, const uint8_t *plan_bytes, size_t plan_len, store
     deletions(c);
     holds(c);
   }
+  map_free(&c->by_id);
+  map_free(&c->by_code);
   arena_free(&c->ar);
   free(c->recs);
   free(c);
