@@ -106,6 +106,7 @@ typedef struct {
   arena ar;             /* lives for the whole computation */
   strmap by_id;         /* "source/entity/sid" -> record */
   strmap by_code;       /* "entity/sid" (any source) -> record */
+  strmap ended;         /* "entity/hub_id" already deactivated by this run */
   inrec *recs;
   size_t nrecs, caprecs;
   int64_t ntmp;
@@ -909,6 +910,16 @@ static int seen(ctx *c, uint32_t source, int entity, const char *sid) {
   return map_get(&c->by_id, id_key(c, source, entity, sid), &at);
 }
 
+/* Whether this run has not deactivated the object yet (and now has). */
+static int first_deactivation(ctx *c, int entity, int64_t hub) {
+  char key[64];
+  snprintf(key, sizeof key, "%d/%lld", entity, (long long)hub);
+  size_t at;
+  if (map_get(&c->ended, key, &at)) return 0;
+  map_put(&c->ended, arena_strndup(&c->ar, key, strlen(key)), 1);
+  return 1;
+}
+
 static void end_enrollments(ctx *c, int64_t person, int entity, const char *label) {
   /* Enrollments whose user is one of the person's source ids. */
   sqlite3_stmt *st;
@@ -923,6 +934,7 @@ static void end_enrollments(ctx *c, int64_t person, int entity, const char *labe
   char today[16];
   strftime(today, sizeof today, "%Y-%m-%d", &tm);
   while (sqlite3_step(st) == SQLITE_ROW) {
+    if (!first_deactivation(c, ENT_enrollment, sqlite3_column_int64(st, 0))) continue;
     json_t *o = json_object();
     json_object_set_new(o, "op", json_string("deactivate"));
     json_object_set_new(o, "entity", json_string("enrollment"));
@@ -987,6 +999,7 @@ static void deletions(ctx *c) {
         load_hub(c, e, hub, cur);
         int status = attr_index(c, e, "status");
         if (status >= 0 && cur[status].kind == V_STR && cur[status].len == 8 && !memcmp(cur[status].u.s, "inactive", 8)) continue;
+        if (!first_deactivation(c, e, hub)) continue;
         const char *label = label_of(c, e, cur, sid);
         o = json_object();
         json_object_set_new(o, "op", json_string(c->p->policy.delete_objects ? "delete" : "deactivate"));
@@ -1104,6 +1117,7 @@ int run_compute(const plan *p, const uint8_t *plan_bytes, size_t plan_len, store
   }
   map_free(&c->by_id);
   map_free(&c->by_code);
+  map_free(&c->ended);
   arena_free(&c->ar);
   free(c->recs);
   free(c);
@@ -1178,7 +1192,8 @@ void run_print(const run_result *r, FILE *out, int summary_only) {
     }
     if (!header++) fputc('\n', out);
     if (!strcmp(k, "create")) {
-      fprintf(out, "+ %s %s %s", ent, sid ? sid : "", label ? label : "");
+      fprintf(out, "+ %s %s", ent, sid ? sid : "");
+      if (label && (!sid || strcmp(label, sid) != 0)) fprintf(out, " %s", label);
       json_t *set = json_object_get(o, "set");
       json_t *school = json_object_get(set, "school"), *grade = json_object_get(set, "grade");
       if (json_is_string(school) || json_is_string(grade)) {
@@ -1294,6 +1309,10 @@ static int64_t *tmp_slot(tmp_map *m, json_int_t tmp) {
 }
 
 static void bind_json(sqlite3_stmt *st, int i, json_t *v) {
+  if (!v) { /* an absent field: SQL NULL */
+    sqlite3_bind_null(st, i);
+    return;
+  }
   switch (json_typeof(v)) {
     case JSON_STRING: sqlite3_bind_text(st, i, json_string_value(v), (int)json_string_length(v), SQLITE_TRANSIENT); break;
     case JSON_INTEGER: sqlite3_bind_int64(st, i, json_integer_value(v)); break;

@@ -1,6 +1,14 @@
-/* value.c: the per-record arena and the value operations of value.h. */
+/* value.c: the per-record arena and the value operations of value.h
+ * (missing, equality, ordering, text).
+ *
+ * The arena hands out memory in 64 KB blocks; an allocation larger than a
+ * block gets a block of its own.  Rewinding keeps the standard blocks for the
+ * next record, so after the first few records evaluation calls malloc no
+ * more; arena_free releases everything.
+ */
 #include "value.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,18 +33,36 @@ static arena_block *new_block(size_t size) {
   return b;
 }
 
+/* Takes a standard block from the spare list, or makes one. */
+static arena_block *standard_block(arena *a) {
+  arena_block *b = a->spare;
+  if (!b) return new_block(ARENA_BLOCK);
+  a->spare = b->next;
+  b->used = 0;
+  return b;
+}
+
 void *arena_alloc(arena *a, size_t n) {
-  n = (n + 15) & ~(size_t)15;
-  if (n == 0) n = 16;
-  if (!a->head || a->head->size - a->head->used < n) {
-    arena_block *b = NULL;
-    if (n <= ARENA_BLOCK && a->spare) {
-      b = a->spare;
-      a->spare = b->next;
-      b->used = 0;
+  if (n > SIZE_MAX - 32) {
+    fputs("syncvm: out of memory\n", stderr);
+    exit(2);
+  }
+  n = n == 0 ? 16 : (n + 15) & ~(size_t)15; /* 16: any value or struct fits */
+  if (n > ARENA_BLOCK) {
+    /* Oversized: a block of its own, linked behind the current block so
+     * that block's free space is still used by the next small allocation. */
+    arena_block *b = new_block(n);
+    b->used = n;
+    if (a->head) {
+      b->next = a->head->next;
+      a->head->next = b;
     } else {
-      b = new_block(n > ARENA_BLOCK ? n : ARENA_BLOCK);
+      a->head = b;
     }
+    return b->data;
+  }
+  if (!a->head || a->head->size - a->head->used < n) {
+    arena_block *b = standard_block(a);
     b->next = a->head;
     a->head = b;
   }
@@ -53,7 +79,9 @@ char *arena_strndup(arena *a, const char *s, size_t n) {
 }
 
 void arena_rewind(arena *a) {
-  /* Standard-size blocks are kept for the next record; oversized ones go. */
+  /* Standard-size blocks are kept for the next record, so a steady stream
+   * of records allocates nothing; an oversized block is freed, because one
+   * huge record should not pin its memory for the rest of the run. */
   while (a->head) {
     arena_block *b = a->head;
     a->head = b->next;
@@ -195,6 +223,12 @@ void v_describe(value v, char *buf, size_t size) {
       }
       if (k + 2 <= size) buf[k++] = ']';
       buf[k < size ? k : size - 1] = 0;
+      return;
+    }
+    case V_DEC: {
+      /* 12.0, not 12: a trace or a test failure must tell a decimal from an int. */
+      size_t n = scalar_text(v, buf, size);
+      if (!strpbrk(buf, ".eEni") && n + 3 <= size) memcpy(buf + n, ".0", 3);
       return;
     }
     default: scalar_text(v, buf, size); return;

@@ -383,9 +383,13 @@ def suite_scenarios(binaries):
     for sdir in sorted(glob.glob("tests/scenarios/*/")):
         name = os.path.basename(sdir.rstrip("/"))
         steps = json.load(open(os.path.join(sdir, "steps.json")))
+        spec = os.path.join(sdir, "spec.sync")
+        if isinstance(steps, dict):  # {"spec": "path from the scenario", "steps": [...]}
+            spec = os.path.normpath(os.path.join(sdir, steps["spec"]))
+            steps = steps["steps"]
         with tempfile.TemporaryDirectory() as tmp:
             plan = os.path.join(tmp, "spec.plan")
-            p = run(binaries[0], ["build", os.path.join(sdir, "spec.sync"), "-o", plan])
+            p = run(binaries[0], ["build", spec, "-o", plan])
             if p.returncode != 0:
                 ok(f"scenario {name}: builds", False, p.stderr.decode())
                 continue
