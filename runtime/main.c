@@ -106,8 +106,8 @@ static int begin_write(store *s) {
   char err[1200];
   if (!store_exec(s, "BEGIN IMMEDIATE", err, sizeof err)) {
     if (sqlite3_errcode(s->db) == SQLITE_BUSY || strstr(err, "locked"))
-      fprintf(stderr, "syncvm: %s is being written by another syncvm (waited %d s); try again when it has finished\n", s->path,
-              STORE_BUSY_MS / 1000);
+      fprintf(stderr, "syncvm: %s is being written by another syncvm (waited %.1f s); try again when it has finished\n",
+              s->path, s->busy_ms / 1000.0);
     else
       fprintf(stderr, "syncvm: %s\n", err);
     return 0;
@@ -181,9 +181,11 @@ static int compute(const char *plan_path, store *s, run_result *r, uint8_t **byt
   return 0;
 }
 
-static void print_result(const run_result *r, const opts *o) {
+static void print_result_as(const run_result *r, const opts *o, int64_t run_id, const char *status) {
   if (o->json) {
     json_t *doc = run_to_json(r);
+    if (run_id) json_object_set_new(doc, "run", json_integer(run_id));
+    if (status) json_object_set_new(doc, "status", json_string(status));
     char *t = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     puts(t);
     free(t);
@@ -192,6 +194,8 @@ static void print_result(const run_result *r, const opts *o) {
     run_print(r, stdout, o->summary);
   }
 }
+
+static void print_result(const run_result *r, const opts *o) { print_result_as(r, o, 0, NULL); }
 
 static int cmd_plan(const opts *o) {
   if (o->nargs != 1) return usage(stderr), 2;
@@ -227,7 +231,11 @@ static int finish_apply(store *s, run_result *r, const opts *o, const uint8_t *b
   if (r->held[0]) {
     int64_t id = record_run(s, r, "parked", bytes, len);
     if (!store_exec(s, "COMMIT", err, sizeof err)) return fprintf(stderr, "syncvm: %s\n", err), 1;
-    if (!o->json) run_print(r, stdout, 1);
+    if (o->json) {
+      print_result_as(r, o, id, "parked");
+      return 3;
+    }
+    run_print(r, stdout, 1);
     printf("parked as run %lld: %s\napprove it with: syncvm approve %lld\n", (long long)id, r->held, (long long)id);
     return 3;
   }
@@ -237,8 +245,8 @@ static int finish_apply(store *s, run_result *r, const opts *o, const uint8_t *b
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     return 1;
   }
-  print_result(r, o);
-  printf("applied as run %lld\n", (long long)id);
+  print_result_as(r, o, id, "applied");
+  if (!o->json) printf("applied as run %lld\n", (long long)id);
   return 0;
 }
 
@@ -296,7 +304,8 @@ static int keep_op(json_t *op, void *vp) {
   if (!strcmp(k, "create") && !f->creates) return 0;
   if ((!strcmp(k, "update") || !strcmp(k, "reactivate")) && !f->updates) return 0;
   if ((!strcmp(k, "deactivate") || !strcmp(k, "delete") || !strcmp(k, "unlink")) && !f->deletes) return 0;
-  if (f->school && (!strcmp(k, "create") || !strcmp(k, "update") || !strcmp(k, "reactivate") || !strcmp(k, "deactivate"))) {
+  if (f->school && (!strcmp(k, "create") || !strcmp(k, "update") || !strcmp(k, "reactivate") || !strcmp(k, "deactivate") ||
+                    !strcmp(k, "delete") || !strcmp(k, "unlink"))) {
     json_t *sc = json_object_get(op, "school");
     if (!sc) sc = json_object_get(json_object_get(op, "set"), "school");
     if (!json_is_string(sc) || strcmp(json_string_value(sc), f->school) != 0) return 0;
@@ -637,6 +646,101 @@ static int cmd_duplicates(const opts *o) {
 
 /* ---- why -------------------------------------------------------------------------- */
 
+/* `why` builds one JSON answer and prints it as text or as JSON. */
+static json_t *why_not_in_hub(store *s, const char *entity, const char *id) {
+  sqlite3_stmt *st;
+  json_t *ans = NULL;
+  if (sqlite3_prepare_v2(s->db, "SELECT run_id, report FROM sync_runs ORDER BY run_id DESC", -1, &st, NULL) != SQLITE_OK) return NULL;
+  while (!ans && sqlite3_step(st) == SQLITE_ROW) {
+    json_t *rep = json_loads((const char *)sqlite3_column_text(st, 1), 0, NULL);
+    size_t i;
+    json_t *x;
+    json_array_foreach(rep, i, x) {
+      const char *sid = json_string_value(json_object_get(x, "sid"));
+      const char *ent = json_string_value(json_object_get(x, "entity"));
+      const char *kind = json_string_value(json_object_get(x, "kind"));
+      if (!sid || !ent || !kind || strcmp(ent, entity) != 0 || !strcmp(kind, "warning") || !strcmp(kind, "reported")) continue;
+      size_t n = strlen(sid), m = strlen(id);
+      if (strcmp(sid, id) != 0 && !(n > m && strcmp(sid + n - m, id) == 0)) continue;
+      ans = json_object();
+      json_object_set_new(ans, "entity", json_string(entity));
+      json_object_set_new(ans, "sis_id", json_string(sid));
+      json_object_set_new(ans, "in_hub", json_false());
+      json_object_set_new(ans, "run", json_integer(sqlite3_column_int64(st, 0)));
+      json_object_set_new(ans, "outcome", json_string(kind));
+      json_object_set(ans, "where", json_object_get(x, "where"));
+      json_object_set(ans, "reason", json_object_get(x, "reason"));
+      break;
+    }
+    json_decref(rep);
+  }
+  sqlite3_finalize(st);
+  return ans;
+}
+
+static json_t *why_in_hub(store *s, int e, const char *entity, int64_t hub) {
+  json_t *ans = json_object();
+  char sql[512];
+  sqlite3_stmt *st;
+  json_object_set_new(ans, "entity", json_string(entity));
+  json_object_set_new(ans, "hub_id", json_integer(hub));
+  json_object_set_new(ans, "in_hub", json_true());
+  snprintf(sql, sizeof sql, "SELECT sis_id, status, provenance FROM hub_%s WHERE hub_id = ?", schema_entity_get(e)->name);
+  if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK) {
+    sqlite3_bind_int64(st, 1, hub);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+      const char *sid = (const char *)sqlite3_column_text(st, 0), *status = (const char *)sqlite3_column_text(st, 1);
+      json_object_set_new(ans, "sis_id", sid ? json_string(sid) : json_null());
+      json_object_set_new(ans, "status", status ? json_string(status) : json_null());
+      const char *prov = (const char *)sqlite3_column_text(st, 2);
+      json_t *pj = prov ? json_loads(prov, 0, NULL) : NULL;
+      json_object_set_new(ans, "attributes", pj ? pj : json_object());
+    }
+    sqlite3_finalize(st);
+  }
+  json_t *srcs = json_array();
+  if (sqlite3_prepare_v2(s->db, "SELECT source, source_id, domain, gone FROM sync_links WHERE entity = ? AND hub_id = ? ORDER BY source, source_id",
+                         -1, &st, NULL) == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, entity, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, hub);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      const char *dom = (const char *)sqlite3_column_text(st, 2);
+      json_t *l = json_object();
+      json_object_set_new(l, "source", json_string((const char *)sqlite3_column_text(st, 0)));
+      json_object_set_new(l, "sid", json_string((const char *)sqlite3_column_text(st, 1)));
+      json_object_set_new(l, "linked", json_string(!dom || !strcmp(dom, "new") ? "when it was created" : !strcmp(dom, "id") ? "by its id" : dom));
+      json_object_set_new(l, "still_sent", json_boolean(!sqlite3_column_int(st, 3)));
+      json_array_append_new(srcs, l);
+    }
+    sqlite3_finalize(st);
+  }
+  json_object_set_new(ans, "sources", srcs);
+  return ans;
+}
+
+static void why_print(json_t *ans) {
+  const char *entity = json_string_value(json_object_get(ans, "entity"));
+  const char *sid = json_string_value(json_object_get(ans, "sis_id"));
+  if (!json_is_true(json_object_get(ans, "in_hub"))) {
+    printf("%s %s is not in the hub: run %lld %s it (%s): %s\n", entity, sid, (long long)json_integer_value(json_object_get(ans, "run")),
+           json_string_value(json_object_get(ans, "outcome")), json_string_value(json_object_get(ans, "where")),
+           json_string_value(json_object_get(ans, "reason")));
+    return;
+  }
+  printf("%s %s (hub %lld, %s)\nattributes:\n", entity, sid ? sid : "", (long long)json_integer_value(json_object_get(ans, "hub_id")),
+         json_string_value(json_object_get(ans, "status")));
+  const char *key;
+  json_t *v;
+  json_object_foreach(json_object_get(ans, "attributes"), key, v) printf("  %-16s from %s\n", key, json_string_value(v));
+  printf("sources:\n");
+  size_t i;
+  json_array_foreach(json_object_get(ans, "sources"), i, v) {
+    printf("  %-8s %-20s linked %s%s\n", json_string_value(json_object_get(v, "source")), json_string_value(json_object_get(v, "sid")),
+           json_string_value(json_object_get(v, "linked")),
+           json_is_true(json_object_get(v, "still_sent")) ? "" : " (no longer sent by the source)");
+  }
+}
+
 static int cmd_why(const opts *o) {
   if (o->nargs != 2) return usage(stderr), 2;
   int e = schema_entity_find(o->args[0]);
@@ -650,7 +754,7 @@ static int cmd_why(const opts *o) {
   char sql[512];
   sqlite3_stmt *st;
   int64_t hub = 0;
-  snprintf(sql, sizeof sql, "SELECT hub_id FROM sync_links WHERE entity = ?1 AND source_id = ?2 UNION ALL SELECT hub_id FROM hub_%s WHERE sis_id = ?2 LIMIT 1",
+  snprintf(sql, sizeof sql, "SELECT hub_id FROM sync_links WHERE entity = ?1 AND source_id = ?2 AND gone = 0 UNION ALL SELECT hub_id FROM hub_%s WHERE sis_id = ?2 LIMIT 1",
            schema_entity_get(e)->name);
   if (sqlite3_prepare_v2(s.db, sql, -1, &st, NULL) == SQLITE_OK) {
     sqlite3_bind_text(st, 1, o->args[0], -1, SQLITE_STATIC);
@@ -658,60 +762,21 @@ static int cmd_why(const opts *o) {
     if (sqlite3_step(st) == SQLITE_ROW) hub = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
   }
-  if (!hub) {
-    /* Not in the hub: what the latest run that saw it said. */
-    int found = 0;
-    if (sqlite3_prepare_v2(s.db, "SELECT run_id, report FROM sync_runs ORDER BY run_id DESC", -1, &st, NULL) == SQLITE_OK) {
-      while (!found && sqlite3_step(st) == SQLITE_ROW) {
-        json_t *rep = json_loads((const char *)sqlite3_column_text(st, 1), 0, NULL);
-        size_t i;
-        json_t *x;
-        json_array_foreach(rep, i, x) {
-          const char *sid = json_string_value(json_object_get(x, "sid"));
-          const char *ent = json_string_value(json_object_get(x, "entity"));
-          if (!sid || !ent || strcmp(ent, o->args[0]) != 0) continue;
-          size_t n = strlen(sid), m = strlen(id);
-          if (strcmp(sid, id) != 0 && !(n > m && strcmp(sid + n - m, id) == 0)) continue;
-          printf("%s %s is not in the hub: run %lld %s it (%s): %s\n", o->args[0], sid, (long long)sqlite3_column_int64(st, 0),
-                 json_string_value(json_object_get(x, "kind")), json_string_value(json_object_get(x, "where")),
-                 json_string_value(json_object_get(x, "reason")));
-          found = 1;
-        }
-        json_decref(rep);
-      }
-      sqlite3_finalize(st);
-    }
-    if (!found) printf("%s %s is not in the hub, and no run has reported it\n", o->args[0], id);
-    store_close(&s);
-    return found ? 0 : 1;
-  }
-  snprintf(sql, sizeof sql, "SELECT sis_id, status, provenance FROM hub_%s WHERE hub_id = ?", schema_entity_get(e)->name);
-  if (sqlite3_prepare_v2(s.db, sql, -1, &st, NULL) == SQLITE_OK) {
-    sqlite3_bind_int64(st, 1, hub);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-      printf("%s %s (hub %lld, %s)\n", o->args[0], (const char *)sqlite3_column_text(st, 0), (long long)hub,
-             (const char *)sqlite3_column_text(st, 1));
-      json_t *prov = json_loads((const char *)sqlite3_column_text(st, 2), 0, NULL);
-      const char *key;
-      json_t *v;
-      printf("attributes:\n");
-      json_object_foreach(prov, key, v) printf("  %-16s from %s\n", key, json_string_value(v));
-      json_decref(prov);
-    }
-    sqlite3_finalize(st);
-  }
-  if (sqlite3_prepare_v2(s.db, "SELECT source, source_id, domain FROM sync_links WHERE entity = ? AND hub_id = ? ORDER BY source", -1, &st, NULL) == SQLITE_OK) {
-    sqlite3_bind_text(st, 1, o->args[0], -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, hub);
-    printf("sources:\n");
-    while (sqlite3_step(st) == SQLITE_ROW) {
-      const char *dom = (const char *)sqlite3_column_text(st, 2);
-      printf("  %-8s %-20s linked %s\n", (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
-             !dom || !strcmp(dom, "new") ? "when it was created" : !strcmp(dom, "id") ? "by its id" : dom);
-    }
-    sqlite3_finalize(st);
-  }
+  json_t *ans = hub ? why_in_hub(&s, e, o->args[0], hub) : why_not_in_hub(&s, o->args[0], id);
   store_close(&s);
+  if (!ans) {
+    if (o->json) printf("{\"entity\": \"%s\", \"in_hub\": false, \"known\": false}\n", o->args[0]);
+    else printf("%s %s is not in the hub, and no run has reported it\n", o->args[0], id);
+    return 1;
+  }
+  if (o->json) {
+    char *t = json_dumps(ans, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    puts(t);
+    free(t);
+  } else {
+    why_print(ans);
+  }
+  json_decref(ans);
   return 0;
 }
 

@@ -421,7 +421,8 @@ static void index_records(ctx *c) {
 static int link_exists(ctx *c, const char *source, int entity, const char *sid) {
   sqlite3_stmt *st;
   int found = 0;
-  if (sqlite3_prepare_v2(c->s->db, "SELECT 1 FROM sync_links WHERE source=? AND entity=? AND source_id=?", -1, &st, NULL) != SQLITE_OK)
+  if (sqlite3_prepare_v2(c->s->db, "SELECT 1 FROM sync_links WHERE source=? AND entity=? AND source_id=? AND gone = 0", -1, &st,
+                         NULL) != SQLITE_OK)
     return 0;
   sqlite3_bind_text(st, 1, source, -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(st, 2, schema_entity_get(entity)->name, -1, SQLITE_STATIC);
@@ -498,15 +499,18 @@ static void check_references(ctx *c) {
 
 /* ---- link ------------------------------------------------------------------------ */
 
-static int64_t linked_hub(ctx *c, const char *source, int entity, const char *sid) {
+/* The object a source record is linked to; *gone when the link is one the
+ * source had dropped (the record is coming back). */
+static int64_t linked_hub(ctx *c, const char *source, int entity, const char *sid, int *gone) {
   sqlite3_stmt *st;
   int64_t id = 0;
-  if (sqlite3_prepare_v2(c->s->db, "SELECT hub_id FROM sync_links WHERE source=? AND entity=? AND source_id=?", -1, &st,
+  *gone = 0;
+  if (sqlite3_prepare_v2(c->s->db, "SELECT hub_id, gone FROM sync_links WHERE source=? AND entity=? AND source_id=?", -1, &st,
                          NULL) == SQLITE_OK) {
     sqlite3_bind_text(st, 1, source, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, schema_entity_get(entity)->name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, sid, -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(st) == SQLITE_ROW) id = sqlite3_column_int64(st, 0);
+    if (sqlite3_step(st) == SQLITE_ROW) id = sqlite3_column_int64(st, 0), *gone = sqlite3_column_int(st, 1);
     sqlite3_finalize(st);
   }
   return id;
@@ -617,9 +621,10 @@ static void link_all(ctx *c) {
     inrec *rec = &c->recs[i];
     if (rec->parked) continue;
     const char *src = plan_str(c->p, c->p->sources[rec->source].name);
-    rec->hub_id = linked_hub(c, src, rec->entity, rec->sid);
+    int gone;
+    rec->hub_id = linked_hub(c, src, rec->entity, rec->sid, &gone);
     if (rec->hub_id) {
-      rec->domain = "id";
+      rec->domain = gone ? "by its id: the source sends it again" : "id";
       continue;
     }
     int64_t dhub;
@@ -923,7 +928,7 @@ static int first_deactivation(ctx *c, int entity, int64_t hub) {
 static void end_enrollments(ctx *c, int64_t person, int entity, const char *label) {
   /* Enrollments whose user is one of the person's source ids. */
   sqlite3_stmt *st;
-  const char *sql = "SELECT e.hub_id, e.sis_id FROM hub_enrollment e JOIN sync_links l ON l.entity = ? AND l.hub_id = ?"
+  const char *sql = "SELECT DISTINCT e.hub_id, e.sis_id FROM hub_enrollment e JOIN sync_links l ON l.entity = ? AND l.hub_id = ?"
                     " WHERE e.\"user\" = l.source_id AND (e.status IS NULL OR e.status != 'inactive')";
   if (sqlite3_prepare_v2(c->s->db, sql, -1, &st, NULL) != SQLITE_OK) return;
   sqlite3_bind_text(st, 1, schema_entity_get(entity)->name, -1, SQLITE_STATIC);
@@ -959,7 +964,8 @@ static void deletions(ctx *c) {
     for (int e = 0; e < ENT__COUNT; e++) {
       if (!c->fed[s][e]) continue;
       sqlite3_stmt *st;
-      if (sqlite3_prepare_v2(c->s->db, "SELECT l.source_id, l.hub_id FROM sync_links l WHERE l.source = ? AND l.entity = ? ORDER BY l.source_id",
+      if (sqlite3_prepare_v2(c->s->db, "SELECT l.source_id, l.hub_id FROM sync_links l WHERE l.source = ? AND l.entity = ? AND l.gone = 0"
+                                       " ORDER BY l.source_id",
                              -1, &st, NULL) != SQLITE_OK)
         continue;
       sqlite3_bind_text(st, 1, src, -1, SQLITE_TRANSIENT);
@@ -970,7 +976,11 @@ static void deletions(ctx *c) {
         const char *sid = (const char *)sqlite3_column_text(st, 0);
         int64_t hub = sqlite3_column_int64(st, 1);
         if (seen(c, s, e, sid)) continue;
+        value cur[MAX_ATTRS];
+        load_hub(c, e, hub, cur);
+        int sc = attr_index(c, e, "school");
         json_t *o = json_object();
+        if (sc >= 0 && cur[sc].kind == V_STR) json_object_set_new(o, "school", to_json(cur[sc])); /* for approve --school */
         json_object_set_new(o, "op", json_string("unlink"));
         json_object_set_new(o, "source", json_string(src));
         json_object_set_new(o, "entity", json_string(schema_entity_get(e)->name));
@@ -980,7 +990,8 @@ static void deletions(ctx *c) {
         /* Does any other source still feed the object? */
         sqlite3_stmt *q;
         int others = 0;
-        if (sqlite3_prepare_v2(c->s->db, "SELECT source, source_id FROM sync_links WHERE entity = ? AND hub_id = ?", -1, &q, NULL) == SQLITE_OK) {
+        if (sqlite3_prepare_v2(c->s->db, "SELECT source, source_id FROM sync_links WHERE entity = ? AND hub_id = ? AND gone = 0", -1, &q,
+                               NULL) == SQLITE_OK) {
           sqlite3_bind_text(q, 1, schema_entity_get(e)->name, -1, SQLITE_STATIC);
           sqlite3_bind_int64(q, 2, hub);
           while (sqlite3_step(q) == SQLITE_ROW) {
@@ -995,8 +1006,6 @@ static void deletions(ctx *c) {
           sqlite3_finalize(q);
         }
         if (others) continue;
-        value cur[MAX_ATTRS];
-        load_hub(c, e, hub, cur);
         int status = attr_index(c, e, "status");
         if (status >= 0 && cur[status].kind == V_STR && cur[status].len == 8 && !memcmp(cur[status].u.s, "inactive", 8)) continue;
         if (!first_deactivation(c, e, hub)) continue;
@@ -1010,7 +1019,6 @@ static void deletions(ctx *c) {
         char why[300];
         snprintf(why, sizeof why, "no longer sent by %s", src);
         json_object_set_new(o, "reason", json_string(why));
-        int sc = attr_index(c, e, "school");
         if (sc >= 0 && cur[sc].kind == V_STR) json_object_set_new(o, "school", to_json(cur[sc]));
         op(c, o);
         c->r->counts[e][CNT_DEACTIVATE]++;
@@ -1463,7 +1471,12 @@ int run_apply_ops(store *s, const run_result *r, int64_t run_id, op_filter keep,
       if (filtered) continue;
       char sql[256];
       snprintf(sql, sizeof sql, "DELETE FROM hub_%s WHERE hub_id = ?1", schema_entity_get(e)->name);
+      /* Deleted for good: the object, what its sources sent, and its links. */
       ok = exec_bind(s, sql, err, errsize, 1, json_object_get(o, "hub_id")) &&
+           exec_bind(s,
+                     "DELETE FROM sync_snapshot WHERE (source, entity, source_id) IN"
+                     " (SELECT source, entity, source_id FROM sync_links WHERE entity = ?1 AND hub_id = ?2)",
+                     err, errsize, 2, json_object_get(o, "entity"), json_object_get(o, "hub_id")) &&
            exec_bind(s, "DELETE FROM sync_links WHERE entity = ?1 AND hub_id = ?2", err, errsize, 2, json_object_get(o, "entity"),
                      json_object_get(o, "hub_id"));
     } else if (!strcmp(k, "link")) {
@@ -1477,15 +1490,13 @@ int run_apply_ops(store *s, const run_result *r, int64_t run_id, op_filter keep,
         }
         hub = own = json_integer(*slot);
       }
-      ok = exec_bind(s, "INSERT OR REPLACE INTO sync_links (source, entity, source_id, hub_id, domain) VALUES (?1, ?2, ?3, ?4, ?5)",
+      ok = exec_bind(s, "INSERT OR REPLACE INTO sync_links (source, entity, source_id, hub_id, domain, gone) VALUES (?1, ?2, ?3, ?4, ?5, 0)",
                      err, errsize, 5, json_object_get(o, "source"), json_object_get(o, "entity"), sidj, hub,
                      json_object_get(o, "domain"));
       json_decref(own);
     } else if (!strcmp(k, "unlink")) {
       if (filtered) continue;
-      ok = exec_bind(s, "DELETE FROM sync_links WHERE source = ?1 AND entity = ?2 AND source_id = ?3", err, errsize, 3,
-                     json_object_get(o, "source"), json_object_get(o, "entity"), sidj) &&
-           exec_bind(s, "DELETE FROM sync_snapshot WHERE source = ?1 AND entity = ?2 AND source_id = ?3", err, errsize, 3,
+      ok = exec_bind(s, "UPDATE sync_links SET gone = 1 WHERE source = ?1 AND entity = ?2 AND source_id = ?3", err, errsize, 3,
                      json_object_get(o, "source"), json_object_get(o, "entity"), sidj);
     } else if (!strcmp(k, "snapshot")) {
       if (json_object_get(skipped_ids, idkey)) continue;

@@ -1,7 +1,9 @@
 /* store.h: the hub, in SQLite.
  *
  * One table per entity (hub_student, ...), its columns generated from
- * schema.def; sync_links maps (source, entity, source id) to hub objects;
+ * schema.def; sync_links maps (source, entity, source id) to hub objects (a
+ * link whose record the source stopped sending is kept as `gone`, so the
+ * record, when it comes back, finds its object again and reactivates it);
  * sync_snapshot keeps what each source sent last run (with a content hash);
  * sync_runs is the history (and holds parked runs); sync_cases and
  * sync_decisions are the duplicate queue and its remembered answers;
@@ -22,6 +24,7 @@
 typedef struct {
   sqlite3 *db;
   char path[1024];
+  int busy_ms; /* how long a writer waits for another */
 } store;
 
 /* Opens (creating or migrating) the hub at `path`.  0 and a message on failure. */

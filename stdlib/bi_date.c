@@ -4,9 +4,15 @@
  *   2014-03-09, 2014-03-09T04:05:06Z (and any time or offset after the date)
  *   3/9/2014, 03/09/2014, 3-9-2014    month first, unless told "D/M/YYYY"
  *   3/9/14                            two-digit year: see PIVOT below
+ *   2014/03/09, 2014-3-9              year first
  *   20140309 (as text or as an int)
- *   Mar 09 2014, March 9, 2014, 9 March 2014 (month names in English, any case)
- * A date that does not exist (2005-02-29, 13/45/2010) is not a date.
+ *   Mar 09 2014, March 9, 2014, 9 March 2014, 09-Mar-2014 (English month
+ *   names or their first three letters, any case)
+ * date()'s optional format is one of D/M/YYYY, D.M.YYYY (day first),
+ * M/D/YYYY, YYYY-MM-DD, YYYYMMDD (month first); it only decides the
+ * ambiguous D/M/Y text, since the other forms say which number is which.
+ * A date that does not exist (2005-02-29, 13/45/2010) is not a date: null,
+ * and a warning quoting the text.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -16,8 +22,20 @@
 
 #include "builtin_api.h"
 
-/* Two-digit years are birth dates and school years, so they lean to the
- * past: 00..39 are 2000..2039, 40..99 are 1940..1999. */
+/* The language's null rule, kept here too: a built-in given null returns null. */
+static int has_null(const value *a, int n) {
+  for (int i = 0; i < n; i++)
+    if (a[i].kind == V_NULL) return 1;
+  return 0;
+}
+
+/* The century of a two-digit year (Clever's CSV writes 11/1/98).  Such years
+ * are birth dates and school years, so they lean to the past: 00..39 are
+ * 2000..2039 (every student born this century, school years to 2039) and
+ * 40..99 are 1940..1999 (staff and guardians).  The pivot is fixed rather
+ * than sliding with the clock so that a plan reads the same text the same
+ * way every year (and constant folding at compile time agrees with run
+ * time); move it forward before the late 2030s. */
 #define PIVOT 40
 
 static int days_in(int y, int m) {
@@ -95,7 +113,7 @@ int64_t parse_date_text(const char *s, size_t n, int dayfirst) {
   if (n == 0) return -1;
   /* ISO first: YYYY-MM-DD with anything after it (a time, an offset). */
   if (n >= 10 && isdigit((unsigned char)s[0]) && s[4] == '-' && s[7] == '-' &&
-      (n == 10 || s[10] == 'T' || s[10] == ' ' || s[10] == 't')) {
+      (n == 10 || memchr("Tt Zz+-", s[10], 7))) { /* a time, or an offset as xsd:date has */
     for (int i = 0; i < 10; i++)
       if (i != 4 && i != 7 && !isdigit((unsigned char)s[i])) return -1;
     return ymd(digits_at(s, 4), digits_at(s + 5, 2), digits_at(s + 8, 2));
@@ -128,21 +146,54 @@ int64_t parse_date_text(const char *s, size_t n, int dayfirst) {
   return -1;
 }
 
+/* The format argument: which of day and month comes first in D/M/Y text.
+ * Every other form (ISO, YYYYMMDD, month names) says which is which by
+ * itself, so the format only settles the ambiguous one.  Returns 0 or 1, or
+ * -1 for a format date() does not know (the checker refuses such a literal;
+ * this catches one computed at run time). */
+static int dayfirst_of(value f) {
+  static const struct {
+    const char *name;
+    int dayfirst;
+  } formats[] = {{"D/M/YYYY", 1}, {"D.M.YYYY", 1}, {"M/D/YYYY", 0}, {"YYYY-MM-DD", 0}, {"YYYYMMDD", 0}};
+  if (f.kind != V_STR) return -1;
+  for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++)
+    if (strlen(formats[i].name) == f.len && strncasecmp(formats[i].name, f.u.s, f.len) == 0) return formats[i].dayfirst;
+  return -1;
+}
+
+static const char *kind_name(value x) {
+  switch (x.kind) {
+    case V_BOOL: return "bool";
+    case V_DEC: return "decimal";
+    case V_TIME: return "time";
+    case V_LIST: return "list";
+    case V_REGEX: return "regex";
+    default: return "value";
+  }
+}
+
 value bi_date(bi_ctx *cx, const value *a, int n) {
+  if (has_null(a, n)) return v_null();
   value x = a[0];
   if (x.kind == V_DATE) return x;
-  int dayfirst = 0;
-  if (n > 1 && a[1].kind == V_STR) dayfirst = a[1].len >= 1 && (a[1].u.s[0] == 'D' || a[1].u.s[0] == 'd');
+  int dayfirst = n > 1 ? dayfirst_of(a[1]) : 0;
+  if (dayfirst < 0) {
+    char shown[64];
+    v_describe(a[1], shown, sizeof shown);
+    bi_warn(cx, "unknown date format %s (D/M/YYYY, D.M.YYYY, M/D/YYYY, YYYY-MM-DD or YYYYMMDD)", shown);
+    return v_null();
+  }
   char buf[64];
   const char *s;
   size_t len;
-  if (x.kind == V_INT) {
+  if (x.kind == V_INT) { /* 20140309 from a numeric column */
     len = (size_t)snprintf(buf, sizeof buf, "%lld", (long long)x.u.i);
     s = buf;
   } else if (x.kind == V_STR) {
     s = x.u.s, len = x.len;
   } else {
-    bi_warn(cx, "a %s is not a date", x.kind == V_BOOL ? "bool" : x.kind == V_LIST ? "list" : "number");
+    bi_warn(cx, "a %s is not a date", kind_name(x));
     return v_null();
   }
   int64_t d = parse_date_text(s, len, dayfirst);
@@ -154,7 +205,7 @@ value bi_date(bi_ctx *cx, const value *a, int n) {
 }
 
 value bi_year(bi_ctx *cx, const value *a, int n) {
-  (void)n;
+  if (has_null(a, n)) return v_null();
   if (a[0].kind == V_DATE) return v_int(a[0].u.i / 10000);
   value d = bi_date(cx, a, 1);
   return d.kind == V_DATE ? v_int(d.u.i / 10000) : d;

@@ -2,14 +2,24 @@
  *
  * The OneRoster (CEDS) codes, in order: IT (infant/toddler), PR (preschool,
  * early education), PK, TK, KG, 01 .. 13, PS (postsecondary), UG (ungraded),
- * Other.  Sources say the same thing many ways: "K", "0", "Kindergarten",
- * "Grade 3", "3rd", "third grade", PowerSchool's numbers (0 is KG; negative
- * numbers are pre-K: -1 is PK, -2 and below PR), Ed-Fi descriptors
- * ("Transitional Kindergarten", "Preschool/Prekindergarten", "Infant/toddler",
- * "Early Education", "Ungraded", "No grade level", "Postsecondary"; "Adult
- * Education" and "Out of School", which OneRoster has no code for, are Other) and
- * Clever's ("PreKindergarten", "TransitionalKindergarten", "InfantToddler",
- * "Preschool", "Postgraduate", "Ungraded", "Other").
+ * Other.  Sources say the same thing many ways:
+ *   - plain numbers and words: "K", "0", "00", "Kindergarten", "Kinder",
+ *     "Grade 3", "3", "03", "3rd", "third grade", "1st Grade", "Grade 12";
+ *   - PowerSchool's numbers: 0 is KG and negative numbers are the years
+ *     before it.  -1 is PK (the year before kindergarten) and -2 .. -5 are
+ *     PR (earlier preschool years).  Not PS: in OneRoster PS is
+ *     postsecondary, the other end of schooling.  99 (PowerSchool's
+ *     "graduated") and other numbers are not grades: null and a warning;
+ *   - Ed-Fi descriptors, alone or as a URI (...GradeLevelDescriptor#Ninth
+ *     grade): "Transitional Kindergarten", "Preschool/Prekindergarten" and
+ *     "Prekindergarten" (PK), "Preschool" and "Early Education" (PR),
+ *     "Infant/toddler" (IT), "Ungraded" and "No grade level" (UG),
+ *     "Grade 13", "Postsecondary" (PS); "Adult Education" and "Out of
+ *     School", which OneRoster has no code for, are Other;
+ *   - Clever's: "PreKindergarten", "TransitionalKindergarten",
+ *     "InfantToddler", "Preschool", "Postgraduate" (PS), "Ungraded", "Other";
+ *   - pre-K by age: "PK3", "PK4", "Pre-K 4", "K4", "4K" are PK; "K5", "5K" KG.
+ * Anything else is not a grade: null, and a warning quoting it.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -18,6 +28,13 @@
 #include <strings.h>
 
 #include "builtin_api.h"
+
+/* The language's null rule, kept here too: a built-in given null returns null. */
+static int has_null(const value *a, int n) {
+  for (int i = 0; i < n; i++)
+    if (a[i].kind == V_NULL) return 1;
+  return 0;
+}
 
 static const char *const codes[] = {"IT", "PR", "PK", "TK", "KG", "01", "02", "03", "04", "05", "06", "07",
                                     "08", "09", "10", "11", "12", "13", "PS", "UG", "Other"};
@@ -36,7 +53,11 @@ static const struct {
 } words[] = {
     {"it", "IT"}, {"infanttoddler", "IT"}, {"infant", "IT"}, {"toddler", "IT"},
     {"pr", "PR"}, {"preschool", "PR"}, {"earlyeducation", "PR"}, {"earlychildhood", "PR"}, {"ps3", "PR"},
-    {"pk", "PK"}, {"prek", "PK"}, {"prekindergarten", "PK"}, {"preschoolprekindergarten", "PK"}, {"pk4", "PK"},
+    {"pk", "PK"}, {"prek", "PK"}, {"prekindergarten", "PK"}, {"preschoolprekindergarten", "PK"},
+    /* pre-K by the children's age: PK3, PK4, Pre-K 4, K4 and 4K (Wisconsin's
+     * four-year-old kindergarten); K5 and 5K are kindergarten itself. */
+    {"pk3", "PK"}, {"pk4", "PK"}, {"prek3", "PK"}, {"prek4", "PK"}, {"k4", "PK"}, {"4k", "PK"},
+    {"k5", "KG"}, {"5k", "KG"},
     {"tk", "TK"}, {"transitionalkindergarten", "TK"}, {"transitionalk", "TK"},
     {"k", "KG"}, {"kg", "KG"}, {"kindergarten", "KG"}, {"kinder", "KG"}, {"kindergartenfullday", "KG"},
     {"kindergartenhalfday", "KG"}, {"halfdaykindergarten", "KG"}, {"fulldaykindergarten", "KG"},
@@ -49,7 +70,7 @@ static const struct {
 };
 
 static const char *from_number(long v) {
-  /* PowerSchool: 0 is kindergarten, negatives are before it. */
+  /* PowerSchool: 0 is kindergarten, negatives are before it (see the top). */
   if (v == 0) return "KG";
   if (v == -1) return "PK";
   if (v <= -2 && v >= -5) return "PR";
@@ -74,19 +95,39 @@ static int is_ordinal(const char *t) {
   return !strcmp(t, "st") || !strcmp(t, "nd") || !strcmp(t, "rd") || !strcmp(t, "th");
 }
 
+/* Appends src to the string in dst (size bytes), cutting it when full. */
+static void append(char *dst, size_t size, const char *src) {
+  size_t have = strlen(dst), add = strlen(src);
+  if (add > size - 1 - have) add = size - 1 - have;
+  memcpy(dst + have, src, add);
+  dst[have + add] = 0;
+}
+
+/* An Ed-Fi descriptor URI (uri://ed-fi.org/GradeLevelDescriptor#Ninth
+ * grade) names the grade after the '#'. */
+static void strip_uri(const char **s, size_t *n) {
+  for (size_t i = *n; i > 0; i--)
+    if ((*s)[i - 1] == '#') {
+      *s += i, *n -= i;
+      return;
+    }
+}
+
+#define MAXTOK 8
+typedef char token[32];
+
+static int is_number(const char *t) { return isdigit((unsigned char)t[0]) != 0; }
+
 /* Splits into lower-case tokens at anything that is not a letter or digit
- * and between digits and letters ("3rd" is "3" "rd"), drops the words that
- * only say "grade" and ordinal endings after a number, then reads what is
- * left: one number ("Grade 03", "3rd grade", "-1") or words ("Third
- * grade", "Pre-K", "Preschool/Prekindergarten"). */
-const char *grade_code(const char *s, size_t n) {
-  char tok[8][32];
+ * and between digits and letters ("3rd" is "3" "rd"); notes a minus sign
+ * before a leading number (PowerSchool's -1).  Returns the token count. */
+static int tokenize(const char *s, size_t n, token *tok, int *negative) {
   int ntok = 0;
-  int negative = 0;
-  for (size_t i = 0; i < n && ntok < 8;) {
+  *negative = 0;
+  for (size_t i = 0; i < n && ntok < MAXTOK;) {
     unsigned char c = (unsigned char)s[i];
     if (!isalnum(c)) {
-      if (c == '-' && ntok == 0 && i + 1 < n && isdigit((unsigned char)s[i + 1])) negative = 1;
+      if (c == '-' && ntok == 0 && i + 1 < n && isdigit((unsigned char)s[i + 1])) *negative = 1;
       i++;
       continue;
     }
@@ -96,41 +137,54 @@ const char *grade_code(const char *s, size_t n) {
       if (k < sizeof tok[0] - 1) tok[ntok][k++] = (char)tolower((unsigned char)s[i]);
       i++;
     }
-    tok[ntok][k] = 0;
-    ntok++;
+    tok[ntok++][k] = 0;
   }
-  char joined[128] = "", full[128] = "";
+  return ntok;
+}
+
+/* Words only ("Third grade", "Pre-K", "No grade level"): the whole phrase
+ * if the table has it, else the phrase without the words that only say
+ * "grade". */
+static const char *from_words(token *tok, int ntok) {
+  char full[128] = "", joined[128] = "";
+  for (int t = 0; t < ntok; t++) {
+    append(full, sizeof full, tok[t]);
+    if (!is_noise(tok[t])) append(joined, sizeof joined, tok[t]);
+  }
+  const char *code = lookup_word(full);
+  return code ? code : joined[0] ? lookup_word(joined) : NULL;
+}
+
+/* One number with perhaps some words: "Grade 03", "3rd grade", "-1" are the
+ * number; "PK4", "Pre-K 4", "K5", "4K" are table entries with digits. */
+static const char *from_number_and_words(token *tok, int ntok, int negative) {
+  char mixed[128] = "";
   const char *number = NULL;
   int nwords = 0;
-  for (int t = 0; t < ntok; t++)
-    if (!isdigit((unsigned char)tok[t][0])) strncat(full, tok[t], sizeof full - strlen(full) - 1);
-  /* A phrase in the table as a whole ("No grade level") wins. */
-  const char *whole = full[0] ? lookup_word(full) : NULL;
-  if (whole && ntok > 0 && !isdigit((unsigned char)tok[0][0])) {
-    int has_number = 0;
-    for (int t = 0; t < ntok; t++) has_number |= isdigit((unsigned char)tok[t][0]) != 0;
-    if (!has_number) return whole;
-  }
   for (int t = 0; t < ntok; t++) {
-    if (isdigit((unsigned char)tok[t][0])) {
-      if (number) return NULL; /* two numbers: not a grade */
-      number = tok[t];
-      continue;
-    }
-    if (is_noise(tok[t]) || (is_ordinal(tok[t]) && number)) continue;
-    strncat(joined, tok[t], sizeof joined - strlen(joined) - 1);
-    nwords++;
+    if (is_number(tok[t])) number = tok[t];
+    else if (is_noise(tok[t]) || (number && is_ordinal(tok[t]))) continue;
+    else nwords++;
+    append(mixed, sizeof mixed, tok[t]);
   }
-  if (number && nwords == 0) {
-    long v = strtol(number, NULL, 10);
+  if (nwords == 0) {
+    long v = strlen(number) > 4 ? 9999 : strtol(number, NULL, 10);
     return from_number(negative ? -v : v);
   }
-  if (number) return NULL;
-  if (nwords == 0) {
-    /* only noise words: "Grade" alone, or a word that is itself noise */
-    return NULL;
-  }
-  return lookup_word(joined);
+  return negative ? NULL : lookup_word(mixed);
+}
+
+/* Reads what the tokens say: words only, or exactly one number with or
+ * without words; two numbers ("3 4", "3.5") are not a grade. */
+const char *grade_code(const char *s, size_t n) {
+  strip_uri(&s, &n);
+  token tok[MAXTOK];
+  int negative;
+  int ntok = tokenize(s, n, tok, &negative);
+  int numbers = 0;
+  for (int t = 0; t < ntok; t++) numbers += is_number(tok[t]);
+  if (ntok == 0 || numbers > 1) return NULL;
+  return numbers == 0 ? from_words(tok, ntok) : from_number_and_words(tok, ntok, negative);
 }
 
 /* A district has a few dozen distinct grade strings and sends each many
@@ -158,11 +212,13 @@ static const char *cached_code(const char *s, size_t n) {
 }
 
 value bi_grade(bi_ctx *cx, const value *a, int n) {
-  (void)n;
+  if (has_null(a, n)) return v_null();
   value x = a[0];
   const char *code = NULL;
   if (x.kind == V_INT) {
-    code = from_number((long)x.u.i);
+    code = x.u.i >= -99 && x.u.i <= 99 ? from_number((long)x.u.i) : NULL;
+  } else if (x.kind == V_DEC && x.u.d >= -99 && x.u.d <= 99 && x.u.d == (double)(long)x.u.d) {
+    code = from_number((long)x.u.d); /* 3.0 from a spreadsheet's number column */
   } else if (x.kind == V_STR && (code = cached_code(x.u.s, x.len)) != NULL) {
     /* found */
   } else if (x.kind == V_STR) {
@@ -184,7 +240,7 @@ value bi_grade(bi_ctx *cx, const value *a, int n) {
 }
 
 value bi_grades(bi_ctx *cx, const value *a, int n) {
-  (void)n;
+  if (has_null(a, n)) return v_null();
   const char *lo = NULL, *hi = NULL;
   char b1[16], b2[16];
   if (a[0].kind == V_STR && a[0].len < sizeof b1) memcpy(b1, a[0].u.s, a[0].len), b1[a[0].len] = 0, lo = b1;
