@@ -473,6 +473,7 @@ int feed_next(feed *f, value *fields, arena *a, char *err, size_t errsize) {
 
 const char *feed_where(const feed *f) { return f->where; }
 int feed_deleted(const feed *f) { return f->deleted; }
+int feed_is_delta(const feed *f) { return f->delta; }
 
 void feed_close(feed *f) {
   if (!f) return;

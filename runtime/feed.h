@@ -30,6 +30,9 @@ int feed_next(feed *f, value *fields, arena *a, char *err, size_t errsize);
 const char *feed_where(const feed *f);
 /* Whether the last record is a OneRoster delta deletion (tobedeleted). */
 int feed_deleted(const feed *f);
+/* Whether the feed is a OneRoster delta file: records it does not send are
+ * unchanged, not gone; only its tobedeleted rows remove records. */
+int feed_is_delta(const feed *f);
 void feed_close(feed *f);
 
 /* Resolves a setting of a source: its literal, or (for env()/file()) the

@@ -112,6 +112,8 @@ typedef struct {
   int64_t ntmp;
   int sent[64][ENT__COUNT];     /* records each source sent, per entity */
   int fed[64][ENT__COUNT];      /* the source's feed for the entity was read to the end */
+  int delta[64][ENT__COUNT];    /* ...and was a delta: only tobedeleted rows remove records */
+  strmap deleted;               /* "source/entity/sid" of tobedeleted rows */
   const char *names[ENT__COUNT][MAX_ATTRS];
   uint8_t types[ENT__COUNT][MAX_ATTRS];
   int nattrs[ENT__COUNT];
@@ -273,6 +275,8 @@ static void on_warning(void *vp, uint32_t loc, const char *msg) {
   report(w->c, "warning", w->entity, w->source, NULL, w->where, "%s (spec line %s)", msg, at);
 }
 
+static const char *id_key(ctx *c, uint32_t source, int entity, const char *sid);
+
 static const char *rule_text(ctx *c, const plan_unit *u, uint32_t rule) {
   const plan_rule *pr = &u->rules[rule];
   static const char *const words[] = {"keep if", "drop if", "skip if missing", "report if missing"};
@@ -315,7 +319,8 @@ static int fetch_unit(ctx *c, vm *v, uint32_t ui) {
     /* The id reports name: the record's sis_id as the hub will know it. */
     const char *sid = attrs[id_slot].kind == V_NULL ? NULL
                       : str_of(&c->ar, e == ENT_school ? attrs[id_slot] : prefixed(c, prefix, attrs[id_slot]));
-    if (feed_deleted(f)) { /* a OneRoster delta deletion: handled like a record no longer sent */
+    if (feed_deleted(f)) { /* a OneRoster delta deletion: the record is gone */
+      if (sid) map_put(&c->deleted, id_key(c, u->source, e, sid), 1);
       vm_reset_record(v);
       continue;
     }
@@ -387,6 +392,7 @@ static int fetch_unit(ctx *c, vm *v, uint32_t ui) {
     vm_reset_record(v);
   }
   if (ok) c->fed[u->source][e] = 1;
+  if (ok && feed_is_delta(f)) c->delta[u->source][e] = 1;
   free(fields);
   feed_close(f);
   return ok;
@@ -959,7 +965,10 @@ static void end_enrollments(ctx *c, int64_t person, int entity, const char *labe
 
 static void deletions(ctx *c) {
   for (uint32_t s = 0; s < c->p->nsources; s++) {
-    if (!is_bulk(c, s)) continue;
+    int bulk = is_bulk(c, s);
+    int any_delta = 0;
+    for (int e = 0; e < ENT__COUNT; e++) any_delta |= c->delta[s][e];
+    if (!bulk && !any_delta) continue;
     const char *src = plan_str(c->p, c->p->sources[s].name);
     for (int e = 0; e < ENT__COUNT; e++) {
       if (!c->fed[s][e]) continue;
@@ -976,6 +985,10 @@ static void deletions(ctx *c) {
         const char *sid = (const char *)sqlite3_column_text(st, 0);
         int64_t hub = sqlite3_column_int64(st, 1);
         if (seen(c, s, e, sid)) continue;
+        size_t at;
+        /* A delta file removes only what it marks tobedeleted; a bulk file
+         * removes whatever it no longer sends. */
+        if (c->delta[s][e] ? !map_get(&c->deleted, id_key(c, s, e, sid), &at) : !bulk) continue;
         value cur[MAX_ATTRS];
         load_hub(c, e, hub, cur);
         int sc = attr_index(c, e, "school");
@@ -1025,8 +1038,8 @@ static void deletions(ctx *c) {
         if (e == ENT_student || e == ENT_teacher) end_enrollments(c, hub, e, label);
       }
       sqlite3_finalize(st);
-      /* The empty-source guard, always on. */
-      if (c->sent[s][e] == 0 && last_time > 0 && !c->r->held[0])
+      /* The empty-source guard, always on (a delta may well be empty). */
+      if (bulk && !c->delta[s][e] && c->sent[s][e] == 0 && last_time > 0 && !c->r->held[0])
         snprintf(c->r->held, sizeof c->r->held,
                  "source %s sent no %s records, but it sent %d last time (a bulk source that suddenly sends nothing is held, always)",
                  src, schema_entity_get(e)->name, last_time);
@@ -1126,6 +1139,7 @@ int run_compute(const plan *p, const uint8_t *plan_bytes, size_t plan_len, store
   map_free(&c->by_id);
   map_free(&c->by_code);
   map_free(&c->ended);
+  map_free(&c->deleted);
   arena_free(&c->ar);
   free(c->recs);
   free(c);
