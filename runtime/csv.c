@@ -47,6 +47,19 @@ csv_reader *csv_open(const char *path, char delim, char *err, size_t errsize) {
   return r;
 }
 
+csv_reader *csv_open_stream(FILE *f, char delim) {
+  csv_reader *r = calloc(1, sizeof *r);
+  if (!r) {
+    fclose(f);
+    return NULL;
+  }
+  r->f = f;
+  r->delim = delim ? delim : ',';
+  r->line = 1;
+  r->col = 1;
+  return r;
+}
+
 void csv_close(csv_reader *r) {
   if (!r) return;
   fclose(r->f);

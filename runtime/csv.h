@@ -12,11 +12,14 @@
 #define SYNC_CSV_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 typedef struct csv_reader csv_reader;
 
 /* Opens `path`; NULL and a message in err on failure. */
 csv_reader *csv_open(const char *path, char delim, char *err, size_t errsize);
+/* Reads an open stream (a zip member's temporary file); takes it over. */
+csv_reader *csv_open_stream(FILE *f, char delim);
 /* Reads the next row.  Returns 1 with *cells / *lens / *n set (valid until
  * the next call), 0 at the end, -1 on a malformed row (message in err; the
  * reader then skips to the next line, so the caller may go on). */

@@ -9,6 +9,7 @@
 
 #include "csv.h"
 #include "kinds.h"
+#include "zipread.h"
 
 typedef enum { FK_CSV, FK_JSON, FK_ONEROSTER } feed_kind;
 
@@ -96,7 +97,7 @@ static int find_col(char **cells, size_t *lens, int n, const char *name) {
 }
 
 static int open_csv(feed *f, char delim, int strict, char *err, size_t errsize) {
-  f->csv = csv_open(f->path, delim, err, errsize);
+  if (!f->csv) f->csv = csv_open(f->path, delim, err, errsize);
   if (!f->csv) return 0;
   char **cells;
   size_t *lens;
@@ -228,12 +229,33 @@ static const char *oneroster_file(int entity) {
   }
 }
 
+static int is_zip(const char *dir) {
+  size_t n = strlen(dir);
+  return n > 4 && strcasecmp(dir + n - 4, ".zip") == 0;
+}
+
+/* Opens FILE.csv of a OneRoster package: a directory or a .zip.  *missing
+ * when the package simply has no such file. */
+static csv_reader *open_member(const char *dir, const char *file, int *missing, char *err, size_t errsize) {
+  char name[256];
+  snprintf(name, sizeof name, "%s.csv", file);
+  *missing = 0;
+  if (is_zip(dir)) {
+    FILE *fp = zip_extract(dir, name, missing, err, errsize);
+    return fp ? csv_open_stream(fp, ',') : NULL;
+  }
+  char path[1100];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  csv_reader *r = csv_open(path, ',', err, errsize);
+  if (!r) *missing = 1;
+  return r;
+}
+
 /* The manifest's word for a file: "bulk", "delta" or "absent" (NULL when the
  * manifest has no line for it). */
 static int manifest_mode(const char *dir, const char *file, char *mode, size_t size, char *err, size_t errsize) {
-  char path[1100];
-  snprintf(path, sizeof path, "%s/manifest.csv", dir);
-  csv_reader *r = csv_open(path, ',', err, errsize);
+  int missing;
+  csv_reader *r = open_member(dir, "manifest", &missing, err, errsize);
   if (!r) return 0;
   char **cells;
   size_t *lens;
@@ -254,9 +276,9 @@ static void load_demographics(feed *f, const char *dir) {
   int any = 0;
   for (uint32_t k = 0; k < f->u->nfields; k++) any |= strncmp(plan_str(f->p, f->u->fields[k]), "demographics.", 13) == 0;
   if (!any) return;
-  char path[1100], err[300];
-  snprintf(path, sizeof path, "%s/demographics.csv", dir);
-  csv_reader *r = csv_open(path, ',', err, sizeof err);
+  char err[300];
+  int missing;
+  csv_reader *r = open_member(dir, "demographics", &missing, err, sizeof err);
   if (!r) return; /* no demographics file: the fields are null */
   char **cells;
   size_t *lens;
@@ -309,7 +331,11 @@ static int open_oneroster(feed *f, const char *dir, char *err, size_t errsize) {
     return -1; /* nothing to read: an empty feed */
   }
   f->delta = strcmp(mode, "delta") == 0;
-  snprintf(f->path, sizeof f->path, "%s/%s.csv", dir, file);
+  if (snprintf(f->path, sizeof f->path, "%s%s%s.csv", dir, is_zip(dir) ? ":" : "/", file) >= (int)sizeof f->path)
+    f->path[sizeof f->path - 1] = 0;
+  int missing;
+  f->csv = open_member(dir, file, &missing, err, errsize);
+  if (!f->csv) return 0;
   switch (f->u->entity) {
     case ENT_student: f->roles = student_roles; break;
     case ENT_teacher: f->roles = teacher_roles; break;
@@ -440,11 +466,6 @@ feed *feed_open(const plan *p, uint32_t unit, char *err, size_t errsize) {
       const char *dir = feed_setting(p, u->source, "dir", buf, sizeof buf, &why);
       char dcopy[1024];
       snprintf(dcopy, sizeof dcopy, "%s", dir ? dir : ".");
-      size_t dl = strlen(dcopy);
-      if (dl > 4 && strcmp(dcopy + dl - 4, ".zip") == 0) {
-        snprintf(err, errsize, "%s: reading a OneRoster .zip is not supported yet; unzip it and point dir at the directory", dcopy);
-        break;
-      }
       ok = open_oneroster(f, dcopy, err, errsize);
       if (ok < 0) { /* the manifest says absent: no records */
         f->kind = FK_JSON;
