@@ -33,7 +33,7 @@ void bi_warn(bi_ctx *cx, const char *fmt, ...) __attribute__((format(printf, 2, 
 /* The implementations, indexed like builtin_table. */
 extern const builtin_fn builtin_impl[];
 
-/* Helpers the implementations share (stdlib/bi_util.c). */
+/* Helpers the implementations share (in stdlib/bi_date.c and bi_grade.c). */
 /* Parses a date in any of the formats date() knows; `dayfirst` reads D/M/Y.
  * Returns YYYYMMDD, or -1 when the text is not a date (or not a real one). */
 int64_t parse_date_text(const char *s, size_t n, int dayfirst);

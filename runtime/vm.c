@@ -9,6 +9,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "vm.h"
 
+#include <errno.h>
 #include <pcre2.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -61,7 +62,7 @@ value vm_coerce(arena *a, value x, int type, const char **why) {
     case TY_INT:
       if (x.kind == V_INT) return x;
       if (x.kind == V_BOOL) return v_int(x.u.i);
-      if (x.kind == V_DEC && x.u.d == (double)(int64_t)x.u.d) return v_int((int64_t)x.u.d);
+      if (x.kind == V_DEC && x.u.d > -9.2e18 && x.u.d < 9.2e18 && x.u.d == (double)(int64_t)x.u.d) return v_int((int64_t)x.u.d);
       if (x.kind == V_STR) {
         size_t i = 0, n = x.len;
         while (i < n && (x.u.s[i] == ' ' || x.u.s[i] == '\t')) i++;
@@ -71,11 +72,22 @@ value vm_coerce(arena *a, value x, int type, const char **why) {
         if (n - i < sizeof buf) {
           memcpy(buf, x.u.s + i, n - i);
           buf[n - i] = 0;
+          /* Digits with an optional sign, or a whole decimal ("12.0");
+           * never 1e3, 0x1A, nan or inf, and never a cast out of range. */
           char *end;
+          errno = 0;
           long long ll = strtoll(buf, &end, 10);
-          if (*end == 0 && end != buf) return v_int(ll);
-          double d = strtod(buf, &end);
-          if (*end == 0 && d == (double)(long long)d) return v_int((long long)d);
+          if (*end == 0 && end != buf && errno == 0) return v_int(ll);
+          size_t k = (buf[0] == '-' || buf[0] == '+') ? 1 : 0, dots = 0, digits = 0;
+          for (; buf[k]; k++) {
+            if (buf[k] == '.') dots++;
+            else if (buf[k] >= '0' && buf[k] <= '9') digits++;
+            else break;
+          }
+          if (!buf[k] && dots == 1 && digits > 0) {
+            double d = strtod(buf, &end);
+            if (*end == 0 && d > -9.2e18 && d < 9.2e18 && d == (double)(long long)d) return v_int((long long)d);
+          }
         }
       }
       *why = "is not a whole number";
