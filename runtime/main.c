@@ -731,7 +731,8 @@ static void why_print(json_t *ans) {
          json_string_value(json_object_get(ans, "status")));
   const char *key;
   json_t *v;
-  json_object_foreach(json_object_get(ans, "attributes"), key, v) printf("  %-16s from %s\n", key, json_string_value(v));
+  json_object_foreach(json_object_get(ans, "attributes"), key, v)
+    if (json_is_string(v)) printf("  %-16s from %s\n", !strcmp(key, "*") ? "every attribute" : key, json_string_value(v));
   printf("sources:\n");
   size_t i;
   json_array_foreach(json_object_get(ans, "sources"), i, v) {

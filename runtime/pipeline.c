@@ -107,6 +107,8 @@ typedef struct {
   strmap by_id;         /* "source/entity/sid" -> record */
   strmap by_code;       /* "entity/sid" (any source) -> record */
   strmap ended;         /* "entity/hub_id" already deactivated by this run */
+  sqlite3_stmt *st_link, *st_snap; /* prepared once, reused for every record */
+  sqlite3_stmt *st_hub[ENT__COUNT];
   inrec *recs;
   size_t nrecs, caprecs;
   int64_t ntmp;
@@ -508,18 +510,37 @@ static void check_references(ctx *c) {
 /* The object a source record is linked to; *gone when the link is one the
  * source had dropped (the record is coming back). */
 static int64_t linked_hub(ctx *c, const char *source, int entity, const char *sid, int *gone) {
-  sqlite3_stmt *st;
   int64_t id = 0;
   *gone = 0;
-  if (sqlite3_prepare_v2(c->s->db, "SELECT hub_id, gone FROM sync_links WHERE source=? AND entity=? AND source_id=?", -1, &st,
-                         NULL) == SQLITE_OK) {
-    sqlite3_bind_text(st, 1, source, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, schema_entity_get(entity)->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, sid, -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(st) == SQLITE_ROW) id = sqlite3_column_int64(st, 0), *gone = sqlite3_column_int(st, 1);
-    sqlite3_finalize(st);
-  }
+  if (!c->st_link &&
+      sqlite3_prepare_v2(c->s->db, "SELECT hub_id, gone FROM sync_links WHERE source=? AND entity=? AND source_id=?", -1, &c->st_link,
+                         NULL) != SQLITE_OK)
+    return 0;
+  sqlite3_stmt *st = c->st_link;
+  sqlite3_reset(st);
+  sqlite3_bind_text(st, 1, source, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 2, schema_entity_get(entity)->name, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 3, sid, -1, SQLITE_TRANSIENT);
+  if (sqlite3_step(st) == SQLITE_ROW) id = sqlite3_column_int64(st, 0), *gone = sqlite3_column_int(st, 1);
+  sqlite3_reset(st);
   return id;
+}
+
+/* Whether the source sent exactly this record last time (same content hash):
+ * an unchanged record costs a hash and one lookup, and needs no snapshot. */
+static int snapshot_same(ctx *c, const char *source, int entity, const char *sid, const char *hash) {
+  if (!c->st_snap &&
+      sqlite3_prepare_v2(c->s->db, "SELECT hash FROM sync_snapshot WHERE source=? AND entity=? AND source_id=?", -1, &c->st_snap,
+                         NULL) != SQLITE_OK)
+    return 0;
+  sqlite3_stmt *st = c->st_snap;
+  sqlite3_reset(st);
+  sqlite3_bind_text(st, 1, source, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 2, schema_entity_get(entity)->name, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 3, sid, -1, SQLITE_TRANSIENT);
+  int same = sqlite3_step(st) == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(st, 0), hash) == 0;
+  sqlite3_reset(st);
+  return same;
 }
 
 static const char *decision(ctx *c, const char *source, int entity, const char *sid, int64_t *hub) {
@@ -712,13 +733,16 @@ static int map_sets(const plan *p, const plan_unit *u, int a) {
 }
 
 static int load_hub(ctx *c, int entity, int64_t hub_id, value *out) {
-  char sql[4096];
-  size_t n = (size_t)snprintf(sql, sizeof sql, "SELECT ");
   const schema_entity *en = schema_entity_get(entity);
-  for (int i = 0; i < en->nattrs; i++) n += (size_t)snprintf(sql + n, sizeof sql - n, "%s\"%s\"", i ? ", " : "", en->attrs[i].name);
-  snprintf(sql + n, sizeof sql - n, ", extra FROM hub_%s WHERE hub_id = ?", en->name);
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(c->s->db, sql, -1, &st, NULL) != SQLITE_OK) return 0;
+  if (!c->st_hub[entity]) {
+    char sql[4096];
+    size_t n = (size_t)snprintf(sql, sizeof sql, "SELECT ");
+    for (int i = 0; i < en->nattrs; i++) n += (size_t)snprintf(sql + n, sizeof sql - n, "%s\"%s\"", i ? ", " : "", en->attrs[i].name);
+    snprintf(sql + n, sizeof sql - n, ", extra FROM hub_%s WHERE hub_id = ?", en->name);
+    if (sqlite3_prepare_v2(c->s->db, sql, -1, &c->st_hub[entity], NULL) != SQLITE_OK) return 0;
+  }
+  sqlite3_stmt *st = c->st_hub[entity];
+  sqlite3_reset(st);
   sqlite3_bind_int64(st, 1, hub_id);
   int found = sqlite3_step(st) == SQLITE_ROW;
   for (int i = 0; i < MAX_ATTRS; i++) out[i] = v_null();
@@ -734,7 +758,7 @@ static int load_hub(ctx *c, int entity, int64_t hub_id, value *out) {
     }
     json_decref(x);
   }
-  sqlite3_finalize(st);
+  sqlite3_reset(st);
   return found;
 }
 
@@ -778,7 +802,20 @@ static void merge_object(ctx *c, int64_t hub_id, size_t *members, size_t nm) {
   /* Provenance, for `syncvm why`: which source gave each attribute, and by
    * which precedence line when several sources gave one. */
   json_t *prov = json_object();
-  for (int a = 0; a < c->nattrs[e]; a++) {
+  const char *only = NULL;
+  int single = 1;
+  for (int a = 0; a < c->nattrs[e] && single; a++)
+    if (by[a]) {
+      if (contenders[a] > 1 || (only && strcmp(only, by[a]) != 0)) single = 0;
+      only = by[a];
+    }
+  if (single && only) { /* one source gave everything: one entry, not one per attribute */
+    char text[300];
+    snprintf(text, sizeof text, "%s, the only source that gives it", only);
+    json_object_set_new(prov, "*", json_string(text));
+  }
+  if (!(single && only)) json_object_set_new(prov, "*", json_null()); /* json_patch drops an older "*" */
+  for (int a = 0; a < c->nattrs[e] && !(single && only); a++) {
     if (!by[a]) continue;
     char text[400];
     if (contenders[a] > 1 && byloc[a] != PLAN_NONE)
@@ -903,6 +940,7 @@ static void link_ops(ctx *c) {
       json_object_set_new(o, "domain", json_string(rec->domain));
       op(c, o);
     }
+    if (!strcmp(rec->domain, "id") && snapshot_same(c, src, rec->entity, rec->sid, rec->hash)) continue;
     json_t *o = json_object();
     json_object_set_new(o, "op", json_string("snapshot"));
     json_object_set_new(o, "source", json_string(src));
@@ -1140,6 +1178,9 @@ int run_compute(const plan *p, const uint8_t *plan_bytes, size_t plan_len, store
   map_free(&c->by_code);
   map_free(&c->ended);
   map_free(&c->deleted);
+  sqlite3_finalize(c->st_link);
+  sqlite3_finalize(c->st_snap);
+  for (int e = 0; e < ENT__COUNT; e++) sqlite3_finalize(c->st_hub[e]);
   arena_free(&c->ar);
   free(c->recs);
   free(c);
