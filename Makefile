@@ -168,6 +168,10 @@ build/bench/springfield.plan: examples/springfield.sync build/syncc
 	@mkdir -p build/bench
 	$(Q)build/syncc build examples/springfield.sync -o $@
 
+# The sync benchmark: a generated district of BENCH_STUDENTS (default 100,000).
+bench: deps build/syncc build/syncvm bench-vm
+	@BENCH_STUDENTS=$(or $(BENCH_STUDENTS),100000) bench/run
+
 bench-vm: deps build/bench/vm build/bench/springfield.plan
 	build/bench/vm build/bench/springfield.plan $(or $(BENCH_RECORDS),1000000)
 

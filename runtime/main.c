@@ -8,6 +8,7 @@
  *   syncvm show RUN [--json]
  *   syncvm duplicates list|show CASE|merge CASE [--into HUB_ID]|new CASE|ignore CASE|delete CASE [--json]
  *   syncvm why ENTITY ID [--json]
+ *   --stats (plan, apply): seconds per phase and records per second
  *   common: --store PATH (else $SYNC_STORE, else ./hub.db); --trace prints every
  *   VM instruction (to stderr) through the disassembler's routine
  *
@@ -27,7 +28,7 @@
 
 typedef struct {
   const char *store_path;
-  int json, summary, trace;
+  int json, summary, trace, stats;
   const char *out, *only, *school, *by, *into;
   const char *args[4];
   int nargs;
@@ -42,7 +43,7 @@ static void usage(FILE *f) {
         "       syncvm show RUN [--json]\n"
         "       syncvm duplicates list|show|merge|new|ignore|delete [CASE] [--into HUB_ID] [--json]\n"
         "       syncvm why ENTITY ID [--json]\n"
-        "options: --store PATH (else $SYNC_STORE, else ./hub.db), --trace (plan, apply)\n",
+        "options: --store PATH (else $SYNC_STORE, else ./hub.db), --trace and --stats (plan, apply)\n",
         f);
 }
 
@@ -62,6 +63,7 @@ static int parse_opts(int argc, char **argv, opts *o) {
     } else if (!strcmp(a, "--json")) o->json = 1;
     else if (!strcmp(a, "--summary")) o->summary = 1;
     else if (!strcmp(a, "--trace")) o->trace = 1;
+    else if (!strcmp(a, "--stats")) o->stats = 1;
     else if (a[0] == '-' && a[1]) {
       fprintf(stderr, "syncvm: unknown option %s\n", a);
       return 0;
@@ -217,6 +219,7 @@ static int cmd_plan(const opts *o) {
       json_decref(doc);
     }
     if (!rc) rc = run_has_changes(&r) ? 2 : 0;
+    if (o->stats && !o->json) run_print_stats(&r, stdout);
   }
   if (rc != 2 || p) run_free(&r);
   plan_free(p);
@@ -239,14 +242,19 @@ static int finish_apply(store *s, run_result *r, const opts *o, const uint8_t *b
     printf("parked as run %lld: %s\napprove it with: syncvm approve %lld\n", (long long)id, r->held, (long long)id);
     return 3;
   }
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
   int64_t id = record_run(s, r, "applied", bytes, len);
   if (!id || !run_apply_ops(s, r, id, NULL, NULL, err, sizeof err) || !bump_version(s) || !store_exec(s, "COMMIT", err, sizeof err)) {
     fprintf(stderr, "syncvm: %s\nsyncvm: the run was rolled back; the hub is unchanged\n", err[0] ? err : sqlite3_errmsg(s->db));
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     return 1;
   }
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  r->t_write = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
   print_result_as(r, o, id, "applied");
   if (!o->json) printf("applied as run %lld\n", (long long)id);
+  if (o->stats && !o->json) run_print_stats(r, stdout);
   return 0;
 }
 

@@ -154,6 +154,12 @@ static int json_same(json_t *a, json_t *b) { return json_equal(a, b); }
 
 /* ---- helpers ----------------------------------------------------------------- */
 
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static void report(ctx *c, const char *kind, int entity, uint32_t source, const char *sid, const char *where,
                    const char *fmt, ...) __attribute__((format(printf, 7, 8)));
 static void report(ctx *c, const char *kind, int entity, uint32_t source, const char *sid, const char *where,
@@ -307,7 +313,11 @@ static int fetch_unit(ctx *c, vm *v, uint32_t ui) {
   v->warn = on_warning;
   v->warn_ctx = &wc;
   int rc, ok = 1;
+  double t0 = now_s();
   while ((rc = feed_next(f, fields, &v->ar, err, sizeof err)) != FEED_END) {
+    double t1 = now_s();
+    c->r->t_read += t1 - t0;
+    c->r->records++;
     if (rc == FEED_BAD_ROW || rc == FEED_ERROR) {
       snprintf(c->r->error, sizeof c->r->error, "%s", err);
       ok = 0;
@@ -392,6 +402,8 @@ static int fetch_unit(ctx *c, vm *v, uint32_t ui) {
       record_hash(c, rec);
     }
     vm_reset_record(v);
+    t0 = now_s();
+    c->r->t_map += t0 - t1;
   }
   if (ok) c->fed[u->source][e] = 1;
   if (ok && feed_is_delta(f)) c->delta[u->source][e] = 1;
@@ -1166,13 +1178,17 @@ int run_compute(const plan *p, const uint8_t *plan_bytes, size_t plan_len, store
   for (uint32_t i = 0; i < p->nunits && ok; i++) ok = fetch_unit(c, &v, i);
   vm_free(&v);
   if (ok) {
+    double t0 = now_s();
     index_records(c);
     check_references(c);
     link_all(c);
+    double t1 = now_s();
     merge_all(c);
     link_ops(c);
     deletions(c);
     holds(c);
+    r->t_link = t1 - t0;
+    r->t_merge = now_s() - t1;
   }
   map_free(&c->by_id);
   map_free(&c->by_code);
@@ -1397,15 +1413,55 @@ static int entity_of(json_t *o) {
   return e ? schema_entity_find(e) : -1;
 }
 
+/* Applying prepares each distinct statement once: an apply issues a few
+ * dozen different statements, each many thousand times. */
+#define STMT_CACHE 96
+static struct {
+  sqlite3 *db;
+  char *sql;
+  sqlite3_stmt *st;
+} stmt_cache[STMT_CACHE];
+
+static sqlite3_stmt *prepare_cached(store *s, const char *sql) {
+  for (int i = 0; i < STMT_CACHE; i++)
+    if (stmt_cache[i].sql && stmt_cache[i].db == s->db && strcmp(stmt_cache[i].sql, sql) == 0) {
+      sqlite3_reset(stmt_cache[i].st);
+      sqlite3_clear_bindings(stmt_cache[i].st);
+      return stmt_cache[i].st;
+    }
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return NULL;
+  for (int i = 0; i < STMT_CACHE; i++)
+    if (!stmt_cache[i].sql) {
+      stmt_cache[i].db = s->db;
+      stmt_cache[i].sql = strdup(sql);
+      stmt_cache[i].st = st;
+      return st;
+    }
+  return st; /* cache full: the caller's step_done finalizes it (not cached) */
+}
+
+static int is_cached(sqlite3_stmt *st) {
+  for (int i = 0; i < STMT_CACHE; i++)
+    if (stmt_cache[i].st == st) return 1;
+  return 0;
+}
+
+static void free_stmt_cache(void) {
+  for (int i = 0; i < STMT_CACHE; i++) {
+    if (stmt_cache[i].st) sqlite3_finalize(stmt_cache[i].st);
+    free(stmt_cache[i].sql);
+    memset(&stmt_cache[i], 0, sizeof stmt_cache[i]);
+  }
+}
+
 static int step_done(store *s, sqlite3_stmt *st, char *err, size_t errsize) {
   int rc = sqlite3_step(st);
-  if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-    snprintf(err, errsize, "%s: %s", s->path, sqlite3_errmsg(s->db));
-    sqlite3_finalize(st);
-    return 0;
-  }
-  sqlite3_finalize(st);
-  return 1;
+  int ok = rc == SQLITE_DONE || rc == SQLITE_ROW;
+  if (!ok) snprintf(err, errsize, "%s: %s", s->path, sqlite3_errmsg(s->db));
+  if (is_cached(st)) sqlite3_reset(st);
+  else sqlite3_finalize(st);
+  return ok;
 }
 
 /* Writes the `set` attributes of an op into the entity's row: schema
@@ -1445,8 +1501,8 @@ static int write_attrs(store *s, int entity, int64_t hub_id, json_t *set, json_t
     n += (size_t)snprintf(sql + n, sizeof sql - n, ", provenance = json_patch(coalesce(provenance, '{}'), ?%d)", nb + 3);
     snprintf(sql + n, sizeof sql - n, " WHERE hub_id = %lld", (long long)hub_id);
   }
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+  sqlite3_stmt *st = prepare_cached(s, sql);
+  if (!st) {
     snprintf(err, errsize, "%s: %s", s->path, sqlite3_errmsg(s->db));
     json_decref(extra);
     return 0;
@@ -1468,8 +1524,8 @@ static int write_attrs(store *s, int entity, int64_t hub_id, json_t *set, json_t
 }
 
 static int exec_bind(store *s, const char *sql, char *err, size_t errsize, int nargs, ...) {
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+  sqlite3_stmt *st = prepare_cached(s, sql);
+  if (!st) {
     snprintf(err, errsize, "%s: %s", s->path, sqlite3_errmsg(s->db));
     return 0;
   }
@@ -1580,5 +1636,18 @@ int run_apply_ops(store *s, const run_result *r, int64_t run_id, op_filter keep,
   }
   free(tm.hub);
   json_decref(skipped_ids);
+  free_stmt_cache(); /* the caller commits or rolls back next: no statement may stay open */
   return ok;
+}
+
+void run_print_stats(const run_result *r, FILE *out) {
+  double total = r->t_read + r->t_map + r->t_link + r->t_merge + r->t_write;
+  fprintf(out, "\nphase                   seconds\n");
+  fprintf(out, "read and decode         %7.3f\n", r->t_read);
+  fprintf(out, "map, filter, require    %7.3f\n", r->t_map);
+  fprintf(out, "references and link     %7.3f\n", r->t_link);
+  fprintf(out, "merge, diff, deletions  %7.3f\n", r->t_merge);
+  fprintf(out, "write to the hub        %7.3f\n", r->t_write);
+  fprintf(out, "total                   %7.3f   (%lld records, %.0f records/s)\n", total, (long long)r->records,
+          total > 0 ? (double)r->records / total : 0.0);
 }

@@ -28,7 +28,13 @@ typedef struct {
   char held[600];     /* why the run waits for approval; empty when it need not */
   char error[1200];   /* why the run failed; empty when it did not */
   char plan_sha[65], spec_sha[65];
+  /* --stats: seconds spent in each phase, and records read */
+  double t_read, t_map, t_link, t_merge, t_write;
+  int64_t records;
 } run_result;
+
+/* The per-phase figures (--stats). */
+void run_print_stats(const run_result *r, FILE *out);
 
 /* Computes a run.  Returns 0 (and result->error) when a source cannot be
  * read or a record is malformed: nothing may then be applied.  trace: when

@@ -553,6 +553,16 @@ def suite_writer(binaries):
         ok("the writer succeeds once the lock is free", p.returncode == 0, p.stderr.decode())
 
 
+def suite_bench(binaries):
+    """make bench's benchmark, once, at 2,000 students: it must still run
+    and its day-2 plan must match what bench/gen expects (the figures are
+    printed, never asserted: timing belongs to make bench)."""
+    p = subprocess.run(["bench/run"], capture_output=True, env=dict(os.environ, BENCH_STUDENTS="2000"), timeout=600)
+    out = p.stdout.decode()
+    ok("bench at 2,000 students runs and its counts match", p.returncode == 0 and
+       "day-2 counts match bench/gen's expectation: yes" in out, out[-2000:] + p.stderr.decode()[-1000:])
+
+
 def suite_fuzz(binaries):
     """A short run of each libFuzzer target (make fuzz runs them long)."""
     if not os.path.exists("build/fuzz/fuzz_parse"):
@@ -571,7 +581,7 @@ def main():
     binaries = [args.syncc] + ([args.san_syncc] if args.san_syncc else [])
     suites = [("ok", suite_ok), ("errors", suite_errors), ("fmt", suite_fmt), ("torture", suite_torture),
               ("cli", suite_cli), ("docs", suite_docs), ("unit", suite_unit),
-              ("plan", suite_plan), ("scenarios", suite_scenarios), ("crash", suite_crash), ("writer", suite_writer),
+              ("plan", suite_plan), ("scenarios", suite_scenarios), ("crash", suite_crash), ("writer", suite_writer), ("bench", suite_bench),
               ("fuzz", suite_fuzz)]
     for name, fn in suites:
         if args.only and name not in args.only.split(","):
