@@ -34,6 +34,8 @@ struct feed {
   char ***demo_rows;
   size_t ndemo;
   int demo_ncols;
+  size_t *demo_index;   /* open addressing over demo_ids: row + 1, 0 empty */
+  size_t demo_cap;
   /* json */
   json_t *doc;
   json_t *array;
@@ -163,10 +165,33 @@ static int role_wanted(const feed *f, char **cells, size_t *lens, int n) {
   return 0;
 }
 
+static size_t id_hash(const char *s, size_t n) {
+  size_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+  return h;
+}
+
+/* Indexes the demographics rows by sourcedId (a user's row is found in one
+ * probe, whatever the size of the file). */
+static void demo_build_index(feed *f) {
+  f->demo_cap = 16;
+  while (f->demo_cap < f->ndemo * 2) f->demo_cap *= 2;
+  f->demo_index = calloc(f->demo_cap, sizeof *f->demo_index);
+  if (!f->demo_index) return;
+  for (size_t i = 0; i < f->ndemo; i++) {
+    size_t h = id_hash(f->demo_ids[i], strlen(f->demo_ids[i])) & (f->demo_cap - 1);
+    while (f->demo_index[h]) h = (h + 1) & (f->demo_cap - 1);
+    f->demo_index[h] = i + 1;
+  }
+}
+
 static const char *demo_lookup(const feed *f, const char *id, size_t idlen, int col) {
-  for (size_t i = 0; i < f->ndemo; i++) /* a linear scan; demographics are few */
+  if (!f->demo_index) return NULL;
+  for (size_t h = id_hash(id, idlen) & (f->demo_cap - 1); f->demo_index[h]; h = (h + 1) & (f->demo_cap - 1)) {
+    size_t i = f->demo_index[h] - 1;
     if (strlen(f->demo_ids[i]) == idlen && memcmp(f->demo_ids[i], id, idlen) == 0)
       return col < f->demo_ncols ? f->demo_rows[i][col] : NULL;
+  }
   return NULL;
 }
 
@@ -305,6 +330,7 @@ static void load_demographics(feed *f, const char *dir) {
     f->ndemo++;
   }
   csv_close(r);
+  demo_build_index(f);
   for (uint32_t k = 0; k < f->u->nfields; k++) {
     const char *path_k = plan_str(f->p, f->u->fields[k]);
     if (strncmp(path_k, "demographics.", 13) != 0) continue;
@@ -509,6 +535,7 @@ void feed_close(feed *f) {
   }
   free(f->demo_ids);
   free(f->demo_rows);
+  free(f->demo_index);
   json_decref(f->doc);
   free(f);
 }

@@ -850,7 +850,10 @@ static void merge_object(ctx *c, int64_t hub_id, size_t *members, size_t nm) {
     json_object_set_new(o, "label", json_string(label));
     json_object_set_new(o, "sid", json_string(first->sid));
     json_object_set_new(o, "set", set);
-    json_object_set_new(o, "provenance", prov);
+    char *pt = json_dumps(prov, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(prov);
+    json_object_set_new(o, "provenance", json_string(pt ? pt : "{}")); /* text: one string per record */
+    free(pt);
     op(c, o);
     c->r->counts[e][CNT_CREATE]++;
     return;
@@ -959,7 +962,13 @@ static void link_ops(ctx *c) {
     json_object_set_new(o, "entity", json_string(ent));
     json_object_set_new(o, "sid", json_string(rec->sid));
     json_object_set_new(o, "hash", json_string(rec->hash));
-    json_object_set_new(o, "record", record_json(c, rec));
+    /* The record as compact JSON text: one string, not an object per record
+     * (a first sync holds one snapshot operation per record in memory). */
+    json_t *rj = record_json(c, rec);
+    char *text = json_dumps(rj, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(rj);
+    json_object_set_new(o, "record", json_string(text ? text : "{}"));
+    free(text);
     op(c, o);
   }
 }
@@ -1516,9 +1525,13 @@ static int write_attrs(store *s, int entity, int64_t hub_id, json_t *set, json_t
     sqlite3_bind_null(st, 2);
   }
   for (int i = 0; i < nb; i++) bind_json(st, i + 3, vals[i]);
-  char *pt = json_dumps(prov ? prov : json_object(), JSON_COMPACT | JSON_SORT_KEYS);
-  sqlite3_bind_text(st, nb + 3, pt ? pt : "{}", -1, SQLITE_TRANSIENT);
-  free(pt);
+  if (json_is_string(prov)) {
+    sqlite3_bind_text(st, nb + 3, json_string_value(prov), -1, SQLITE_TRANSIENT);
+  } else {
+    char *pt = prov ? json_dumps(prov, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    sqlite3_bind_text(st, nb + 3, pt ? pt : "{}", -1, SQLITE_TRANSIENT);
+    free(pt);
+  }
   json_decref(extra);
   return step_done(s, st, err, errsize);
 }
@@ -1611,8 +1624,9 @@ int run_apply_ops(store *s, const run_result *r, int64_t run_id, op_filter keep,
                      json_object_get(o, "source"), json_object_get(o, "entity"), sidj);
     } else if (!strcmp(k, "snapshot")) {
       if (json_object_get(skipped_ids, idkey)) continue;
-      char *rec = json_dumps(json_object_get(o, "record"), JSON_COMPACT | JSON_SORT_KEYS);
-      json_t *recj = json_string(rec ? rec : "{}");
+      json_t *r0 = json_object_get(o, "record");
+      char *rec = json_is_string(r0) ? NULL : json_dumps(r0, JSON_COMPACT | JSON_SORT_KEYS);
+      json_t *recj = json_is_string(r0) ? json_incref(r0) : json_string(rec ? rec : "{}");
       free(rec);
       ok = exec_bind(s, "INSERT OR REPLACE INTO sync_snapshot (source, entity, source_id, hash, record) VALUES (?1, ?2, ?3, ?4, ?5)",
                      err, errsize, 5, json_object_get(o, "source"), json_object_get(o, "entity"), sidj, json_object_get(o, "hash"), recj);
