@@ -34,16 +34,8 @@ csv_reader *csv_open(const char *path, char delim, char *err, size_t errsize) {
     snprintf(err, errsize, "%s: %s", path, strerror(errno));
     return NULL;
   }
-  csv_reader *r = calloc(1, sizeof *r);
-  if (!r) {
-    fclose(f);
-    snprintf(err, errsize, "out of memory");
-    return NULL;
-  }
-  r->f = f;
-  r->delim = delim ? delim : ',';
-  r->line = 1;
-  r->col = 1;
+  csv_reader *r = csv_open_stream(f, delim);
+  if (!r) snprintf(err, errsize, "out of memory");
   return r;
 }
 

@@ -94,6 +94,14 @@ static uint8_t *slurp(const char *path, size_t *len, char *err, size_t errsize) 
   return b;
 }
 
+/* Prints a JSON document (indented, keys in insertion order) and frees it. */
+static void put_json(json_t *doc) {
+  char *t = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+  if (t) puts(t);
+  free(t);
+  json_decref(doc);
+}
+
 static int open_store(store *s, const opts *o) {
   char err[1200];
   if (!store_open(s, o->store_path, err, sizeof err)) {
@@ -188,10 +196,7 @@ static void print_result_as(const run_result *r, const opts *o, int64_t run_id, 
     json_t *doc = run_to_json(r);
     if (run_id) json_object_set_new(doc, "run", json_integer(run_id));
     if (status) json_object_set_new(doc, "status", json_string(status));
-    char *t = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    puts(t);
-    free(t);
-    json_decref(doc);
+    put_json(doc);
   } else {
     run_print(r, stdout, o->summary);
   }
@@ -446,12 +451,8 @@ static int cmd_history(const opts *o) {
     json_decref(counts);
   }
   sqlite3_finalize(st);
-  if (o->json) {
-    char *t = json_dumps(arr, JSON_INDENT(2));
-    puts(t);
-    free(t);
-  }
-  json_decref(arr);
+  if (o->json) put_json(arr);
+  else json_decref(arr);
   store_close(&s);
   return 0;
 }
@@ -470,9 +471,7 @@ static int cmd_show(const opts *o) {
   }
   if (o->json) {
     json_object_set_new(doc, "status", json_string(status));
-    char *t = json_dumps(doc, JSON_INDENT(2));
-    puts(t);
-    free(t);
+    put_json(json_incref(doc));
   } else {
     run_result r;
     char err[300];
@@ -550,12 +549,8 @@ static int cmd_duplicates(const opts *o) {
       }
     }
     sqlite3_finalize(st);
-    if (o->json) {
-      char *t = json_dumps(arr, JSON_INDENT(2));
-      puts(t);
-      free(t);
-    }
-    json_decref(arr);
+    if (o->json) put_json(arr);
+    else json_decref(arr);
     store_close(&s);
     return 0;
   }
@@ -779,13 +774,11 @@ static int cmd_why(const opts *o) {
     return 1;
   }
   if (o->json) {
-    char *t = json_dumps(ans, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    puts(t);
-    free(t);
+    put_json(ans);
   } else {
     why_print(ans);
+    json_decref(ans);
   }
-  json_decref(ans);
   return 0;
 }
 
