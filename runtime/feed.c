@@ -1,6 +1,7 @@
 /* feed.c: file sources: csv, json and oneroster_csv (see feed.h). */
 #include "feed.h"
 
+#include <dirent.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +12,31 @@
 #include "kinds.h"
 #include "zipread.h"
 
-typedef enum { FK_CSV, FK_JSON, FK_ONEROSTER } feed_kind;
+typedef enum { FK_CSV, FK_JSON, FK_ONEROSTER, FK_REPLAY } feed_kind;
+
+#define MAX_REPLAY 64
+static struct {
+  uint32_t source;
+  char dir[1024];
+} replays[MAX_REPLAY];
+static int nreplays;
+
+int feed_set_replay(const plan *p, const char *source, const char *dir) {
+  for (uint32_t i = 0; i < p->nsources; i++)
+    if (strcmp(plan_str(p, p->sources[i].name), source) == 0 && nreplays < MAX_REPLAY) {
+      replays[nreplays].source = i;
+      snprintf(replays[nreplays].dir, sizeof replays[nreplays].dir, "%s", dir);
+      nreplays++;
+      return 1;
+    }
+  return 0;
+}
+
+static const char *replay_dir(uint32_t source) {
+  for (int i = 0; i < nreplays; i++)
+    if (replays[i].source == source) return replays[i].dir;
+  return NULL;
+}
 
 struct feed {
   feed_kind kind;
@@ -40,6 +65,11 @@ struct feed {
   json_t *doc;
   json_t *array;
   size_t index;
+  /* replay: the pages of one resource, and the demographics by id */
+  char **pages;
+  size_t npages, page;
+  const char *plural;
+  json_t *demo;         /* object: sourcedId -> demographics record */
 };
 
 /* ---- settings ------------------------------------------------------------ */
@@ -435,6 +465,164 @@ static int next_json(feed *f, value *fields, arena *a, char *err, size_t errsize
   return FEED_RECORD;
 }
 
+/* ---- replay of OneRoster REST responses ------------------------------------------ */
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* The response bodies of one resource: DIR/RESOURCE.json, or the pages
+ * DIR/RESOURCE/NNNN.json in name order. */
+static int replay_pages(feed *f, const char *dir, const char *resource) {
+  char path[1200];
+  snprintf(path, sizeof path, "%s/%s.json", dir, resource);
+  FILE *one = fopen(path, "rb");
+  if (one) {
+    fclose(one);
+    f->pages = malloc(sizeof *f->pages);
+    f->pages[0] = strdup(path);
+    f->npages = 1;
+    return 1;
+  }
+  snprintf(path, sizeof path, "%s/%s", dir, resource);
+  DIR *d = opendir(path);
+  if (!d) return 0;
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL) {
+    size_t n = strlen(de->d_name);
+    if (n < 6 || strcmp(de->d_name + n - 5, ".json") != 0) continue;
+    f->pages = realloc(f->pages, (f->npages + 1) * sizeof *f->pages);
+    char full[1500];
+    snprintf(full, sizeof full, "%s/%s", path, de->d_name);
+    f->pages[f->npages++] = strdup(full);
+  }
+  closedir(d);
+  qsort(f->pages, f->npages, sizeof *f->pages, cmp_str);
+  return 1;
+}
+
+static int replay_load_page(feed *f, char *err, size_t errsize) {
+  json_decref(f->doc);
+  f->doc = NULL;
+  f->array = NULL;
+  f->index = 0;
+  json_error_t je;
+  f->doc = json_load_file(f->pages[f->page], 0, &je);
+  if (!f->doc) {
+    snprintf(err, errsize, "%s:%d:%d: %s", f->pages[f->page], je.line, je.column, je.text);
+    return 0;
+  }
+  f->array = json_object_get(f->doc, f->plural);
+  if (!f->array) f->array = json_array_size(f->doc) ? f->doc : NULL; /* a bare array */
+  if (!json_is_array(f->array)) {
+    snprintf(err, errsize, "%s: the page has no \"%s\" array", f->pages[f->page], f->plural);
+    return 0;
+  }
+  return 1;
+}
+
+/* The OneRoster role a user plays: `role` (1.1), else the primary entry of
+ * `roles` (1.2), else the first. */
+static const char *user_role(json_t *u) {
+  const char *r = json_string_value(json_object_get(u, "role"));
+  if (r) return r;
+  json_t *roles = json_object_get(u, "roles");
+  size_t i;
+  json_t *x;
+  json_array_foreach(roles, i, x) {
+    const char *type = json_string_value(json_object_get(x, "roleType"));
+    if (type && !strcmp(type, "primary")) return json_string_value(json_object_get(x, "role"));
+  }
+  return json_string_value(json_object_get(json_array_get(roles, 0), "role"));
+}
+
+static int replay_wanted(const feed *f, json_t *rec) {
+  if (f->u->entity == ENT_school) {
+    const char *t = json_string_value(json_object_get(rec, "type"));
+    return !t || !strcmp(t, "school");
+  }
+  if (!f->roles) return 1;
+  const char *role = user_role(rec);
+  for (int i = 0; role && f->roles[i]; i++)
+    if (!strcasecmp(role, f->roles[i])) return 1;
+  return 0;
+}
+
+static void replay_demographics(feed *f, const char *dir) {
+  int any = 0;
+  for (uint32_t k = 0; k < f->u->nfields; k++) any |= strncmp(plan_str(f->p, f->u->fields[k]), "demographics.", 13) == 0;
+  if (!any) return;
+  feed tmp;
+  memset(&tmp, 0, sizeof tmp);
+  tmp.plural = "demographics";
+  f->demo = json_object();
+  if (!replay_pages(&tmp, dir, "demographics")) return;
+  char err[300];
+  for (tmp.page = 0; tmp.page < tmp.npages; tmp.page++) {
+    if (!replay_load_page(&tmp, err, sizeof err)) continue;
+    size_t i;
+    json_t *d;
+    json_array_foreach(tmp.array, i, d) {
+      const char *id = json_string_value(json_object_get(d, "sourcedId"));
+      if (id) json_object_set(f->demo, id, d);
+    }
+  }
+  json_decref(tmp.doc);
+  for (size_t i = 0; i < tmp.npages; i++) free(tmp.pages[i]);
+  free(tmp.pages);
+}
+
+static int open_replay(feed *f, const char *dir, char *err, size_t errsize) {
+  static const char *const resources[ENT__COUNT] = {
+      [ENT_school] = "orgs", [ENT_student] = "users", [ENT_teacher] = "users", [ENT_contact] = "users",
+      [ENT_admin] = "users", [ENT_course] = "courses", [ENT_class] = "classes", [ENT_calendar] = "academicSessions",
+      [ENT_enrollment] = "enrollments"};
+  const char *res = resources[f->u->entity];
+  f->plural = res;
+  switch (f->u->entity) {
+    case ENT_student: f->roles = student_roles; break;
+    case ENT_teacher: f->roles = teacher_roles; break;
+    case ENT_contact: f->roles = contact_roles; break;
+    case ENT_admin: f->roles = admin_roles; break;
+    default: break;
+  }
+  if (!replay_pages(f, dir, res)) {
+    snprintf(err, errsize, "%s: no recorded %s (neither %s.json nor a %s/ directory of pages)", dir, res, res, res);
+    return 0;
+  }
+  replay_demographics(f, dir);
+  return 1;
+}
+
+static void fill_fields(feed *f, json_t *rec, value *fields, arena *a) {
+  for (uint32_t k = 0; k < f->u->nfields; k++) {
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", plan_str(f->p, f->u->fields[k]));
+    json_t *cur = rec;
+    if (f->demo && strncmp(buf, "demographics.", 13) == 0) {
+      const char *id = json_string_value(json_object_get(rec, "sourcedId"));
+      cur = id ? json_object_get(f->demo, id) : NULL;
+      memmove(buf, buf + 13, strlen(buf + 13) + 1);
+    }
+    for (char *part = strtok(buf, "."); part && cur; part = strtok(NULL, ".")) cur = json_object_get(cur, part);
+    fields[k] = cur ? json_value(a, cur) : v_null();
+  }
+}
+
+static int next_replay(feed *f, value *fields, arena *a, char *err, size_t errsize) {
+  for (;;) {
+    if (!f->array || f->index >= json_array_size(f->array)) {
+      if (f->page >= f->npages) return FEED_END;
+      if (!replay_load_page(f, err, errsize)) return FEED_ERROR;
+      f->page++;
+      continue;
+    }
+    json_t *rec = json_array_get(f->array, f->index++);
+    snprintf(f->where, sizeof f->where, "%s: record %zu", f->pages[f->page - 1], f->index);
+    if (!json_is_object(rec) || !replay_wanted(f, rec)) continue;
+    fill_fields(f, rec, fields, a);
+    return FEED_RECORD;
+  }
+}
+
 /* ---- dispatch ------------------------------------------------------------------ */
 
 /* Every setting read from the environment or a file must be there before a
@@ -459,13 +647,28 @@ static int settings_present(const plan *p, uint32_t source, char *err, size_t er
 feed *feed_open(const plan *p, uint32_t unit, char *err, size_t errsize) {
   const plan_unit *u = &p->units[unit];
   const plan_source *s = &p->sources[u->source];
-  if (!settings_present(p, u->source, err, errsize)) return NULL;
+  if (!replay_dir(u->source) && !settings_present(p, u->source, err, errsize)) return NULL;
   feed *f = calloc(1, sizeof *f);
   f->p = p;
   f->u = u;
   char buf[1024];
   const char *why;
   int ok = 0;
+  const char *replay = replay_dir(u->source);
+  if (replay) {
+    if (s->kind != KIND_oneroster && s->kind != KIND_synergy) {
+      snprintf(err, errsize, "source %s: replaying recorded %s responses is not supported yet (only oneroster and synergy)",
+               plan_str(p, s->name), kind_table[s->kind].name);
+      feed_close(f);
+      return NULL;
+    }
+    f->kind = FK_REPLAY;
+    if (!open_replay(f, replay, err, errsize)) {
+      feed_close(f);
+      return NULL;
+    }
+    return f;
+  }
   switch (s->kind) {
     case KIND_csv:
     case KIND_json: {
@@ -515,6 +718,7 @@ feed *feed_open(const plan *p, uint32_t unit, char *err, size_t errsize) {
 
 int feed_next(feed *f, value *fields, arena *a, char *err, size_t errsize) {
   f->deleted = 0;
+  if (f->kind == FK_REPLAY) return next_replay(f, fields, a, err, errsize);
   return f->kind == FK_JSON ? next_json(f, fields, a, err, errsize) : next_csv(f, fields, a, err, errsize);
 }
 
@@ -537,5 +741,8 @@ void feed_close(feed *f) {
   free(f->demo_rows);
   free(f->demo_index);
   json_decref(f->doc);
+  json_decref(f->demo);
+  for (size_t i = 0; i < f->npages; i++) free(f->pages[i]);
+  free(f->pages);
   free(f);
 }

@@ -35,6 +35,14 @@ int feed_deleted(const feed *f);
 int feed_is_delta(const feed *f);
 void feed_close(feed *f);
 
+/* Replay: read a network source's records from recorded responses in DIR
+ * instead of the network (syncvm plan|apply --replay SOURCE=DIR).  For the
+ * OneRoster REST kinds (oneroster, synergy) DIR holds, per resource (users,
+ * orgs, courses, classes, academicSessions, enrollments, demographics),
+ * either RESOURCE.json or RESOURCE/NNNN.json pages, each a response body as
+ * the API sends it ({"users": [...]}).  Returns 0 for an unknown source. */
+int feed_set_replay(const plan *p, const char *source, const char *dir);
+
 /* Resolves a setting of a source: its literal, or (for env()/file()) the
  * secret read now.  Returns NULL when absent; *why when it cannot be read. */
 const char *feed_setting(const plan *p, uint32_t source, const char *key, char *buf, size_t size, const char **why);

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "feed.h"
 #include "pipeline.h"
 #include "plan.h"
 #include "store.h"
@@ -30,13 +31,15 @@ typedef struct {
   const char *store_path;
   int json, summary, trace, stats;
   const char *out, *only, *school, *by, *into;
+  const char *replay[16];
+  int nreplay;
   const char *args[4];
   int nargs;
 } opts;
 
 static void usage(FILE *f) {
-  fputs("usage: syncvm plan PLAN [--summary] [--json] [-o RUNFILE]\n"
-        "       syncvm apply PLAN|RUNFILE [--json]\n"
+  fputs("usage: syncvm plan PLAN [--summary] [--json] [-o RUNFILE] [--replay SOURCE=DIR]\n"
+        "       syncvm apply PLAN|RUNFILE [--json] [--replay SOURCE=DIR]\n"
         "       syncvm approve RUN [--only creates,updates,deletes] [--school CODE] [--by NAME]\n"
         "       syncvm reject RUN\n"
         "       syncvm history [--json]\n"
@@ -64,6 +67,13 @@ static int parse_opts(int argc, char **argv, opts *o) {
     else if (!strcmp(a, "--summary")) o->summary = 1;
     else if (!strcmp(a, "--trace")) o->trace = 1;
     else if (!strcmp(a, "--stats")) o->stats = 1;
+    else if (!strcmp(a, "--replay")) {
+      if (i + 1 >= argc || !strchr(argv[i + 1], '=') || o->nreplay == 16) {
+        fprintf(stderr, "syncvm: --replay takes SOURCE=DIR\n");
+        return 0;
+      }
+      o->replay[o->nreplay++] = argv[++i];
+    }
     else if (a[0] == '-' && a[1]) {
       fprintf(stderr, "syncvm: unknown option %s\n", a);
       return 0;
@@ -181,9 +191,20 @@ static plan *load_plan(const char *path, uint8_t **bytes, size_t *len) {
   return p;
 }
 
+static const opts *current_opts;
+
 static int compute(const char *plan_path, store *s, run_result *r, uint8_t **bytes, size_t *len, plan **pp, FILE *trace) {
   *pp = load_plan(plan_path, bytes, len);
   if (!*pp) return 2;
+  for (int i = 0; current_opts && i < current_opts->nreplay; i++) {
+    char name[256];
+    const char *eq = strchr(current_opts->replay[i], '=');
+    snprintf(name, sizeof name, "%.*s", (int)(eq - current_opts->replay[i]), current_opts->replay[i]);
+    if (!feed_set_replay(*pp, name, eq + 1)) {
+      fprintf(stderr, "syncvm: --replay %s: the plan has no source %s\n", current_opts->replay[i], name);
+      return 2;
+    }
+  }
   if (!run_compute(*pp, *bytes, *len, s, r, trace)) {
     fprintf(stderr, "syncvm: %s\nsyncvm: nothing was applied; the hub is unchanged\n", r->error);
     return 1;
@@ -209,6 +230,7 @@ static int cmd_plan(const opts *o) {
   store s;
   if (!open_store(&s, o)) return 1;
   run_result r;
+  memset(&r, 0, sizeof r);
   uint8_t *bytes = NULL;
   size_t len;
   plan *p = NULL;
@@ -226,7 +248,7 @@ static int cmd_plan(const opts *o) {
     if (!rc) rc = run_has_changes(&r) ? 2 : 0;
     if (o->stats && !o->json) run_print_stats(&r, stdout);
   }
-  if (rc != 2 || p) run_free(&r);
+  run_free(&r);
   plan_free(p);
   free(bytes);
   store_close(&s);
@@ -786,6 +808,7 @@ int main(int argc, char **argv) {
   if (argc < 2) return usage(stderr), 2;
   opts o;
   if (!parse_opts(argc - 2, argv + 2, &o)) return 2;
+  current_opts = &o;
   const char *cmd = argv[1];
   if (!strcmp(cmd, "plan")) return cmd_plan(&o);
   if (!strcmp(cmd, "apply")) return cmd_apply(&o);

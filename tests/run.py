@@ -378,8 +378,14 @@ def suite_scenarios(binaries):
     "cmd" is syncvm's arguments after the command word: PLAN and --store are
     added (use "RUN" for the run id of the last parked run).  Each step runs
     in its day's directory, so specs use relative paths."""
+    for b in binaries:
+        scenarios_with(b, "" if b == binaries[0] else " [san]")
+
+
+def scenarios_with(syncc, tag):
     import sqlite3
-    vm = binaries[0].replace("syncc", "syncvm")
+    binaries = [syncc]
+    vm = syncc.replace("syncc", "syncvm")
     for sdir in sorted(glob.glob("tests/scenarios/*/")):
         name = os.path.basename(sdir.rstrip("/"))
         raw = open(os.path.join(sdir, "steps.json")).read()
@@ -422,7 +428,7 @@ def suite_scenarios(binaries):
                         last_run = json.loads(out).get("run", last_run)
                     except ValueError:
                         pass
-                label = f"scenario {name} step {i + 1} ({' '.join(args[:1])} {step.get('day', '')})"
+                label = f"scenario {name} step {i + 1} ({' '.join(args[:1])} {step.get('day', '')}){tag}"
                 good = pr.returncode == step.get("exit", 0)
                 detail = f"exit {pr.returncode}, want {step.get('exit', 0)}\n{out[-1500:]}\n{pr.stderr.decode()[-800:]}"
                 if good and "counts" in step and verb == "plan":
@@ -447,6 +453,7 @@ def suite_scenarios(binaries):
                     if got != want:
                         good = False
                         detail += f"\n{sql}\n  got  {got}\n  want {want}"
+                good = good and sanitizer_clean(pr)
                 ok(label, good, detail)
 
 
