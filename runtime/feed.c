@@ -70,6 +70,12 @@ struct feed {
   size_t npages, page;
   const char *plural;
   json_t *demo;         /* object: sourcedId -> demographics record */
+  /* veracross replay */
+  json_t *vlists;       /* field -> {id as text -> description} */
+  json_t *students;     /* student id (text) -> true, for contacts */
+  json_t *rels;         /* person id (text) -> [relationships rows] */
+  json_t *rel_lists;    /* value lists of /relationships */
+  json_t *households;   /* household id (text) -> record */
 };
 
 /* ---- settings ------------------------------------------------------------ */
@@ -592,6 +598,196 @@ static int open_replay(feed *f, const char *dir, char *err, size_t errsize) {
   return 1;
 }
 
+/* ---- Veracross replay: value lists and the contact join ------------------------ */
+
+static char *id_text(json_t *v, char *buf, size_t n) {
+  if (json_is_integer(v)) snprintf(buf, n, "%lld", (long long)json_integer_value(v));
+  else if (json_is_string(v)) snprintf(buf, n, "%s", json_string_value(v));
+  else buf[0] = 0;
+  return buf;
+}
+
+/* Merges a page's value_lists into `into`: field -> {id -> description}. */
+static void add_value_lists(json_t *into, json_t *page) {
+  size_t i, j;
+  json_t *vl, *field, *item;
+  json_array_foreach(json_object_get(page, "value_lists"), i, vl) {
+    json_t *fields = json_object_get(vl, "fields");
+    json_t *one = json_string_value(fields) ? json_pack("[O]", fields) : json_incref(fields);
+    json_array_foreach(one, j, field) {
+      const char *name = json_string_value(field);
+      if (!name) continue;
+      char base[256];
+      snprintf(base, sizeof base, "%s", name);
+      char *dot = strchr(base, '.');
+      if (dot && !strcmp(dot, ".id")) *dot = 0;
+      json_t *map = json_object_get(into, base);
+      if (!map) json_object_set_new(into, base, map = json_object());
+      size_t k;
+      json_array_foreach(json_object_get(vl, "items"), k, item) {
+        char id[64];
+        id_text(json_object_get(item, "id"), id, sizeof id);
+        json_t *d = json_object_get(item, "description");
+        if (id[0] && json_is_string(d)) json_object_set(map, id, d);
+      }
+    }
+    json_decref(one);
+  }
+}
+
+/* FIELD = 20 becomes FIELD = {id: 20, description: "..."}; an object with an
+ * id gets its description filled when the API left it out. */
+static void decode_value_lists(json_t *lists, json_t *rec) {
+  const char *field;
+  json_t *map;
+  json_object_foreach(lists, field, map) {
+    json_t *v = json_object_get(rec, field);
+    if (!v || json_is_null(v)) continue;
+    char id[64];
+    if (json_is_object(v)) {
+      if (!json_object_get(v, "description"))
+        json_object_set(v, "description", json_object_get(map, id_text(json_object_get(v, "id"), id, sizeof id)));
+      continue;
+    }
+    json_t *d = json_object_get(map, id_text(v, id, sizeof id));
+    json_object_set_new(rec, field, json_pack("{s:O, s:O}", "id", v, "description", d ? d : json_null()));
+  }
+}
+
+/* Every record of every page of a resource, with value lists applied. */
+static void load_all(const char *dir, const char *resource, void (*each)(feed *, json_t *, json_t *), feed *f) {
+  feed tmp;
+  memset(&tmp, 0, sizeof tmp);
+  tmp.plural = "data";
+  if (!replay_pages(&tmp, dir, resource)) return;
+  json_t *lists = json_object();
+  json_t **docs = calloc(tmp.npages + 1, sizeof *docs);
+  for (size_t p = 0; p < tmp.npages; p++) {
+    docs[p] = json_load_file(tmp.pages[p], 0, NULL);
+    if (docs[p]) add_value_lists(lists, docs[p]);
+  }
+  for (size_t p = 0; p < tmp.npages; p++) {
+    size_t i;
+    json_t *rec;
+    json_array_foreach(json_object_get(docs[p], "data"), i, rec) {
+      decode_value_lists(lists, rec);
+      each(f, rec, lists);
+    }
+    json_decref(docs[p]);
+  }
+  free(docs);
+  json_decref(lists);
+  for (size_t i = 0; i < tmp.npages; i++) free(tmp.pages[i]);
+  free(tmp.pages);
+}
+
+static void note_student(feed *f, json_t *rec, json_t *lists) {
+  (void)lists;
+  char id[64];
+  json_object_set_new(f->students, id_text(json_object_get(rec, "id"), id, sizeof id), json_true());
+}
+
+static void note_relationship(feed *f, json_t *rec, json_t *lists) {
+  static const char *const ends[] = {"person_id", "related_person_id"};
+  if (!json_object_size(f->rel_lists)) json_object_update(f->rel_lists, lists);
+  for (int k = 0; k < 2; k++) {
+    char id[64];
+    id_text(json_object_get(rec, ends[k]), id, sizeof id);
+    if (!id[0]) continue;
+    json_t *arr = json_object_get(f->rels, id);
+    if (!arr) json_object_set_new(f->rels, id, arr = json_array());
+    json_array_append(arr, rec);
+  }
+}
+
+static void note_household(feed *f, json_t *rec, json_t *lists) {
+  (void)lists;
+  char id[64];
+  json_object_set(f->households, id_text(json_object_get(rec, "id"), id, sizeof id), rec);
+}
+
+/* The fields a Veracross contact gets from /relationships and /households. */
+static void join_contact(feed *f, json_t *rec) {
+  char pid[64];
+  id_text(json_object_get(rec, "id"), pid, sizeof pid);
+  json_t *ids = json_array(), *rel = NULL;
+  int flags[4] = {0};
+  static const char *const names[] = {"legal_custody", "emergency", "pick_up", "parent_portal_access"};
+  size_t i;
+  json_t *row;
+  json_array_foreach(json_object_get(f->rels, pid), i, row) {
+    char a[64], b[64];
+    id_text(json_object_get(row, "person_id"), a, sizeof a);
+    id_text(json_object_get(row, "related_person_id"), b, sizeof b);
+    const char *other = strcmp(a, pid) == 0 ? b : a;
+    if (!json_object_get(f->students, other)) continue;
+    int dup = 0;
+    size_t k;
+    json_t *x;
+    json_array_foreach(ids, k, x) dup |= !strcmp(json_string_value(x), other);
+    if (!dup) json_array_append_new(ids, json_string(other));
+    if (!rel) rel = json_object_get(row, "relationship");
+    for (int n = 0; n < 4; n++) flags[n] |= json_is_true(json_object_get(row, names[n]));
+  }
+  json_object_set_new(rec, "student_ids", ids);
+  if (rel) json_object_set(rec, "relationship", rel);
+  for (int n = 0; n < 4; n++) json_object_set_new(rec, names[n], json_boolean(flags[n]));
+  char hid[64];
+  json_t *h = json_object_get(f->households, id_text(json_object_get(rec, "household_id"), hid, sizeof hid));
+  if (h) json_object_set(rec, "household", h);
+}
+
+static int open_veracross_replay(feed *f, const char *dir, char *err, size_t errsize) {
+  static const char *const resources[ENT__COUNT] = {
+      [ENT_school] = "students", [ENT_student] = "students", [ENT_teacher] = "staff_faculty", [ENT_contact] = "parents",
+      [ENT_admin] = "staff_faculty", [ENT_course] = "academics/courses", [ENT_class] = "academics/classes",
+      [ENT_calendar] = "academics/config/grading_periods", [ENT_enrollment] = "academics/enrollments"};
+  const char *res = resources[f->u->entity];
+  f->plural = "data";
+  f->vlists = json_object();
+  if (!replay_pages(f, dir, res)) {
+    snprintf(err, errsize, "%s: no recorded %s (neither %s.json nor a %s/ directory of pages)", dir, res, res, res);
+    return 0;
+  }
+  for (size_t p = 0; p < f->npages; p++) { /* the value lists of every page decode every page */
+    json_t *doc = json_load_file(f->pages[p], 0, NULL);
+    if (doc) add_value_lists(f->vlists, doc);
+    json_decref(doc);
+  }
+  if (f->u->entity == ENT_school) {
+    /* Schools are the items of the campus value list (no endpoint). */
+    json_t *items = json_array();
+    for (size_t p = 0; p < f->npages; p++) {
+      json_t *doc = json_load_file(f->pages[p], 0, NULL);
+      size_t i, j;
+      json_t *vl, *fld;
+      json_array_foreach(json_object_get(doc, "value_lists"), i, vl) {
+        int campus = 0;
+        json_t *fields = json_object_get(vl, "fields");
+        if (json_is_string(fields)) campus = !strcmp(json_string_value(fields), "campus") || !strcmp(json_string_value(fields), "campus.id");
+        json_array_foreach(fields, j, fld) campus |= json_is_string(fld) && (!strcmp(json_string_value(fld), "campus") ||
+                                                                             !strcmp(json_string_value(fld), "campus.id"));
+        if (campus && json_array_size(items) == 0) json_array_extend(items, json_object_get(vl, "items"));
+      }
+      json_decref(doc);
+    }
+    for (size_t i = 0; i < f->npages; i++) free(f->pages[i]);
+    f->npages = 0;
+    f->doc = items;
+    f->array = items;
+  }
+  if (f->u->entity == ENT_contact) {
+    f->students = json_object();
+    f->rels = json_object();
+    f->rel_lists = json_object();
+    f->households = json_object();
+    load_all(dir, "students", note_student, f);
+    load_all(dir, "relationships", note_relationship, f);
+    load_all(dir, "households", note_household, f);
+  }
+  return 1;
+}
+
 static void fill_fields(feed *f, json_t *rec, value *fields, arena *a) {
   for (uint32_t k = 0; k < f->u->nfields; k++) {
     char buf[512];
@@ -616,8 +812,14 @@ static int next_replay(feed *f, value *fields, arena *a, char *err, size_t errsi
       continue;
     }
     json_t *rec = json_array_get(f->array, f->index++);
-    snprintf(f->where, sizeof f->where, "%s: record %zu", f->pages[f->page - 1], f->index);
-    if (!json_is_object(rec) || !replay_wanted(f, rec)) continue;
+    snprintf(f->where, sizeof f->where, "%s: record %zu", f->page ? f->pages[f->page - 1] : "value list", f->index);
+    if (!json_is_object(rec)) continue;
+    if (f->vlists) { /* veracross */
+      decode_value_lists(f->vlists, rec);
+      if (f->students) join_contact(f, rec);
+    } else if (!replay_wanted(f, rec)) {
+      continue;
+    }
     fill_fields(f, rec, fields, a);
     return FEED_RECORD;
   }
@@ -656,14 +858,15 @@ feed *feed_open(const plan *p, uint32_t unit, char *err, size_t errsize) {
   int ok = 0;
   const char *replay = replay_dir(u->source);
   if (replay) {
-    if (s->kind != KIND_oneroster && s->kind != KIND_synergy) {
-      snprintf(err, errsize, "source %s: replaying recorded %s responses is not supported yet (only oneroster and synergy)",
+    if (s->kind != KIND_oneroster && s->kind != KIND_synergy && s->kind != KIND_veracross) {
+      snprintf(err, errsize, "source %s: replaying recorded %s responses is not supported yet (oneroster, synergy and veracross are)",
                plan_str(p, s->name), kind_table[s->kind].name);
       feed_close(f);
       return NULL;
     }
     f->kind = FK_REPLAY;
-    if (!open_replay(f, replay, err, errsize)) {
+    int opened = s->kind == KIND_veracross ? open_veracross_replay(f, replay, err, errsize) : open_replay(f, replay, err, errsize);
+    if (!opened) {
       feed_close(f);
       return NULL;
     }
@@ -742,6 +945,11 @@ void feed_close(feed *f) {
   free(f->demo_index);
   json_decref(f->doc);
   json_decref(f->demo);
+  json_decref(f->vlists);
+  json_decref(f->students);
+  json_decref(f->rels);
+  json_decref(f->rel_lists);
+  json_decref(f->households);
   for (size_t i = 0; i < f->npages; i++) free(f->pages[i]);
   free(f->pages);
   free(f);
