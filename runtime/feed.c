@@ -788,6 +788,165 @@ static int open_veracross_replay(feed *f, const char *dir, char *err, size_t err
   return 1;
 }
 
+/* ---- PowerSchool replay --------------------------------------------------------- */
+
+/* The records of every recorded page of RESOURCE: the items under the
+ * singular key, which holds an object instead of an array when a page has
+ * one record, and is missing, null or "" when a page has none. */
+static json_t *ps_items(const char *dir, const char *resource, const char *singular) {
+  feed tmp;
+  memset(&tmp, 0, sizeof tmp);
+  json_t *out = json_array();
+  if (!replay_pages(&tmp, dir, resource)) return out;
+  for (size_t p = 0; p < tmp.npages; p++) {
+    json_t *doc = json_load_file(tmp.pages[p], 0, NULL);
+    json_t *wrap = NULL;
+    const char *key;
+    json_t *v;
+    json_object_foreach(doc, key, v) if (json_is_object(v)) wrap = v; /* {"students": {...}} */
+    json_t *items = wrap ? json_object_get(wrap, singular) : NULL;
+    if (!items && json_object_get(doc, "record")) items = json_object_get(doc, "record"); /* a PowerQuery */
+    if (json_is_object(items)) json_array_append(out, items);
+    else if (json_is_array(items)) json_array_extend(out, items);
+    json_decref(doc);
+  }
+  for (size_t i = 0; i < tmp.npages; i++) free(tmp.pages[i]);
+  free(tmp.pages);
+  return out;
+}
+
+static json_t *first_of(json_t *rec, const char *const *names) {
+  for (int i = 0; names[i]; i++) {
+    json_t *v = json_object_get(rec, names[i]);
+    if (v && !json_is_null(v)) return v;
+  }
+  return NULL;
+}
+
+/* A per-school list (staff, course, section, term) for every school, each
+ * record with the school_number it was listed under. */
+static json_t *ps_per_school(const char *dir, json_t *schools, const char *what, const char *singular) {
+  json_t *out = json_array();
+  size_t i, j;
+  json_t *s, *rec;
+  json_array_foreach(schools, i, s) {
+    char id[64], res[256];
+    snprintf(res, sizeof res, "school/%s/%s", id_text(json_object_get(s, "id"), id, sizeof id), what);
+    json_t *items = ps_items(dir, res, singular);
+    json_array_foreach(items, j, rec) {
+      json_object_set(rec, "school_number", json_object_get(s, "school_number"));
+      json_array_append(out, rec);
+    }
+    json_decref(items);
+  }
+  return out;
+}
+
+static json_t *ps_guardians(const char *dir) {
+  static const char *const gid[] = {"guardian_id", "guardianid", "contactid", "person_id", NULL};
+  static const char *const sid[] = {"student_id", "studentsdcid", "students_dcid", "student_dcid", NULL};
+  static const char *const first[] = {"first_name", "firstname", NULL};
+  static const char *const last[] = {"last_name", "lastname", NULL};
+  static const char *const mail[] = {"email", "emailaddress", "email_address", NULL};
+  static const char *const rel[] = {"relationship", "relationship_type", "relationshiptype", NULL};
+  json_t *rows = ps_items(dir, "schema/query/com.pearson.core.guardian.student_guardian_detail", "record");
+  json_t *by_id = json_object(), *order = json_array();
+  size_t i;
+  json_t *row;
+  json_array_foreach(rows, i, row) {
+    char id[64], st[64];
+    json_t *g = first_of(row, gid);
+    if (!g || !id_text(g, id, sizeof id)[0]) continue;
+    json_t *rec = json_object_get(by_id, id);
+    if (!rec) {
+      rec = json_pack("{s:s, s:O?, s:O?, s:O?, s:O?, s:[]}", "guardian_id", id, "first_name", first_of(row, first),
+                      "last_name", first_of(row, last), "email", first_of(row, mail), "relationship", first_of(row, rel),
+                      "student_ids");
+      json_object_set_new(by_id, id, rec);
+      json_array_append(order, rec);
+    }
+    json_t *s = first_of(row, sid);
+    if (!s || !id_text(s, st, sizeof st)[0]) continue;
+    json_t *ids = json_object_get(rec, "student_ids");
+    int dup = 0;
+    size_t k;
+    json_t *x;
+    json_array_foreach(ids, k, x) dup |= !strcmp(json_string_value(x), st);
+    if (!dup) json_array_append_new(ids, json_string(st));
+  }
+  json_decref(rows);
+  json_decref(by_id);
+  return order;
+}
+
+static int open_powerschool_replay(feed *f, const char *dir, char *err, size_t errsize) {
+  json_t *schools = ps_items(dir, "district/school", "school");
+  json_t *recs = NULL;
+  size_t i, j;
+  json_t *rec;
+  switch (f->u->entity) {
+    case ENT_school: recs = json_incref(schools); break;
+    case ENT_student: recs = ps_items(dir, "district/student", "student"); break;
+    case ENT_contact: recs = ps_guardians(dir); break;
+    case ENT_teacher:
+    case ENT_admin: {
+      json_t *all = ps_per_school(dir, schools, "staff", "staff"), *seen = json_object();
+      recs = json_array();
+      json_array_foreach(all, i, rec) { /* one record per staff id: the first school listing them */
+        char id[64];
+        if (json_object_get(seen, id_text(json_object_get(rec, "id"), id, sizeof id))) continue;
+        json_object_set_new(seen, id, json_true());
+        json_array_append(recs, rec);
+      }
+      json_decref(all);
+      json_decref(seen);
+      break;
+    }
+    case ENT_course: recs = ps_per_school(dir, schools, "course", "course"); break;
+    case ENT_calendar: recs = ps_per_school(dir, schools, "term", "term"); break;
+    case ENT_class: {
+      recs = ps_per_school(dir, schools, "section", "section");
+      json_t *courses = ps_per_school(dir, schools, "course", "course");
+      json_array_foreach(recs, i, rec) {
+        json_t *c;
+        json_array_foreach(courses, j, c) {
+          if (json_equal(json_object_get(c, "id"), json_object_get(rec, "course_id")) &&
+              json_equal(json_object_get(c, "school_number"), json_object_get(rec, "school_number"))) {
+            json_object_set_new(rec, "course", json_pack("{s:O?, s:O?}", "course_number", json_object_get(c, "course_number"),
+                                                         "course_name", json_object_get(c, "course_name")));
+            break;
+          }
+        }
+      }
+      json_decref(courses);
+      break;
+    }
+    case ENT_enrollment: {
+      json_t *sections = ps_per_school(dir, schools, "section", "section");
+      recs = json_array();
+      json_array_foreach(sections, i, rec) {
+        char id[64], res[256];
+        snprintf(res, sizeof res, "section/%s/section_enrollment", id_text(json_object_get(rec, "id"), id, sizeof id));
+        json_t *items = ps_items(dir, res, "section_enrollment");
+        json_array_extend(recs, items);
+        json_decref(items);
+      }
+      json_decref(sections);
+      break;
+    }
+    default: break;
+  }
+  json_decref(schools);
+  if (!recs) {
+    snprintf(err, errsize, "%s: nothing recorded for %s", dir, schema_entity_get(f->u->entity)->name);
+    return 0;
+  }
+  f->doc = recs;
+  f->array = recs;
+  f->plural = "record";
+  return 1;
+}
+
 static void fill_fields(feed *f, json_t *rec, value *fields, arena *a) {
   for (uint32_t k = 0; k < f->u->nfields; k++) {
     char buf[512];
@@ -812,7 +971,7 @@ static int next_replay(feed *f, value *fields, arena *a, char *err, size_t errsi
       continue;
     }
     json_t *rec = json_array_get(f->array, f->index++);
-    snprintf(f->where, sizeof f->where, "%s: record %zu", f->page ? f->pages[f->page - 1] : "value list", f->index);
+    snprintf(f->where, sizeof f->where, "%s: record %zu", f->page ? f->pages[f->page - 1] : "recorded responses", f->index);
     if (!json_is_object(rec)) continue;
     if (f->vlists) { /* veracross */
       decode_value_lists(f->vlists, rec);
@@ -858,14 +1017,16 @@ feed *feed_open(const plan *p, uint32_t unit, char *err, size_t errsize) {
   int ok = 0;
   const char *replay = replay_dir(u->source);
   if (replay) {
-    if (s->kind != KIND_oneroster && s->kind != KIND_synergy && s->kind != KIND_veracross) {
-      snprintf(err, errsize, "source %s: replaying recorded %s responses is not supported yet (oneroster, synergy and veracross are)",
-               plan_str(p, s->name), kind_table[s->kind].name);
+    if (s->kind != KIND_oneroster && s->kind != KIND_synergy && s->kind != KIND_veracross && s->kind != KIND_powerschool) {
+      snprintf(err, errsize, "source %s: replaying recorded %s responses is not supported yet", plan_str(p, s->name),
+               kind_table[s->kind].name);
       feed_close(f);
       return NULL;
     }
     f->kind = FK_REPLAY;
-    int opened = s->kind == KIND_veracross ? open_veracross_replay(f, replay, err, errsize) : open_replay(f, replay, err, errsize);
+    int opened = s->kind == KIND_veracross     ? open_veracross_replay(f, replay, err, errsize)
+                 : s->kind == KIND_powerschool ? open_powerschool_replay(f, replay, err, errsize)
+                                               : open_replay(f, replay, err, errsize);
     if (!opened) {
       feed_close(f);
       return NULL;
