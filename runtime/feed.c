@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "csv.h"
+#include "jsonstream.h"
 #include "kinds.h"
 #include "zipread.h"
 
@@ -62,6 +63,8 @@ struct feed {
   size_t *demo_index;   /* open addressing over demo_ids: row + 1, 0 empty */
   size_t demo_cap;
   /* json */
+  jstream *js;          /* a json source, read a record at a time */
+  json_t *cur;          /* the record being handed over */
   json_t *doc;
   json_t *array;
   size_t index;
@@ -413,24 +416,8 @@ static int open_oneroster(feed *f, const char *dir, char *err, size_t errsize) {
 /* ---- json -------------------------------------------------------------------- */
 
 static int open_json(feed *f, const char *at, char *err, size_t errsize) {
-  json_error_t je;
-  f->doc = json_load_file(f->path, JSON_DECODE_ANY, &je);
-  if (!f->doc) {
-    snprintf(err, errsize, "%s:%d:%d: %s", f->path, je.line, je.column, je.text);
-    return 0;
-  }
-  json_t *cur = f->doc;
-  if (at && *at) {
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s", at);
-    for (char *part = strtok(buf, "."); part && cur; part = strtok(NULL, ".")) cur = json_object_get(cur, part);
-  }
-  if (!json_is_array(cur)) {
-    snprintf(err, errsize, "%s: %s is not an array of records", f->path, at && *at ? at : "the document");
-    return 0;
-  }
-  f->array = cur;
-  return 1;
+  f->js = jstream_open(f->path, at, err, errsize);
+  return f->js != NULL;
 }
 
 static value json_value(arena *a, json_t *j) {
@@ -457,14 +444,16 @@ static value json_value(arena *a, json_t *j) {
 }
 
 static int next_json(feed *f, value *fields, arena *a, char *err, size_t errsize) {
-  (void)err, (void)errsize;
-  if (f->index >= json_array_size(f->array)) return FEED_END;
-  json_t *rec = json_array_get(f->array, f->index++);
+  if (!f->js) return FEED_END; /* a OneRoster file the manifest marks absent */
+  json_decref(f->cur); /* the values of the previous record borrowed from it */
+  f->cur = jstream_next(f->js, err, errsize);
+  if (!f->cur) return err[0] ? FEED_BAD_ROW : FEED_END;
+  f->index++;
   snprintf(f->where, sizeof f->where, "%s: record %zu", f->path, f->index);
   for (uint32_t k = 0; k < f->u->nfields; k++) {
     char buf[512];
     snprintf(buf, sizeof buf, "%s", plan_str(f->p, f->u->fields[k]));
-    json_t *cur = rec;
+    json_t *cur = f->cur;
     for (char *part = strtok(buf, "."); part && cur; part = strtok(NULL, ".")) cur = json_object_get(cur, part);
     fields[k] = cur ? json_value(a, cur) : v_null();
   }
@@ -1104,6 +1093,8 @@ void feed_close(feed *f) {
   free(f->demo_ids);
   free(f->demo_rows);
   free(f->demo_index);
+  jstream_close(f->js);
+  json_decref(f->cur);
   json_decref(f->doc);
   json_decref(f->demo);
   json_decref(f->vlists);
