@@ -99,8 +99,11 @@ value vm_coerce(arena *a, value x, int type, const char **why) {
         char buf[64], *end;
         memcpy(buf, x.u.s, x.len);
         buf[x.len] = 0;
-        double d = strtod(buf, &end);
-        if (end != buf && *end == 0) return v_dec(d);
+        /* Plain decimal text only: never nan, inf or hexadecimal floats. */
+        int plain = buf[0] != 0;
+        for (const char *q = buf; *q; q++) plain &= (*q >= '0' && *q <= '9') || *q == '.' || *q == '-' || *q == '+';
+        double d = plain ? strtod(buf, &end) : 0;
+        if (plain && end != buf && *end == 0) return v_dec(d);
       }
       *why = "is not a number";
       return v_null();
