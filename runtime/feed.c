@@ -281,6 +281,18 @@ static const char *const contact_roles[] = {"parent", "guardian", "relative", NU
 static const char *const admin_roles[] = {"administrator", "districtAdministrator", "siteAdministrator",
                                           "principal", "systemAdministrator", NULL};
 
+/* The OneRoster user roles an entity takes (language.md), NULL for the
+ * entities that are not users. */
+static const char *const *roles_of(int entity) {
+  switch (entity) {
+    case ENT_student: return student_roles;
+    case ENT_teacher: return teacher_roles;
+    case ENT_contact: return contact_roles;
+    case ENT_admin: return admin_roles;
+    default: return NULL;
+  }
+}
+
 static const char *oneroster_file(int entity) {
   switch (entity) {
     case ENT_school: return "orgs";
@@ -401,13 +413,7 @@ static int open_oneroster(feed *f, const char *dir, char *err, size_t errsize) {
   int missing;
   f->csv = open_member(dir, file, &missing, err, errsize);
   if (!f->csv) return 0;
-  switch (f->u->entity) {
-    case ENT_student: f->roles = student_roles; break;
-    case ENT_teacher: f->roles = teacher_roles; break;
-    case ENT_contact: f->roles = contact_roles; break;
-    case ENT_admin: f->roles = admin_roles; break;
-    default: break;
-  }
+  f->roles = roles_of(f->u->entity);
   if (!open_csv(f, ',', 0, err, errsize)) return 0;
   load_demographics(f, dir);
   return 1;
@@ -572,13 +578,7 @@ static int open_replay(feed *f, const char *dir, char *err, size_t errsize) {
       [ENT_enrollment] = "enrollments"};
   const char *res = resources[f->u->entity];
   f->plural = res;
-  switch (f->u->entity) {
-    case ENT_student: f->roles = student_roles; break;
-    case ENT_teacher: f->roles = teacher_roles; break;
-    case ENT_contact: f->roles = contact_roles; break;
-    case ENT_admin: f->roles = admin_roles; break;
-    default: break;
-  }
+  f->roles = roles_of(f->u->entity);
   if (!replay_pages(f, dir, res)) {
     snprintf(err, errsize, "%s: no recorded %s (neither %s.json nor a %s/ directory of pages)", dir, res, res, res);
     return 0;

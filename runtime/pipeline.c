@@ -107,8 +107,9 @@ typedef struct {
   strmap by_id;         /* "source/entity/sid" -> record */
   strmap by_code;       /* "entity/sid" (any source) -> record */
   strmap ended;         /* "entity/hub_id" already deactivated by this run */
-  sqlite3_stmt *st_link, *st_snap; /* prepared once, reused for every record */
+  sqlite3_stmt *st_link, *st_snap, *st_school; /* prepared once, reused for every record */
   sqlite3_stmt *st_hub[ENT__COUNT];
+  sqlite3_stmt *st_domain[64];
   inrec *recs;
   size_t nrecs, caprecs;
   int64_t ntmp;
@@ -438,30 +439,23 @@ static void index_records(ctx *c) {
 
 /* ---- references ---------------------------------------------------------------- */
 
+static int64_t linked_hub(ctx *c, const char *source, int entity, const char *sid, int *gone);
+
+/* A live link (a record the source still sends) for this id. */
 static int link_exists(ctx *c, const char *source, int entity, const char *sid) {
-  sqlite3_stmt *st;
-  int found = 0;
-  if (sqlite3_prepare_v2(c->s->db, "SELECT 1 FROM sync_links WHERE source=? AND entity=? AND source_id=? AND gone = 0", -1, &st,
-                         NULL) != SQLITE_OK)
-    return 0;
-  sqlite3_bind_text(st, 1, source, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 2, schema_entity_get(entity)->name, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 3, sid, -1, SQLITE_TRANSIENT);
-  found = sqlite3_step(st) == SQLITE_ROW;
-  sqlite3_finalize(st);
-  return found;
+  int gone;
+  return linked_hub(c, source, entity, sid, &gone) != 0 && !gone;
 }
 
 static int school_exists(ctx *c, const char *code) {
   size_t at;
   if (map_get(&c->by_code, code_key(c, ENT_school, code), &at)) return 1;
-  sqlite3_stmt *st;
-  int found = 0;
-  if (sqlite3_prepare_v2(c->s->db, "SELECT 1 FROM hub_school WHERE sis_id = ?", -1, &st, NULL) == SQLITE_OK) {
-    sqlite3_bind_text(st, 1, code, -1, SQLITE_TRANSIENT);
-    found = sqlite3_step(st) == SQLITE_ROW;
-    sqlite3_finalize(st);
-  }
+  if (!c->st_school && sqlite3_prepare_v2(c->s->db, "SELECT 1 FROM hub_school WHERE sis_id = ?", -1, &c->st_school, NULL) != SQLITE_OK)
+    return 0;
+  sqlite3_reset(c->st_school);
+  sqlite3_bind_text(c->st_school, 1, code, -1, SQLITE_TRANSIENT);
+  int found = sqlite3_step(c->st_school) == SQLITE_ROW;
+  sqlite3_reset(c->st_school);
   return found;
 }
 
@@ -519,39 +513,37 @@ static void check_references(ctx *c) {
 
 /* ---- link ------------------------------------------------------------------------ */
 
+/* Prepares a (source, entity, source id) lookup into *slot once, and
+ * returns it reset with the three bound and stepped once: SQLITE_ROW when
+ * there is a row. */
+static int keyed_step(ctx *c, sqlite3_stmt **slot, const char *sql, const char *source, int entity, const char *sid) {
+  if (!*slot && sqlite3_prepare_v2(c->s->db, sql, -1, slot, NULL) != SQLITE_OK) return SQLITE_ERROR;
+  sqlite3_reset(*slot);
+  sqlite3_bind_text(*slot, 1, source, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(*slot, 2, schema_entity_get(entity)->name, -1, SQLITE_STATIC);
+  sqlite3_bind_text(*slot, 3, sid, -1, SQLITE_TRANSIENT);
+  return sqlite3_step(*slot);
+}
+
 /* The object a source record is linked to; *gone when the link is one the
  * source had dropped (the record is coming back). */
 static int64_t linked_hub(ctx *c, const char *source, int entity, const char *sid, int *gone) {
   int64_t id = 0;
   *gone = 0;
-  if (!c->st_link &&
-      sqlite3_prepare_v2(c->s->db, "SELECT hub_id, gone FROM sync_links WHERE source=? AND entity=? AND source_id=?", -1, &c->st_link,
-                         NULL) != SQLITE_OK)
-    return 0;
-  sqlite3_stmt *st = c->st_link;
-  sqlite3_reset(st);
-  sqlite3_bind_text(st, 1, source, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 2, schema_entity_get(entity)->name, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 3, sid, -1, SQLITE_TRANSIENT);
-  if (sqlite3_step(st) == SQLITE_ROW) id = sqlite3_column_int64(st, 0), *gone = sqlite3_column_int(st, 1);
-  sqlite3_reset(st);
+  if (keyed_step(c, &c->st_link, "SELECT hub_id, gone FROM sync_links WHERE source=? AND entity=? AND source_id=?", source,
+                 entity, sid) == SQLITE_ROW)
+    id = sqlite3_column_int64(c->st_link, 0), *gone = sqlite3_column_int(c->st_link, 1);
+  if (c->st_link) sqlite3_reset(c->st_link);
   return id;
 }
 
 /* Whether the source sent exactly this record last time (same content hash):
  * an unchanged record costs a hash and one lookup, and needs no snapshot. */
 static int snapshot_same(ctx *c, const char *source, int entity, const char *sid, const char *hash) {
-  if (!c->st_snap &&
-      sqlite3_prepare_v2(c->s->db, "SELECT hash FROM sync_snapshot WHERE source=? AND entity=? AND source_id=?", -1, &c->st_snap,
-                         NULL) != SQLITE_OK)
-    return 0;
-  sqlite3_stmt *st = c->st_snap;
-  sqlite3_reset(st);
-  sqlite3_bind_text(st, 1, source, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 2, schema_entity_get(entity)->name, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 3, sid, -1, SQLITE_TRANSIENT);
-  int same = sqlite3_step(st) == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(st, 0), hash) == 0;
-  sqlite3_reset(st);
+  int same = keyed_step(c, &c->st_snap, "SELECT hash FROM sync_snapshot WHERE source=? AND entity=? AND source_id=?", source,
+                        entity, sid) == SQLITE_ROW &&
+             strcmp((const char *)sqlite3_column_text(c->st_snap, 0), hash) == 0;
+  if (c->st_snap) sqlite3_reset(c->st_snap);
   return same;
 }
 
@@ -575,20 +567,26 @@ static const char *decision(ctx *c, const char *source, int entity, const char *
 }
 
 /* A hub object of `entity` whose domain attributes all equal the record's. */
-static int64_t hub_match(ctx *c, const plan_domain *d, const inrec *rec) {
-  char sql[1024];
-  size_t n = (size_t)snprintf(sql, sizeof sql, "SELECT hub_id FROM hub_%s WHERE 1", schema_entity_get(d->entity)->name);
-  for (uint32_t k = 0; k < d->nattrs; k++) n += (size_t)snprintf(sql + n, sizeof sql - n, " AND \"%s\" = ?", plan_str(c->p, d->attrs[k]));
-  snprintf(sql + n, sizeof sql - n, " ORDER BY hub_id LIMIT 1");
-  sqlite3_stmt *st;
+static int64_t hub_match(ctx *c, uint32_t di, const plan_domain *d, const inrec *rec) {
+  sqlite3_stmt *cached = di < 64 ? c->st_domain[di] : NULL, *st = cached;
   int64_t id = 0;
-  if (sqlite3_prepare_v2(c->s->db, sql, -1, &st, NULL) != SQLITE_OK) return 0;
+  if (!st) {
+    char sql[1024];
+    size_t n = (size_t)snprintf(sql, sizeof sql, "SELECT hub_id FROM hub_%s WHERE 1", schema_entity_get(d->entity)->name);
+    for (uint32_t k = 0; k < d->nattrs; k++)
+      n += (size_t)snprintf(sql + n, sizeof sql - n, " AND \"%s\" = ?", plan_str(c->p, d->attrs[k]));
+    snprintf(sql + n, sizeof sql - n, " ORDER BY hub_id LIMIT 1");
+    if (sqlite3_prepare_v2(c->s->db, sql, -1, &st, NULL) != SQLITE_OK) return 0;
+    if (di < 64) c->st_domain[di] = cached = st;
+  }
+  sqlite3_reset(st);
   for (uint32_t k = 0; k < d->nattrs; k++) {
     int a = attr_index(c, d->entity, plan_str(c->p, d->attrs[k]));
     store_bind(st, (int)k + 1, a >= 0 ? rec->attrs[a] : v_null(), &c->ar);
   }
   if (sqlite3_step(st) == SQLITE_ROW) id = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
+  if (cached) sqlite3_reset(st);
+  else sqlite3_finalize(st);
   return id;
 }
 
@@ -681,7 +679,7 @@ static void link_all(ctx *c) {
       for (uint32_t d = 0; d < c->p->ndomains && !rec->hub_id && !rec->parked; d++) {
         const plan_domain *dom = &c->p->domains[d];
         if (dom->entity != rec->entity || !domain_complete(c, dom, rec)) continue;
-        int64_t match = hub_match(c, dom, rec);
+        int64_t match = hub_match(c, d, dom, rec);
         const inrec *other = NULL;
         const char *dkey = domain_key(c, d, dom, rec);
         size_t j;
@@ -1206,6 +1204,8 @@ int run_compute(const plan *p, const uint8_t *plan_bytes, size_t plan_len, store
   sqlite3_finalize(c->st_link);
   sqlite3_finalize(c->st_snap);
   for (int e = 0; e < ENT__COUNT; e++) sqlite3_finalize(c->st_hub[e]);
+  for (int k = 0; k < 64; k++) sqlite3_finalize(c->st_domain[k]);
+  sqlite3_finalize(c->st_school);
   arena_free(&c->ar);
   free(c->recs);
   free(c);
