@@ -13,7 +13,7 @@ SAN_CC  ?= clang
 PKGS    := libcurl jansson sqlite3 libpcre2-8 zlib
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers
 CFLAGS  ?= -O2 -g
-ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) $(CFLAGS) -Ibuild -Icompiler -Igrammar -Iruntime -Istdlib $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) $(CFLAGS) -Ibuild -Icompiler -Igrammar -Iruntime -Iruntime/connectors -Istdlib $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LIBS    = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 # Generated scanners and parsers trip warnings that are not ours to fix.
 GEN_CFLAGS = -Wno-unused-function -Wno-sign-compare -Wno-unused-parameter -Wno-missing-prototypes -Wno-shadow -Wno-unused-but-set-variable
@@ -22,11 +22,13 @@ DEB_PKGS := flex bison pkg-config libcurl4-openssl-dev libjansson-dev libsqlite3
             libpcre2-dev zlib1g-dev sqlite3 python3 clang libclang-rt-14-dev jq
 
 # The runtime library: everything both syncc and syncvm (and the unit tests) use.
-RUNTIME_SRC  := $(filter-out runtime/main.c,$(sort $(wildcard runtime/*.c))) $(sort $(wildcard stdlib/*.c))
+RUNTIME_SRC  := $(filter-out runtime/main.c,$(sort $(wildcard runtime/*.c))) $(sort $(wildcard runtime/connectors/*.c)) \
+                $(sort $(wildcard stdlib/*.c))
 COMPILER_SRC := $(sort $(wildcard compiler/*.c)) $(RUNTIME_SRC)
 GEN_SRC      := build/lexer.c build/parser.c build/stdlib_embed.c
 STDLIB_SYNC  := $(sort $(wildcard stdlib/*.sync))
-HEADERS      := $(wildcard compiler/*.h compiler/*.def grammar/*.h runtime/*.h runtime/*.def stdlib/*.h stdlib/*.def) build/parser.h
+HEADERS      := $(wildcard compiler/*.h compiler/*.def grammar/*.h runtime/*.h runtime/*.def runtime/connectors/*.h \
+                  stdlib/*.h stdlib/*.def) build/parser.h
 
 .PHONY: all deps test demo clean docs san unit fuzz fuzz-smoke bench bench-vm
 .DEFAULT_GOAL := all
@@ -62,7 +64,7 @@ build/stdlib_embed.c: $(STDLIB_SYNC) tools/embed.sh | build
 OBJ     := $(patsubst %.c,build/%.o,$(notdir $(COMPILER_SRC))) build/lexer.o build/parser.o build/stdlib_embed.o
 SAN_OBJ := $(patsubst build/%,build/san/%,$(OBJ))
 
-vpath %.c compiler runtime stdlib build
+vpath %.c compiler runtime runtime/connectors stdlib build
 
 # V=1 shows the whole command lines.
 Q = $(if $(V),,@)
