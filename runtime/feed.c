@@ -39,6 +39,8 @@ static const char *replay_dir(uint32_t source) {
   return NULL;
 }
 
+int feed_has_replay(uint32_t source) { return replay_dir(source) != NULL; }
+
 struct feed {
   feed_kind kind;
   const plan *p;
@@ -978,7 +980,7 @@ static int next_replay(feed *f, value *fields, arena *a, char *err, size_t errsi
 /* Every setting read from the environment or a file must be there before a
  * source is read: the message names the setting and where it is read from,
  * never a value. */
-static int settings_present(const plan *p, uint32_t source, char *err, size_t errsize) {
+int feed_check_settings(const plan *p, uint32_t source, char *err, size_t errsize) {
   const plan_source *s = &p->sources[source];
   for (uint32_t i = 0; i < s->nsettings; i++) {
     const plan_setting *st = &s->settings[i];
@@ -997,7 +999,7 @@ static int settings_present(const plan *p, uint32_t source, char *err, size_t er
 feed *feed_open(const plan *p, uint32_t unit, char *err, size_t errsize) {
   const plan_unit *u = &p->units[unit];
   const plan_source *s = &p->sources[u->source];
-  if (!replay_dir(u->source) && !settings_present(p, u->source, err, errsize)) return NULL;
+  if (!replay_dir(u->source) && !feed_check_settings(p, u->source, err, errsize)) return NULL;
   feed *f = calloc(1, sizeof *f);
   f->p = p;
   f->u = u;
@@ -1058,7 +1060,7 @@ feed *feed_open(const plan *p, uint32_t unit, char *err, size_t errsize) {
       break;
     }
     default:
-      snprintf(err, errsize, "source %s: the %s connector is not available in this build (network connectors arrive with issue 5)",
+      snprintf(err, errsize, "source %s: a %s source is read over the network before the run (syncvm fetches it) or from --replay",
                plan_str(p, s->name), kind_table[s->kind].name);
       break;
   }

@@ -43,6 +43,12 @@ void feed_close(feed *f);
  * the API sends it ({"users": [...]}).  Returns 0 for an unknown source. */
 int feed_set_replay(const plan *p, const char *source, const char *dir);
 
+/* Whether SOURCE is read from a replay directory. */
+int feed_has_replay(uint32_t source);
+/* Every env()/file() setting of the source can be read: else 0 and a message
+ * naming the setting and where it is read from (never a value). */
+int feed_check_settings(const plan *p, uint32_t source, char *err, size_t errsize);
+
 /* Resolves a setting of a source: its literal, or (for env()/file()) the
  * secret read now.  Returns NULL when absent; *why when it cannot be read. */
 const char *feed_setting(const plan *p, uint32_t source, const char *key, char *buf, size_t size, const char **why);

@@ -15,13 +15,18 @@
  * The store is written only in one transaction per command; a second writer
  * waits STORE_BUSY_MS and then fails with a message.
  */
+#define _XOPEN_SOURCE 700 /* nftw */
 #include <errno.h>
+#include <ftw.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "connector.h"
 #include "feed.h"
 #include "pipeline.h"
 #include "plan.h"
@@ -30,7 +35,7 @@
 typedef struct {
   const char *store_path;
   int json, summary, trace, stats;
-  const char *out, *only, *school, *by, *into;
+  const char *out, *only, *school, *by, *into, *record;
   const char *replay[16];
   int nreplay;
   const char *args[4];
@@ -42,6 +47,8 @@ static void usage(FILE *f) {
         "       syncvm apply PLAN|RUNFILE [--json] [--replay SOURCE=DIR]\n"
         "       syncvm approve RUN [--only creates,updates,deletes] [--school CODE] [--by NAME]\n"
         "       syncvm reject RUN\n"
+        "       syncvm fetch PLAN --record DIR [SOURCE...]\n"
+        "       syncvm test-connection PLAN [SOURCE...]\n"
         "       syncvm history [--json]\n"
         "       syncvm show RUN [--json]\n"
         "       syncvm duplicates list|show|merge|new|ignore|delete [CASE] [--into HUB_ID] [--json]\n"
@@ -56,7 +63,8 @@ static int parse_opts(int argc, char **argv, opts *o) {
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
     const char **slot = !strcmp(a, "--store") ? &o->store_path : !strcmp(a, "-o") ? &o->out : !strcmp(a, "--only") ? &o->only
-                      : !strcmp(a, "--school") ? &o->school : !strcmp(a, "--by") ? &o->by : !strcmp(a, "--into") ? &o->into : NULL;
+                      : !strcmp(a, "--school") ? &o->school : !strcmp(a, "--by") ? &o->by : !strcmp(a, "--into") ? &o->into
+                      : !strcmp(a, "--record") ? &o->record : NULL;
     if (slot) {
       if (i + 1 >= argc) {
         fprintf(stderr, "syncvm: %s needs a value\n", a);
@@ -193,6 +201,75 @@ static plan *load_plan(const char *path, uint8_t **bytes, size_t *len) {
 
 static const opts *current_opts;
 
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+  (void)sb, (void)flag, (void)ftw;
+  remove(path);
+  return 0;
+}
+
+/* Removes a temporary pull directory (nothing when `dir` is ""). */
+static void remove_tree(const char *dir) {
+  if (dir[0]) nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* The time of the last applied run: a source that is not bulk pulls what
+ * changed since then. */
+static void last_applied(store *s, char *out, size_t size) {
+  sqlite3_stmt *st;
+  out[0] = 0;
+  if (sqlite3_prepare_v2(s->db, "SELECT max(created) FROM sync_runs WHERE status = 'applied'", -1, &st, NULL) != SQLITE_OK) return;
+  if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+    snprintf(out, size, "%s", (const char *)sqlite3_column_text(st, 0));
+  sqlite3_finalize(st);
+}
+
+static int wanted_source(const plan *p, uint32_t i, const char *const *names, int n) {
+  if (!n) return 1;
+  for (int k = 0; k < n; k++)
+    if (!strcmp(names[k], plan_str(p, p->sources[i].name))) return 1;
+  return 0;
+}
+
+/* Pulls every network source that is not replayed (or only those named)
+ * into DIR/SOURCE and replays it from there: DIR is `root` when recording,
+ * else a new temporary directory (its path left in `made`, for removal).
+ * The whole pull happens before the pipeline reads a record. */
+static int fetch_sources(plan *p, store *s, const char *root, const char *const *names, char *made, size_t madesize) {
+  made[0] = 0;
+  char since[64] = "";
+  if (s) last_applied(s, since, sizeof since);
+  int nnames = 0;
+  while (names && names[nnames]) nnames++;
+  conn_options co = {.since = since[0] ? since : NULL,
+                     .progress = isatty(2) && !(current_opts && current_opts->json)};
+  for (uint32_t i = 0; i < p->nsources; i++) {
+    if (!conn_is_network(p->sources[i].kind) || feed_has_replay(i) || !wanted_source(p, i, names, nnames)) continue;
+    char err[2000], dir[2048];
+    if (!feed_check_settings(p, i, err, sizeof err)) {
+      fprintf(stderr, "syncvm: %s\nsyncvm: nothing was applied; the hub is unchanged\n", err);
+      return 0;
+    }
+    if (!root && !made[0]) {
+      const char *tmp = getenv("TMPDIR");
+      snprintf(made, madesize, "%s/syncvm-pull-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+      if (!mkdtemp(made)) {
+        fprintf(stderr, "syncvm: cannot create a temporary directory %s: %s\n", made, strerror(errno));
+        made[0] = 0;
+        return 0;
+      }
+    }
+    snprintf(dir, sizeof dir, "%s/%s", root ? root : made, plan_str(p, p->sources[i].name));
+    if (!conn_fetch(p, i, dir, &co, err, sizeof err)) {
+      fprintf(stderr, "syncvm: %s\nsyncvm: nothing was applied; the hub is unchanged\n", err);
+      remove_tree(made);
+      made[0] = 0;
+      return 0;
+    }
+    feed_set_replay(p, plan_str(p, p->sources[i].name), dir);
+  }
+  return 1;
+}
+
 static int compute(const char *plan_path, store *s, run_result *r, uint8_t **bytes, size_t *len, plan **pp, FILE *trace) {
   *pp = load_plan(plan_path, bytes, len);
   if (!*pp) return 2;
@@ -205,7 +282,11 @@ static int compute(const char *plan_path, store *s, run_result *r, uint8_t **byt
       return 2;
     }
   }
-  if (!run_compute(*pp, *bytes, *len, s, r, trace)) {
+  char fetched[1024];
+  if (!fetch_sources(*pp, s, NULL, NULL, fetched, sizeof fetched)) return 1;
+  int ok = run_compute(*pp, *bytes, *len, s, r, trace);
+  remove_tree(fetched);
+  if (!ok) {
     fprintf(stderr, "syncvm: %s\nsyncvm: nothing was applied; the hub is unchanged\n", r->error);
     return 1;
   }
@@ -435,6 +516,49 @@ static int cmd_approve(const opts *o, int reject) {
   json_decref(doc);
   store_close(&s);
   return rc;
+}
+
+/* syncvm fetch PLAN --record DIR [SOURCE...]: pulls the network sources and
+ * keeps their responses (no secrets: only response bodies) for --replay. */
+static int cmd_fetch(const opts *o) {
+  if (o->nargs < 1 || !o->record) return usage(stderr), 2;
+  uint8_t *bytes;
+  size_t len;
+  plan *p = load_plan(o->args[0], &bytes, &len);
+  if (!p) return 1;
+  char made[8];
+  int ok = fetch_sources(p, NULL, o->record, o->nargs > 1 ? o->args + 1 : NULL, made, sizeof made);
+  for (uint32_t i = 0; ok && i < p->nsources; i++)
+    if (conn_is_network(p->sources[i].kind) && wanted_source(p, i, o->args + 1, o->nargs - 1))
+      printf("%s: recorded in %s/%s (replay with --replay %s=%s/%s)\n", plan_str(p, p->sources[i].name), o->record,
+             plan_str(p, p->sources[i].name), plan_str(p, p->sources[i].name), o->record, plan_str(p, p->sources[i].name));
+  plan_free(p);
+  free(bytes);
+  return ok ? 0 : 1;
+}
+
+/* syncvm test-connection PLAN [SOURCE...]: authenticates and reads one page
+ * of each resource; exit 0 when everything answered. */
+static int cmd_test_connection(const opts *o) {
+  if (o->nargs < 1) return usage(stderr), 2;
+  uint8_t *bytes;
+  size_t len;
+  plan *p = load_plan(o->args[0], &bytes, &len);
+  if (!p) return 1;
+  int bad = 0, any = 0;
+  conn_options co = {.report = stdout};
+  for (uint32_t i = 0; i < p->nsources; i++) {
+    if (!conn_is_network(p->sources[i].kind) || !wanted_source(p, i, o->args + 1, o->nargs - 1)) continue;
+    any = 1;
+    char err[2000];
+    int failures = feed_check_settings(p, i, err, sizeof err) ? conn_test(p, i, &co, err, sizeof err) : -1;
+    if (failures < 0) printf("%s: FAILED: %s\n", plan_str(p, p->sources[i].name), err);
+    bad += failures != 0;
+  }
+  if (!any) fprintf(stderr, "syncvm: the plan has no network source%s to test\n", o->nargs > 1 ? " of that name" : "");
+  plan_free(p);
+  free(bytes);
+  return bad || !any ? 1 : 0;
 }
 
 static int cmd_history(const opts *o) {
@@ -818,6 +942,8 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "show")) return cmd_show(&o);
   if (!strcmp(cmd, "duplicates")) return cmd_duplicates(&o);
   if (!strcmp(cmd, "why")) return cmd_why(&o);
+  if (!strcmp(cmd, "fetch")) return cmd_fetch(&o);
+  if (!strcmp(cmd, "test-connection")) return cmd_test_connection(&o);
   if (!strcmp(cmd, "--help") || !strcmp(cmd, "help")) return usage(stdout), 0;
   fprintf(stderr, "syncvm: unknown command '%s'\n", cmd);
   usage(stderr);
