@@ -537,6 +537,27 @@ static const char *user_role(json_t *u) {
   return json_string_value(json_object_get(json_array_get(roles, 0), "role"));
 }
 
+/* A OneRoster 1.2 user has no top-level role and no orgs: the contract
+ * (stdlib/oneroster.sync) gives them `role` from its primary roles entry and
+ * `orgs` as the primaryOrg followed by the other roles' orgs, so that one map
+ * reads both versions. */
+static void user_12_as_11(json_t *u) {
+  const char *role = user_role(u);
+  if (role) json_object_set_new(u, "role", json_string(role));
+  if (json_object_get(u, "orgs")) return;
+  json_t *orgs = json_array(), *seen = json_object(), *roles = json_object_get(u, "roles");
+  size_t n = json_array_size(roles);
+  for (size_t i = 0; i <= n; i++) {
+    json_t *org = i == 0 ? json_object_get(u, "primaryOrg") : json_object_get(json_array_get(roles, i - 1), "org");
+    const char *id = json_string_value(json_object_get(org, "sourcedId"));
+    if (!id || json_object_get(seen, id)) continue;
+    json_object_set_new(seen, id, json_true());
+    json_array_append(orgs, org);
+  }
+  json_decref(seen);
+  json_object_set_new(u, "orgs", orgs);
+}
+
 static int replay_wanted(const feed *f, json_t *rec) {
   if (f->u->entity == ENT_school) {
     const char *t = json_string_value(json_object_get(rec, "type"));
@@ -728,6 +749,25 @@ static void join_contact(feed *f, json_t *rec) {
   if (h) json_object_set(rec, "household", h);
 }
 
+/* Only the fields stdlib/veracross.sync's contract names as coded are
+ * decoded: a school may send lists for more (a class's campus_id), and
+ * turning those into objects would break the maps that read them as ids. */
+static void keep_coded(json_t *lists, int entity) {
+  static const char *const coded[ENT__COUNT] = {
+      [ENT_student] = " gender grade_level school_level homeroom campus enrollment_status student_group ",
+      [ENT_teacher] = " gender faculty_type department campus ", [ENT_admin] = " gender faculty_type department campus ",
+      [ENT_contact] = " gender ", [ENT_course] = " course_type ", [ENT_school] = " campus "};
+  const char *keep = coded[entity] ? coded[entity] : " ";
+  const char *field;
+  json_t *map;
+  void *tmp;
+  json_object_foreach_safe(lists, tmp, field, map) {
+    char word[300];
+    snprintf(word, sizeof word, " %s ", field);
+    if (!strstr(keep, word)) json_object_del(lists, field);
+  }
+}
+
 static int open_veracross_replay(feed *f, const char *dir, char *err, size_t errsize) {
   static const char *const resources[ENT__COUNT] = {
       [ENT_school] = "students", [ENT_student] = "students", [ENT_teacher] = "staff_faculty", [ENT_contact] = "parents",
@@ -745,6 +785,7 @@ static int open_veracross_replay(feed *f, const char *dir, char *err, size_t err
     if (doc) add_value_lists(f->vlists, doc);
     json_decref(doc);
   }
+  keep_coded(f->vlists, f->u->entity);
   if (f->u->entity == ENT_school) {
     /* Schools are the items of the campus value list (no endpoint). */
     json_t *items = json_array();
@@ -969,6 +1010,8 @@ static int next_replay(feed *f, value *fields, arena *a, char *err, size_t errsi
       if (f->students) join_contact(f, rec);
     } else if (!replay_wanted(f, rec)) {
       continue;
+    } else if (f->roles && !json_object_get(rec, "role") && json_object_get(rec, "roles")) {
+      user_12_as_11(rec);
     }
     fill_fields(f, rec, fields, a);
     return FEED_RECORD;
