@@ -579,6 +579,13 @@ def suite_fuzz(binaries):
     ok("fuzz smoke: parser and plan loader", p.returncode == 0, (p.stdout + p.stderr).decode()[-3000:])
 
 
+def suite_connectors(binaries):
+    """tests/connectors.py: every network connector against its mock server."""
+    sys.path.insert(0, os.path.join(ROOT, "tests"))
+    import connectors
+    connectors.suite(binaries, ok)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--syncc", default="build/syncc")
@@ -588,7 +595,7 @@ def main():
     binaries = [args.syncc] + ([args.san_syncc] if args.san_syncc else [])
     suites = [("ok", suite_ok), ("errors", suite_errors), ("fmt", suite_fmt), ("torture", suite_torture),
               ("cli", suite_cli), ("docs", suite_docs), ("unit", suite_unit),
-              ("plan", suite_plan), ("scenarios", suite_scenarios), ("crash", suite_crash), ("writer", suite_writer), ("bench", suite_bench),
+              ("plan", suite_plan), ("scenarios", suite_scenarios), ("connectors", suite_connectors), ("crash", suite_crash), ("writer", suite_writer), ("bench", suite_bench),
               ("fuzz", suite_fuzz)]
     for name, fn in suites:
         if args.only and name not in args.only.split(","):

@@ -341,11 +341,13 @@ static int take_page(pager *pg, pager_state *st, http_req *r) {
   }
   if (st->page == 1 && pg->first) pg->first(pg, r, n);
   if (n == 0) {
+    /* The total (or the last page) says records are still to come. */
+    int more = pg->total > 0 ? pg->records < pg->total : pg->last_page && st->page > 1 && st->page <= pg->last_page;
+    if (more) return refetch(pg, st->page);
     if (st->page == 1) { /* nothing at all: the resource is recorded as empty */
       st->done = pg->last_page <= 1;
       if (st->done) return conn_save(c, pg->resource, 1, r->resp, r->resp_len);
     }
-    if (pg->last_page && st->page <= pg->last_page) return refetch(pg, st->page);
     if (st->prev_n > 0 && st->prev_n < st->max_n) {
       st->done = 1;
       return 1;

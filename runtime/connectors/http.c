@@ -404,7 +404,16 @@ static double retry_delay(http_client *c, const slot *s) {
     time_t when = curl_getdate(v, NULL);
     if (when > 0) return (double)when - now;
   }
-  if (s->r->status == 429 && c->budget_known && c->reset_at > now) return c->reset_at + 0.05 - now;
+  static const char *const reset_names[] = {"x-rate-limit-reset", "x-ratelimit-reset", "ratelimit-reset", NULL};
+  if (s->r->status == 429 && first_header(s->r, reset_names, v, sizeof v)) {
+    /* This response's own window, not what earlier ones said: the server
+       has just told us the budget is spent until then, for every request. */
+    double at = reset_time(v, now);
+    c->budget_known = 1;
+    c->budget = 0;
+    c->reset_at = at;
+    return at + 0.05 - now;
+  }
   double d = c->o.backoff * pow(2, s->r->attempts - 1);
   if (d > 30) d = 30;
   c->rng = c->rng * 1103515245u + 12345u;

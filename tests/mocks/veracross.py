@@ -46,6 +46,8 @@ Config keys (a JSON object: --config FILE, or POST /_mock/config):
                                   the token's first data request
     retry_after_on_429  false     send Retry-After on a real (not injected)
                                   429; Veracross documents none
+    reset_decimals  0             decimals of X-Rate-Limit-Reset (a test
+                                  knob; Veracross sends whole seconds)
     max_tokens      10            live tokens per client and route; minting
                                   one more revokes the oldest
     revision        "3.0.0"       the X-API-Revision response header (the
@@ -795,7 +797,7 @@ class VeracrossMock(mockbase.Mock):
         if injected_429:
             remaining, reset = 0, now + 1
         return {"X-Rate-Limit-Limit": str(limit), "X-Rate-Limit-Remaining": str(remaining),
-                "X-Rate-Limit-Reset": str(math.ceil(reset))}
+                "X-Rate-Limit-Reset": self.fmt_reset(reset)}
 
     def data_endpoint(self, req):
         """GET /ROUTE/v3/PATH[/ID][.json]: the checks in order, then the page."""
@@ -813,7 +815,7 @@ class VeracrossMock(mockbase.Mock):
         except RateLimited as e:
             headers.update(e.headers)
             if self.cfg("retry_after_on_429"):
-                wait = int(e.headers["X-Rate-Limit-Reset"]) - self.now()
+                wait = float(e.headers["X-Rate-Limit-Reset"]) - self.now()
                 headers["Retry-After"] = str(max(1, math.ceil(wait)))
             return mockbase.Response(429, self.error_body(e.text), headers)
         except HttpError as e:
@@ -898,12 +900,23 @@ class VeracrossMock(mockbase.Mock):
             raise HttpError(401, "The provided access token has expired")
         return tok
 
+    def fmt_reset(self, reset):
+        """Epoch seconds, rounded up: whole seconds as Veracross sends them,
+        or with `reset_decimals` decimals (a test knob: with whole seconds a
+        window that opens at the first request loses up to a second to the
+        rounding, and the rate-limit test measures the client, not that)."""
+        d = int(self.cfg("reset_decimals") or 0)
+        if d <= 0:
+            return str(math.ceil(reset))
+        scale = 10 ** d
+        return "%.*f" % (d, math.ceil(reset * scale) / scale)
+
     def take_rate(self, tok):
         limit, window = self.rate_conf()
         tok.window.limit, tok.window.window = limit, window
         allowed, remaining, reset = tok.window.take(self.now())
         headers = {"X-Rate-Limit-Limit": str(limit), "X-Rate-Limit-Remaining": str(remaining),
-                   "X-Rate-Limit-Reset": str(math.ceil(reset))}
+                   "X-Rate-Limit-Reset": self.fmt_reset(reset)}
         if not allowed:
             raise RateLimited(headers)
         return headers
