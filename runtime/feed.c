@@ -1,4 +1,5 @@
-/* feed.c: file sources: csv, json and oneroster_csv (see feed.h). */
+/* feed.c: file sources: csv, json and oneroster_csv, and the replay of
+ * recorded network responses (see feed.h). */
 #include "feed.h"
 
 #include <dirent.h>
@@ -11,6 +12,7 @@
 #include "csv.h"
 #include "jsonstream.h"
 #include "kinds.h"
+#include "xpress_replay.h"
 #include "zipread.h"
 
 typedef enum { FK_CSV, FK_JSON, FK_ONEROSTER, FK_REPLAY } feed_kind;
@@ -979,6 +981,17 @@ static int open_powerschool_replay(feed *f, const char *dir, char *err, size_t e
   return 1;
 }
 
+/* ---- xPress replay: decoded by connectors/xpress_replay.c ------------------------ */
+
+static int open_xpress_replay(feed *f, const char *dir, char *err, size_t errsize) {
+  json_t *recs = xpress_records(dir, f->u->entity, err, errsize);
+  if (!recs) return 0;
+  f->doc = recs;
+  f->array = recs;
+  f->plural = "record";
+  return 1;
+}
+
 static void fill_fields(feed *f, json_t *rec, value *fields, arena *a) {
   for (uint32_t k = 0; k < f->u->nfields; k++) {
     char buf[512];
@@ -1051,7 +1064,8 @@ feed *feed_open(const plan *p, uint32_t unit, char *err, size_t errsize) {
   int ok = 0;
   const char *replay = replay_dir(u->source);
   if (replay) {
-    if (s->kind != KIND_oneroster && s->kind != KIND_synergy && s->kind != KIND_veracross && s->kind != KIND_powerschool) {
+    if (s->kind != KIND_oneroster && s->kind != KIND_synergy && s->kind != KIND_veracross && s->kind != KIND_powerschool &&
+        s->kind != KIND_xpress) {
       snprintf(err, errsize, "source %s: replaying recorded %s responses is not supported yet", plan_str(p, s->name),
                kind_table[s->kind].name);
       feed_close(f);
@@ -1060,6 +1074,7 @@ feed *feed_open(const plan *p, uint32_t unit, char *err, size_t errsize) {
     f->kind = FK_REPLAY;
     int opened = s->kind == KIND_veracross     ? open_veracross_replay(f, replay, err, errsize)
                  : s->kind == KIND_powerschool ? open_powerschool_replay(f, replay, err, errsize)
+                 : s->kind == KIND_xpress      ? open_xpress_replay(f, replay, err, errsize)
                                                : open_replay(f, replay, err, errsize);
     if (!opened) {
       feed_close(f);

@@ -40,7 +40,9 @@ void feed_close(feed *f);
  * OneRoster REST kinds (oneroster, synergy) DIR holds, per resource (users,
  * orgs, courses, classes, academicSessions, enrollments, demographics),
  * either RESOURCE.json or RESOURCE/NNNN.json pages, each a response body as
- * the API sends it ({"users": [...]}).  Returns 0 for an unknown source. */
+ * the API sends it ({"users": [...]}).  The other network kinds read their
+ * own resources the same way (xpress: connectors/xpress_replay.h).  Returns 0
+ * for an unknown source. */
 int feed_set_replay(const plan *p, const char *source, const char *dir);
 
 /* Whether SOURCE is read from a replay directory. */
