@@ -107,8 +107,8 @@ def or_expect(d):
 
 def xp_expect(d):
     key = lambda name: d.get(name) or []
-    return {"student": {f"XP-{s['refId']}" for s in key("xStudents")}, "class": len(key("xRosters")),
-            "teacher": len(key("xStaffs"))}
+    return {"student": {f"XP-{s['@refId']}" for s in key("xStudents")}, "class": len(key("xRosters")),
+            "staff": len(key("xStaffs"))}
 
 
 VENDORS = {
@@ -130,6 +130,7 @@ VENDORS = {
                     config={"max_limit": 50, "version": "1.2", "token_path": "/oauth/token"}, expect=or_expect,
                     settings='url = "{u}/ims/oneroster/rostering/v1p2"\n  token_url = "{u}/oauth/token"'),
     "xpress": dict(script="xpress.py", kind="xpress", env="XP", prefix="XP-", lib="xpress", config={"max_page_size": 25},
+                   entities="[school, student, contact, teacher, admin, course, class, calendar, enrollment]",
                    expect=xp_expect, settings='token_url = "{u}/login"'),
 }
 ENTITIES = "[school, student, contact, teacher, course, class, calendar, enrollment]"
@@ -145,7 +146,7 @@ source src : {v['kind']} {{
   client_secret = env("{v['env']}_SECRET")
   prefix        = "{v['prefix']}"
   bulk          = true
-  entities      = {ENTITIES}
+  entities      = {v.get('entities', ENTITIES)}
   {extra}
 }}
 
@@ -184,6 +185,7 @@ class Case:
         out = {"student": {r[0] for r in con.execute("SELECT sis_id FROM hub_student")}}
         for e in ("enrollment", "class", "teacher"):
             out[e] = con.execute(f"SELECT count(*) FROM hub_{e}").fetchone()[0]
+        out["staff"] = out["teacher"] + con.execute("SELECT count(*) FROM hub_admin").fetchone()[0]
         con.close()
         return out
 
