@@ -19,6 +19,9 @@ whose URLs point at it, compiles it with syncc and runs syncvm.  Cases:
               plan, the run file or a recording
   misc        test-connection (good and bad credentials, a missing scope),
               fetch --record then --replay, plain http refused
+  tls         https to a mock with a certificate of a test CA: refused without
+              ca_file, works with it
+  incremental a source that is not bulk pulls only what changed
 Timing knobs for the tests only: SYNC_HTTP_BACKOFF (first retry delay) and
 SYNC_HTTP_TIMEOUT (seconds per attempt).
 """
@@ -27,6 +30,7 @@ import json
 import os
 import shutil
 import sqlite3
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -43,16 +47,17 @@ SCRATCH = []  # case directories, removed when the suite ends
 class Mock:
     """A vendor mock server process for the length of a `with` block."""
 
-    def __init__(self, script, config):
+    def __init__(self, script, config, tls=False):
         self.cfg = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
         json.dump(config, self.cfg)
         self.cfg.close()
-        self.proc = subprocess.Popen([sys.executable, os.path.join(MOCKS, script), "--config", self.cfg.name],
+        self.proc = subprocess.Popen([sys.executable, os.path.join(MOCKS, script), "--config", self.cfg.name] + (["--tls"] if tls else []),
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         line = self.proc.stdout.readline()
         if not line.startswith("PORT "):
             raise RuntimeError(f"{script} did not start: {line!r}")
         self.port = int(line.split()[1])
+        self.tls = tls
 
     def __enter__(self):
         return self
@@ -63,9 +68,11 @@ class Mock:
         os.unlink(self.cfg.name)
 
     def call(self, path, body=None):
-        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}",
+        scheme = "https" if self.tls else "http"
+        ctx = ssl.create_default_context(cafile=os.path.join(MOCKS, "tls", "ca.pem")) if self.tls else None
+        req = urllib.request.Request(f"{scheme}://127.0.0.1:{self.port}{path}",
                                      data=json.dumps(body).encode() if body is not None else None, method="POST" if body is not None else "GET")
-        with urllib.request.urlopen(req, timeout=30) as r:
+        with urllib.request.urlopen(req, timeout=30, context=ctx) as r:
             return json.load(r)
 
     def config(self, **kw):
@@ -317,7 +324,7 @@ def case_secrets(syncc, vendor):
     with Mock(v["script"], cfg) as m:
         c = Case(syncc, vendor, m, secret=secret, ident=ident)
         texts = {}
-        for args in (("apply",), ("plan", "-o", "run.json"), ("fetch", "--record", "rec"), ("test-connection",), ("history",)):
+        for args in (("apply",), ("plan", "-o", "run.json", "--trace"), ("fetch", "--record", "rec"), ("test-connection",), ("history",)):
             p = c.vm_run(*args)
             texts[" ".join(args) + " stdout"] = p.stdout
             texts[" ".join(args) + " stderr"] = p.stderr
@@ -362,6 +369,57 @@ def case_misc(syncc):
     return diffs
 
 
+def case_tls(syncc):
+    """https: verified against the system CAs (the test CA is not one of them:
+    refused, not retried), then with ca_file naming the test CA: works."""
+    diffs = []
+    v = VENDORS["powerschool"]
+    with Mock(v["script"], v["config"], tls=True) as m:
+        c = Case(syncc, "powerschool", m)
+        text = open(os.path.join(c.dir, "spec.sync")).read().replace("http://127.0.0.1", "https://127.0.0.1")
+        open(os.path.join(c.dir, "spec.sync"), "w").write(text)
+        subprocess.run([syncc, "build", os.path.join(c.dir, "spec.sync"), "-o", c.plan], check=True)
+        p = c.vm_run("apply")
+        if p.returncode != 1 or "certificate" not in p.stderr:
+            diffs.append(f"an unknown CA is not refused: exit {p.returncode}: {p.stderr[-300:]}")
+        if m.stats()["data_requests"] != 0:
+            diffs.append("data requests reached the server over an unverified connection")
+        text = text.replace('url = "https', 'ca_file = "%s"\n  url = "https' % os.path.join(MOCKS, "tls", "ca.pem"))
+        open(os.path.join(c.dir, "spec.sync"), "w").write(text)
+        subprocess.run([syncc, "build", os.path.join(c.dir, "spec.sync"), "-o", c.plan], check=True)
+        p = c.vm_run("apply")
+        if p.returncode != 0:
+            diffs.append(f"with ca_file: exit {p.returncode}: {p.stderr[-300:]}")
+        else:
+            diffs += compare(v["expect"](m.data()), c.counts())
+    return diffs
+
+
+def case_incremental(syncc):
+    """A Veracross source that is not bulk asks, after an applied run, only for
+    what changed since then where the endpoint can filter on it."""
+    v = VENDORS["veracross"]
+    with Mock(v["script"], v["config"]) as m:
+        c = Case(syncc, "veracross", m)
+        text = open(os.path.join(c.dir, "spec.sync")).read().replace("bulk          = true", "bulk          = false")
+        text = text.replace(ENTITIES, "[school, student, course, class, enrollment]")
+        open(os.path.join(c.dir, "spec.sync"), "w").write(text)
+        subprocess.run([syncc, "build", os.path.join(c.dir, "spec.sync"), "-o", c.plan], check=True)
+        p = c.vm_run("apply")
+        first = [e[2] for e in m.stats()["log"]]
+        m.call("/_mock/reset_stats", {})
+        q = c.vm_run("plan")
+        second = [e[2] for e in m.stats()["log"]]
+        diffs = []
+        if p.returncode != 0 or q.returncode not in (0, 2):
+            diffs.append(f"exit {p.returncode}/{q.returncode}: {p.stderr[-300:]} {q.stderr[-300:]}")
+        if any("on_or_after_last_modified_date" in u for u in first):
+            diffs.append("the first pull was incremental")
+        if not all("on_or_after_last_modified_date" in u for u in second):
+            diffs.append(f"the second pull was not incremental: {second[:4]}")
+        return diffs
+
+
 # ---- the suite -------------------------------------------------------------------------------------
 
 
@@ -380,6 +438,8 @@ def jobs(binaries):
         if name in vendors:
             out.append((f"broken {name} empty_page", lambda name=name: case_broken(syncc, name, "empty_page", "came back empty")))
     out.append(("misc", lambda: case_misc(syncc)))
+    out.append(("tls", lambda: case_tls(syncc)))
+    out.append(("incremental", lambda: case_incremental(syncc)))
     return out
 
 

@@ -209,14 +209,17 @@ static int conn_open(conn *c, const plan *p, uint32_t source, const conn_options
   if (o->since && !c->bulk) snprintf(c->since, sizeof c->since, "%s", o->since);
   c->t0 = now_mono();
   c->progress = o->progress ? stderr : NULL;
-  char token_url[2048] = "", id[1024] = "", secret[1024] = "", scope[2048] = "", cafile[1024] = "";
+  char token_url[2048] = "", id[1024] = "", secret[1024] = "", scope[2048] = "";
   oauth_mode mode = OAUTH_CC_BASIC;
   if (!set_urls(c, token_url, sizeof token_url, &mode)) return 0;
   const char *v;
   if ((v = conn_setting(c, "client_id", id, sizeof id)) != id) snprintf(id, sizeof id, "%s", v ? v : "");
   if ((v = conn_setting(c, "client_secret", secret, sizeof secret)) != secret) snprintf(secret, sizeof secret, "%s", v ? v : "");
   if ((v = conn_setting(c, "scope", scope, sizeof scope)) != scope) snprintf(scope, sizeof scope, "%s", v ? v : "");
-  const char *ca = conn_setting(c, "ca_file", cafile, sizeof cafile);
+  /* the clients keep the pointer: the path lives in the conn */
+  const char *ca = conn_setting(c, "ca_file", c->ca_file, sizeof c->ca_file);
+  if (ca && ca != c->ca_file) snprintf(c->ca_file, sizeof c->ca_file, "%s", ca);
+  if (ca) ca = c->ca_file;
   oauth_init(&c->auth, mode, c->name, token_url, id, secret, scope);
   memset(secret, 0, sizeof secret);
   memset(id, 0, sizeof id);

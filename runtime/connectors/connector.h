@@ -30,6 +30,7 @@ typedef struct conn {
   http_client *token_http;  /* token requests (never nested in a data batch) */
   oauth auth;
   char base[2048];          /* the vendor's base URL, without a trailing / */
+  char ca_file[1024];       /* the ca_file setting ("" for the system CAs) */
   char dir[1024];           /* where pages go; "" when testing */
   char since[40];           /* incremental pull from this UTC time, "" for all */
   int test;                 /* test-connection: one small page per resource */

@@ -12,6 +12,8 @@ each vendor file only says what the vendor does:
     /_mock/config (merge JSON into the config, e.g. to set faults), POST
     /_mock/reset_stats;
   * fault injection on the k-th data request (see FAULT_KINDS);
+  * `--tls`: https with tls/server.pem, a certificate for 127.0.0.1 signed by
+    the test-only CA tls/ca.pem (keys made for these tests and nothing else);
   * statistics: requests per status, the largest number in flight, and a log
     of (seconds since start, method, path, status) for every data request.
 
@@ -19,6 +21,7 @@ Standard library only.
 """
 import argparse
 import json
+import os
 import random
 import sys
 import threading
@@ -142,7 +145,7 @@ class Stats:
 
 
 def make_handler(mock, stats, faults_lock):
-    fault_counts = {}  # id(fault) -> matching data requests seen
+    fault_counts = {}  # index of the fault in the config -> matching data requests seen
 
     def pick_fault(req):
         hit = None
@@ -258,6 +261,8 @@ def make_handler(mock, stats, faults_lock):
 def serve(mock_class):
     ap = argparse.ArgumentParser()
     ap.add_argument("--config", help="a JSON file of settings")
+    ap.add_argument("--tls", action="store_true",
+                    help="serve https with tests/mocks/tls/server.pem (signed by the test CA tls/ca.pem)")
     args = ap.parse_args()
     config = {}
     if args.config:
@@ -267,6 +272,12 @@ def serve(mock_class):
     stats = Stats()
     server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(mock, stats, threading.Lock()))
     server.daemon_threads = True
+    if args.tls:
+        import ssl
+        here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tls")
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(os.path.join(here, "server.pem"), os.path.join(here, "server.key"))
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
     print("PORT %d" % server.server_address[1], flush=True)
     try:
         server.serve_forever()
