@@ -200,6 +200,7 @@ static plan *load_plan(const char *path, uint8_t **bytes, size_t *len) {
 }
 
 static const opts *current_opts;
+static char fetch_report[4096]; /* one line per source pulled, for --stats */
 
 static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
   (void)sb, (void)flag, (void)ftw;
@@ -259,6 +260,8 @@ static int fetch_sources(plan *p, store *s, const char *root, const char *const 
       }
     }
     snprintf(dir, sizeof dir, "%s/%s", root ? root : made, plan_str(p, p->sources[i].name));
+    conn_stats st = {0};
+    co.stats = &st;
     if (!conn_fetch(p, i, dir, &co, err, sizeof err)) {
       fprintf(stderr, "syncvm: %s\nsyncvm: nothing was applied; the hub is unchanged\n", err);
       remove_tree(made);
@@ -266,9 +269,17 @@ static int fetch_sources(plan *p, store *s, const char *root, const char *const 
       return 0;
     }
     feed_set_replay(p, plan_str(p, p->sources[i].name), dir);
+    size_t n = strlen(fetch_report);
+    snprintf(fetch_report + n, sizeof fetch_report - n,
+             "fetch %-12s %8.3f s  %ld requests (%ld retried), %ld pages, %ld records, %.1f MB, %.1f s waiting for rate limits\n",
+             plan_str(p, p->sources[i].name), st.seconds, st.requests, st.retries, st.pages, st.records, st.bytes / 1e6, st.waited);
   }
   return 1;
 }
+
+/* --stats: what each pull cost (HTTP and the JSON check of every page; the
+ * pages are decoded again by the read phase). */
+static void print_fetch_stats(FILE *out) { fputs(fetch_report, out); }
 
 static int compute(const char *plan_path, store *s, run_result *r, uint8_t **bytes, size_t *len, plan **pp, FILE *trace) {
   *pp = load_plan(plan_path, bytes, len);
@@ -327,7 +338,7 @@ static int cmd_plan(const opts *o) {
       json_decref(doc);
     }
     if (!rc) rc = run_has_changes(&r) ? 2 : 0;
-    if (o->stats && !o->json) run_print_stats(&r, stdout);
+    if (o->stats && !o->json) run_print_stats(&r, stdout), print_fetch_stats(stdout);
   }
   run_free(&r);
   plan_free(p);
@@ -362,7 +373,7 @@ static int finish_apply(store *s, run_result *r, const opts *o, const uint8_t *b
   r->t_write = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
   print_result_as(r, o, id, "applied");
   if (!o->json) printf("applied as run %lld\n", (long long)id);
-  if (o->stats && !o->json) run_print_stats(r, stdout);
+  if (o->stats && !o->json) run_print_stats(r, stdout), print_fetch_stats(stdout);
   return 0;
 }
 

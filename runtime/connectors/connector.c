@@ -79,6 +79,7 @@ int conn_save(conn *c, const char *resource, int page, const char *body, size_t 
     return 0;
   }
   snprintf(path, sizeof path, "%s/%s/%06d.json", c->dir, resource, page);
+  c->bytes += (double)len;
   FILE *f = fopen(path, "wb");
   if (!f || fwrite(body, 1, len, f) != len || fclose(f) != 0) {
     snprintf(c->err, sizeof c->err, "source %s: cannot write %.1200s: %s", c->name, path, strerror(errno));
@@ -261,6 +262,14 @@ int conn_fetch(const plan *p, uint32_t source, const char *dir, const conn_optio
     if (!ok) snprintf(c->err, sizeof c->err, "source %s: cannot create %s: %s", c->name, dir, strerror(errno));
   }
   if (ok) ok = run_vendor(c);
+  if (o->stats && c->http) {
+    conn_stats *st = o->stats;
+    http_counters(c->http, &st->requests, &st->retries, &st->waited);
+    st->pages = c->pages;
+    st->records = c->records;
+    st->bytes = c->bytes;
+    st->seconds = now_mono() - c->t0;
+  }
   if (!ok) {
     redact(c, c->err, sizeof c->err);
     snprintf(err, errsize, "%s", c->err);
@@ -328,8 +337,16 @@ static int refetch(pager *pg, int page) {
 
 typedef struct {
   int page, pending_empty, empties, done;
+  int clamped;          /* a page after one shorter than asked had records */
   long prev_n, max_n;
 } pager_state;
+
+/* Whether the page before this one was the last: shorter than the pages
+ * before it, or shorter than asked of a server that serves what is asked. */
+static int prev_short(const pager *pg, const pager_state *st) {
+  if (st->prev_n <= 0) return 0;
+  return st->prev_n < st->max_n || (pg->asked && st->prev_n < pg->asked && !st->clamped);
+}
 
 /* Takes one page of a batch in order: 1 taken, 2 taken and the stream
  * moved back to st->page (a glitch was repaired), 0 an error. */
@@ -351,7 +368,7 @@ static int take_page(pager *pg, pager_state *st, http_req *r) {
       st->done = pg->last_page <= 1;
       if (st->done) return conn_save(c, pg->resource, 1, r->resp, r->resp_len);
     }
-    if (st->prev_n > 0 && st->prev_n < st->max_n) {
+    if (prev_short(pg, st)) {
       st->done = 1;
       return 1;
     }
@@ -371,6 +388,7 @@ static int take_page(pager *pg, pager_state *st, http_req *r) {
   } else {
     if (st->pending_empty && !refetch(pg, st->pending_empty)) return 0;
     st->pending_empty = st->empties = 0;
+    if (pg->asked && st->prev_n > 0 && st->prev_n < pg->asked) st->clamped = 1; /* serves fewer than asked */
     if (!conn_save(c, pg->resource, st->page, r->resp, r->resp_len)) return 0;
     conn_progress(c, pg->resource, n);
     pg->records += n;
@@ -387,7 +405,10 @@ int pager_run(pager *pg) {
   enum { BATCH = 4 };
   http_req reqs[BATCH];
   while (!st.done) {
-    int k = st.page == 1 || c->test ? 1 : BATCH;
+    /* Page 1 alone (it may say how paging goes); after a page shorter than
+       asked, two pages to confirm the end (two, so that one empty page in
+       the middle of a stream is caught by the records after it). */
+    int k = st.page == 1 || c->test ? 1 : prev_short(pg, &st) ? 2 : BATCH;
     if (pg->last_page && k > pg->last_page - st.page + 1) k = (int)(pg->last_page - st.page + 1);
     if (k < 1) k = 1;
     for (int i = 0; i < k; i++) {

@@ -40,11 +40,19 @@ typedef struct conn {
   FILE *progress;
   double t0;
   long records, pages;
+  double bytes;
   char resource[160];
   char err[1600];
 } conn;
 
+/* What a pull cost, for --stats. */
 typedef struct {
+  long requests, retries, pages, records;
+  double bytes, seconds, waited; /* waited: for rate-limit windows */
+} conn_stats;
+
+typedef struct {
+  conn_stats *stats;        /* filled by conn_fetch when set */
   const char *since;        /* the last applied run's time, for incremental pulls */
   int progress;             /* a progress line on stderr */
   int test;                 /* test-connection */
@@ -88,6 +96,7 @@ typedef struct pager {
   long (*count)(struct pager *pg, http_req *r);       /* records on a page; -1: not a page */
   void (*first)(struct pager *pg, http_req *r, long n); /* optional: learn paging from page 1 */
   long last_page;             /* 0: unknown */
+  long asked;                 /* records asked for per page (0: unknown) */
   long step;                  /* records per page, for offset paging */
   long total;                 /* -1 unknown */
   long records;               /* records saved */

@@ -21,6 +21,9 @@ struct http_client {
   int budget_known;   /* a rate-limit header told us the budget */
   long budget;        /* requests left in the current window */
   double reset_at;    /* when the window resets (epoch seconds) */
+  long window_mark;   /* `requests` when this client opened the window */
+  int mark_exact;     /* window_mark is exact (we opened the window) */
+  int probe;          /* one request at a time until a response opens the window */
   long requests, retries;
   double waited;
   unsigned rng;
@@ -40,6 +43,7 @@ typedef struct {
   double not_before;
   enum { WAITING, INFLIGHT, DONE } state;
   int refreshed;      /* the 401 refresh has been used */
+  long seq;           /* the client's request count when this attempt started */
   char errbuf[CURL_ERROR_SIZE];
 } slot;
 
@@ -246,6 +250,7 @@ http_client *http_new(const http_options *o, char *err, size_t errsize) {
   c->multi = curl_multi_init();
   curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)c->o.max_inflight);
   c->rng = (unsigned)time(NULL) ^ (unsigned)(size_t)c;
+  c->mark_exact = c->probe = 1; /* a new client's first request opens its window */
   return c;
 }
 
@@ -276,30 +281,45 @@ static double reset_time(const char *v, double now) {
   return d > 1e9 ? d : now + d;
 }
 
-/* Reads the vendor's rate-limit headers.  Responses that arrive out of order
- * must not raise the budget of the current window, only a new window does;
- * requests still in flight are already spent. */
-static void note_rate(http_client *c, const http_req *r, int inflight_others) {
+/* Reads the vendor's rate-limit headers.  When this client opened the
+ * window itself (a fresh client, or the first request after waiting for a
+ * reset, sent alone), the budget is its own count: limit minus the requests
+ * started since, exact whatever order the server counts concurrent requests
+ * in; the server's remaining rules only when it is lower (someone else
+ * spends the same budget).  A window that rolled over on its own is counted
+ * from the server's figures, conservatively.  Responses from a window already
+ * closed are ignored. */
+static void note_rate(http_client *c, const http_req *r, long seq) {
   static const char *const rem_names[] = {"x-rate-limit-remaining", "x-ratelimit-remaining", "ratelimit-remaining", NULL};
   static const char *const reset_names[] = {"x-rate-limit-reset", "x-ratelimit-reset", "ratelimit-reset", NULL};
-  char rem[64], rst[64];
+  static const char *const limit_names[] = {"x-rate-limit-limit", "x-ratelimit-limit", "ratelimit-limit", NULL};
+  char rem[64], rst[64], lim[64];
   if (!first_header(r, rem_names, rem, sizeof rem) || !first_header(r, reset_names, rst, sizeof rst)) return;
   double now = now_epoch(), reset_at = reset_time(rst, now);
-  long left = strtol(rem, NULL, 10) - inflight_others;
-  if (!c->budget_known || reset_at > c->reset_at + 0.5) {
+  long remaining = strtol(rem, NULL, 10), after = c->requests - seq; /* started after this one */
+  long limit = first_header(r, limit_names, lim, sizeof lim) ? strtol(lim, NULL, 10) : 0;
+  if (c->budget_known && reset_at < c->reset_at - 0.5) return;
+  c->probe = 0;
+  if (!c->budget_known || reset_at > c->reset_at + 0.5) { /* a new window */
+    if (c->budget_known) c->mark_exact = 0;              /* it rolled over on its own */
     c->budget_known = 1;
-    c->budget = left;
     c->reset_at = reset_at;
-  } else if (reset_at > c->reset_at - 0.5 && left < c->budget) {
-    c->budget = left;
+    c->budget = remaining - after;
   }
+  long own = limit - (c->requests - c->window_mark);
+  if (limit > 0 && c->mark_exact && remaining >= own) c->budget = own;
+  else if (remaining - after < c->budget) c->budget = remaining - after;
 }
 
-/* Seconds to wait before another request may start (0: go). */
+/* Seconds to wait before another request may start (0: go).  After the
+ * wait, the next request goes alone and opens the new window. */
 static double budget_wait(http_client *c, double now) {
   if (!c->budget_known || c->budget > 0) return 0;
   if (now >= c->reset_at + 0.05) {
-    c->budget_known = 0; /* a new window: the next responses say how much */
+    c->budget_known = 0;
+    c->window_mark = c->requests;
+    c->mark_exact = 1;
+    c->probe = 1;
     return 0;
   }
   return c->reset_at + 0.05 - now;
@@ -358,6 +378,7 @@ static int start(http_client *c, slot *s, char *err, size_t errsize) {
   curl_multi_add_handle(c->multi, e);
   r->attempts++;
   c->requests++;
+  s->seq = c->requests;
   if (c->budget_known) c->budget--;
   s->state = INFLIGHT;
   return 1;
@@ -422,7 +443,7 @@ static double retry_delay(http_client *c, const slot *s) {
 
 /* Decides what a finished attempt means: 1 done, 0 retry (not_before set),
  * -1 failed for good (req->error says why). */
-static int finish(http_client *c, slot *s, CURLcode rc, int inflight_others) {
+static int finish(http_client *c, slot *s, CURLcode rc) {
   http_req *r = s->r;
   curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &r->status);
   r->resp = s->body.p ? s->body.p : strdup("");
@@ -431,7 +452,8 @@ static int finish(http_client *c, slot *s, CURLcode rc, int inflight_others) {
   s->body = (buf){0};
   s->head = (buf){0};
   stop(c, s);
-  note_rate(c, r, inflight_others);
+  note_rate(c, r, s->seq);
+  c->probe = 0; /* any answer ends the probe, with or without rate headers */
   char why[400] = "";
   if (rc != CURLE_OK) {
     snprintf(why, sizeof why, "%s", s->errbuf[0] ? s->errbuf : curl_easy_strerror(rc));
@@ -485,6 +507,7 @@ int http_batch(http_client *c, http_req *reqs, int n, char *err, size_t errsize)
     double now = now_epoch();
     for (int i = 0; i < n && inflight < c->o.max_inflight && failed < 0; i++) {
       if (slots[i].state != WAITING || slots[i].not_before > now) continue;
+      if (c->probe && inflight > 0) break; /* the window opener goes alone */
       double wait = budget_wait(c, now);
       if (wait > 0) {
         if (inflight == 0) { /* nothing to read meanwhile: sit out the window */
@@ -518,7 +541,7 @@ int http_batch(http_client *c, http_req *reqs, int n, char *err, size_t errsize)
       curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
       CURLcode rc = m->data.result;
       inflight--;
-      int fate = finish(c, s, rc, inflight);
+      int fate = finish(c, s, rc);
       s->state = fate == 0 ? WAITING : DONE;
       if (fate == 1) done++;
       if (fate < 0 && failed < 0) failed = (int)(s - slots);

@@ -16,6 +16,7 @@
 #include "schema.h"
 
 #define E(x) (1u << ENT_##x)
+#define PAGE_SIZE 1000 /* the most Veracross serves */
 
 static const struct {
   const char *path;
@@ -51,7 +52,7 @@ static void build(pager *pg, int page, http_req *r) {
   http_req_init(r, "GET", url);
   http_req_header(r, "Accept: application/json");
   http_req_header(r, "X-Page-Number: %d", page);
-  http_req_header(r, "X-Page-Size: %d", c->test ? 1 : 1000);
+  http_req_header(r, "X-Page-Size: %d", c->test ? 1 : PAGE_SIZE);
   if (page == 1) http_req_header(r, "X-API-Value-Lists: include");
 }
 
@@ -81,7 +82,7 @@ int veracross_fetch(conn *c) {
     if (!wanted[i]) continue;
     int delta = resources[i].delta && !(i == 0 && conn_feeds(c, ENT_contact));
     vc_pull v = {resources[i].path, delta};
-    pager pg = {.c = c, .resource = resources[i].path, .build = build, .count = count, .total = -1, .ud = &v};
+    pager pg = {.c = c, .resource = resources[i].path, .build = build, .count = count, .total = -1, .asked = PAGE_SIZE, .ud = &v};
     if (!pager_run(&pg)) return 0;
   }
   return 1;

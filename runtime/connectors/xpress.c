@@ -91,7 +91,8 @@ int xpress_fetch(conn *c) {
   if (c->test) conn_report(c, "login", 1, 0);
   for (int i = 0; i < NRES; i++) {
     if (!(c->feeds & resources[i].entities)) continue;
-    pager pg = {.c = c, .resource = resources[i].resource, .build = build, .count = count, .first = first, .total = -1};
+    pager pg = {.c = c, .resource = resources[i].resource, .build = build, .count = count, .first = first, .total = -1,
+                .asked = PAGE_SIZE};
     if (!pager_run(&pg)) return 0;
   }
   return 1;
