@@ -8,6 +8,8 @@
  *   syncvm show RUN [--json]
  *   syncvm duplicates list|show CASE|merge CASE [--into HUB_ID]|new CASE|ignore CASE|delete CASE [--json]
  *   syncvm why ENTITY ID [--json]
+ *   syncvm fetch PLAN --record DIR [SOURCE...]           pull network sources into recordings for --replay
+ *   syncvm test-connection PLAN [SOURCE...]              a token and one page of each resource, OK or the vendor's error
  *   --stats (plan, apply): seconds per phase and records per second
  *   common: --store PATH (else $SYNC_STORE, else ./hub.db); --trace prints every
  *   VM instruction (to stderr) through the disassembler's routine
