@@ -83,6 +83,11 @@ struct feed {
   json_t *rels;         /* person id (text) -> [relationships rows] */
   json_t *rel_lists;    /* value lists of /relationships */
   json_t *households;   /* household id (text) -> record */
+  /* powerschool replay: pages streamed, each with the school it was listed under */
+  const char *ps_singular; /* the key under the collection's wrapper ("student") */
+  json_t *page_school;     /* per page: the school_number its records get, or null */
+  json_t *seen;            /* staff ids already handed over */
+  json_t *courses;         /* "school_number/course id" -> course, for classes */
 };
 
 /* ---- settings ------------------------------------------------------------ */
@@ -482,14 +487,14 @@ static int replay_pages(feed *f, const char *dir, const char *resource) {
   FILE *one = fopen(path, "rb");
   if (one) {
     fclose(one);
-    f->pages = malloc(sizeof *f->pages);
-    f->pages[0] = strdup(path);
-    f->npages = 1;
+    f->pages = realloc(f->pages, (f->npages + 1) * sizeof *f->pages);
+    f->pages[f->npages++] = strdup(path);
     return 1;
   }
   snprintf(path, sizeof path, "%s/%s", dir, resource);
   DIR *d = opendir(path);
   if (!d) return 0;
+  size_t first = f->npages;
   struct dirent *de;
   while ((de = readdir(d)) != NULL) {
     size_t n = strlen(de->d_name);
@@ -500,7 +505,7 @@ static int replay_pages(feed *f, const char *dir, const char *resource) {
     f->pages[f->npages++] = strdup(full);
   }
   closedir(d);
-  qsort(f->pages, f->npages, sizeof *f->pages, cmp_str);
+  qsort(f->pages + first, f->npages - first, sizeof *f->pages, cmp_str);
   return 1;
 }
 
@@ -514,6 +519,16 @@ static int replay_load_page(feed *f, char *err, size_t errsize) {
   if (!f->doc) {
     snprintf(err, errsize, "%s:%d:%d: %s", f->pages[f->page], je.line, je.column, je.text);
     return 0;
+  }
+  if (f->ps_singular) { /* {"students": {"student": [...] | {...} | absent}} */
+    json_t *items = NULL;
+    const char *key;
+    json_t *v;
+    json_object_foreach(f->doc, key, v) if (json_is_object(v)) items = json_object_get(v, f->ps_singular);
+    json_t *arr = json_is_array(items) ? json_incref(items) : json_is_object(items) ? json_pack("[O]", items) : json_array();
+    json_object_set_new(f->doc, " items", arr); /* owned by the page */
+    f->array = arr;
+    return 1;
   }
   f->array = json_object_get(f->doc, f->plural);
   if (!f->array) f->array = json_array_size(f->doc) ? f->doc : NULL; /* a bare array */
@@ -913,71 +928,98 @@ static json_t *ps_guardians(const char *dir) {
   return order;
 }
 
+/* Adds the pages of RESOURCE, each to give its records `school` (a
+ * school_number, or NULL). */
+static void ps_add_pages(feed *f, const char *dir, const char *resource, json_t *school) {
+  size_t before = f->npages;
+  replay_pages(f, dir, resource);
+  for (size_t i = before; i < f->npages; i++) json_array_append(f->page_school, school ? school : json_null());
+}
+
+static void ps_add_per_school(feed *f, const char *dir, json_t *schools, const char *what) {
+  size_t i;
+  json_t *s;
+  json_array_foreach(schools, i, s) {
+    char id[64], res[256];
+    snprintf(res, sizeof res, "school/%s/%s", id_text(json_object_get(s, "id"), id, sizeof id), what);
+    ps_add_pages(f, dir, res, json_object_get(s, "school_number"));
+  }
+}
+
+/* Courses by "school_number/id", for the classes' course{...}. */
+static json_t *ps_courses(const char *dir, json_t *schools) {
+  json_t *all = ps_per_school(dir, schools, "course", "course"), *by = json_object();
+  size_t i;
+  json_t *c;
+  json_array_foreach(all, i, c) {
+    char sn[64], id[64], key[140];
+    snprintf(key, sizeof key, "%s/%s", id_text(json_object_get(c, "school_number"), sn, sizeof sn),
+             id_text(json_object_get(c, "id"), id, sizeof id));
+    json_object_set_new(by, key, json_pack("{s:O?, s:O?}", "course_number", json_object_get(c, "course_number"),
+                                           "course_name", json_object_get(c, "course_name")));
+  }
+  json_decref(all);
+  return by;
+}
+
+/* The pages each entity reads, streamed a page at a time (only schools,
+ * courses, section ids and guardian rows are held whole: the guardian rows
+ * must be grouped). */
 static int open_powerschool_replay(feed *f, const char *dir, char *err, size_t errsize) {
   json_t *schools = ps_items(dir, "district/school", "school");
-  json_t *recs = NULL;
-  size_t i, j;
-  json_t *rec;
+  f->page_school = json_array();
+  f->plural = "record";
   switch (f->u->entity) {
-    case ENT_school: recs = json_incref(schools); break;
-    case ENT_student: recs = ps_items(dir, "district/student", "student"); break;
-    case ENT_contact: recs = ps_guardians(dir); break;
+    case ENT_school: f->doc = json_incref(schools), f->array = schools; break;
+    case ENT_contact: f->doc = ps_guardians(dir), f->array = f->doc; break;
+    case ENT_student: f->ps_singular = "student", ps_add_pages(f, dir, "district/student", NULL); break;
     case ENT_teacher:
-    case ENT_admin: {
-      json_t *all = ps_per_school(dir, schools, "staff", "staff"), *seen = json_object();
-      recs = json_array();
-      json_array_foreach(all, i, rec) { /* one record per staff id: the first school listing them */
-        char id[64];
-        if (json_object_get(seen, id_text(json_object_get(rec, "id"), id, sizeof id))) continue;
-        json_object_set_new(seen, id, json_true());
-        json_array_append(recs, rec);
-      }
-      json_decref(all);
-      json_decref(seen);
+    case ENT_admin:
+      f->ps_singular = "staff", f->seen = json_object(), ps_add_per_school(f, dir, schools, "staff");
       break;
-    }
-    case ENT_course: recs = ps_per_school(dir, schools, "course", "course"); break;
-    case ENT_calendar: recs = ps_per_school(dir, schools, "term", "term"); break;
-    case ENT_class: {
-      recs = ps_per_school(dir, schools, "section", "section");
-      json_t *courses = ps_per_school(dir, schools, "course", "course");
-      json_array_foreach(recs, i, rec) {
-        json_t *c;
-        json_array_foreach(courses, j, c) {
-          if (json_equal(json_object_get(c, "id"), json_object_get(rec, "course_id")) &&
-              json_equal(json_object_get(c, "school_number"), json_object_get(rec, "school_number"))) {
-            json_object_set_new(rec, "course", json_pack("{s:O?, s:O?}", "course_number", json_object_get(c, "course_number"),
-                                                         "course_name", json_object_get(c, "course_name")));
-            break;
-          }
-        }
-      }
-      json_decref(courses);
+    case ENT_course: f->ps_singular = "course", ps_add_per_school(f, dir, schools, "course"); break;
+    case ENT_calendar: f->ps_singular = "term", ps_add_per_school(f, dir, schools, "term"); break;
+    case ENT_class:
+      f->ps_singular = "section", f->courses = ps_courses(dir, schools), ps_add_per_school(f, dir, schools, "section");
       break;
-    }
     case ENT_enrollment: {
       json_t *sections = ps_per_school(dir, schools, "section", "section");
-      recs = json_array();
+      size_t i;
+      json_t *rec;
+      f->ps_singular = "section_enrollment";
       json_array_foreach(sections, i, rec) {
         char id[64], res[256];
         snprintf(res, sizeof res, "section/%s/section_enrollment", id_text(json_object_get(rec, "id"), id, sizeof id));
-        json_t *items = ps_items(dir, res, "section_enrollment");
-        json_array_extend(recs, items);
-        json_decref(items);
+        ps_add_pages(f, dir, res, NULL);
       }
       json_decref(sections);
       break;
     }
-    default: break;
+    default:
+      json_decref(schools);
+      snprintf(err, errsize, "%s: nothing recorded for %s", dir, schema_entity_get(f->u->entity)->name);
+      return 0;
   }
   json_decref(schools);
-  if (!recs) {
-    snprintf(err, errsize, "%s: nothing recorded for %s", dir, schema_entity_get(f->u->entity)->name);
-    return 0;
+  return 1;
+}
+
+/* A PowerSchool record as the contract hands it over: the school it was
+ * listed under, a staff member once, a section with its course.  0 skips it. */
+static int ps_record(feed *f, json_t *rec) {
+  json_t *school = f->page ? json_array_get(f->page_school, f->page - 1) : NULL;
+  if (school && !json_is_null(school)) json_object_set(rec, "school_number", school);
+  if (f->seen) { /* a person listed by several schools: the first school */
+    char id[64];
+    if (json_object_get(f->seen, id_text(json_object_get(rec, "id"), id, sizeof id))) return 0;
+    json_object_set_new(f->seen, id, json_true());
   }
-  f->doc = recs;
-  f->array = recs;
-  f->plural = "record";
+  if (f->courses) {
+    char sn[64], id[64], key[140];
+    snprintf(key, sizeof key, "%s/%s", id_text(school, sn, sizeof sn), id_text(json_object_get(rec, "course_id"), id, sizeof id));
+    json_t *c = json_object_get(f->courses, key);
+    if (c) json_object_set(rec, "course", c);
+  }
   return 1;
 }
 
@@ -1021,6 +1063,8 @@ static int next_replay(feed *f, value *fields, arena *a, char *err, size_t errsi
     if (f->vlists) { /* veracross */
       decode_value_lists(f->vlists, rec);
       if (f->students) join_contact(f, rec);
+    } else if (f->page_school) { /* powerschool */
+      if (!ps_record(f, rec)) continue;
     } else if (!replay_wanted(f, rec)) {
       continue;
     } else if (f->roles && !json_object_get(rec, "role") && json_object_get(rec, "roles")) {
@@ -1162,6 +1206,9 @@ void feed_close(feed *f) {
   json_decref(f->rels);
   json_decref(f->rel_lists);
   json_decref(f->households);
+  json_decref(f->page_school);
+  json_decref(f->seen);
+  json_decref(f->courses);
   for (size_t i = 0; i < f->npages; i++) free(f->pages[i]);
   free(f->pages);
   free(f);
