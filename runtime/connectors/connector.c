@@ -230,6 +230,8 @@ static int conn_open(conn *c, const plan *p, uint32_t source, const conn_options
   c->token_http = c->http ? http_new(&to, c->err, sizeof c->err) : NULL;
   if (!c->token_http) return 0;
   c->auth.http = c->token_http;
+  if (c->kind == KIND_veracross) veracross_prepare(c);
+  if (c->kind == KIND_oneroster || c->kind == KIND_synergy) oneroster_prepare(c);
   return 1;
 }
 
@@ -294,6 +296,7 @@ int conn_test(const plan *p, uint32_t source, const conn_options *o, char *err, 
       conn_report(c, "token", authed, 0);
     }
     if (authed) run_vendor(c);
+    else if (c->kind == KIND_veracross && strstr(c->err, "HTTP 400")) veracross_diagnose_scopes(c);
     failures = c->failures;
   } else {
     redact(c, c->err, sizeof c->err);

@@ -106,6 +106,9 @@ typedef struct pager {
 int pager_run(pager *pg);
 
 int veracross_fetch(conn *c);
+void veracross_prepare(conn *c);         /* the scopes the pull needs */
+void veracross_diagnose_scopes(conn *c); /* test-connection: which scope is missing */
+void oneroster_prepare(conn *c);
 int powerschool_fetch(conn *c);
 int oneroster_fetch(conn *c);
 int xpress_fetch(conn *c);

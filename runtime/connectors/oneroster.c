@@ -89,9 +89,10 @@ static void default_scope(conn *c, int demographics) {
            demographics ? "/scope/roster-demographics.readonly" : "");
 }
 
+void oneroster_prepare(conn *c) { default_scope(c, uses_demographics(c)); }
+
 int oneroster_fetch(conn *c) {
   int demographics = uses_demographics(c);
-  default_scope(c, demographics);
   for (int i = 0; i < NRES; i++) {
     int wanted = (c->feeds & resources[i].entities) || (i == 2 && demographics);
     if (!wanted) continue;

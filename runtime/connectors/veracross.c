@@ -42,6 +42,7 @@ typedef struct {
   int delta;
 } vc_pull;
 
+
 static void build(pager *pg, int page, http_req *r) {
   conn *c = pg->c;
   const vc_pull *v = pg->ud;
@@ -62,28 +63,57 @@ static long count(pager *pg, http_req *r) {
   return json_is_array(data) ? (long)json_array_size(data) : -1;
 }
 
-int veracross_fetch(conn *c) {
-  int wanted[NRES] = {0};
-  char scope[2048] = "";
+/* The scope of one resource: its path with / as ., and :list. */
+static void scope_of(const char *path, char *out, size_t size) {
+  snprintf(out, size, "%s:list", path);
+  for (char *p = out; *p; p++)
+    if (*p == '/') *p = '.';
+}
+
+static int wanted(const conn *c, int i) { return (c->feeds & resources[i].entities) != 0; }
+
+void veracross_prepare(conn *c) {
+  if (c->auth.scope[0]) return;
   size_t o = 0;
   for (int i = 0; i < NRES; i++) {
-    wanted[i] = (c->feeds & resources[i].entities) != 0;
-    /* A pull of students for contacts alone still needs every student: the
-       join decides which related people are students. */
-    if (!wanted[i] || o >= sizeof scope - 80) continue;
+    if (!wanted(c, i) || o >= sizeof c->auth.scope - 80) continue;
     char s[128];
-    snprintf(s, sizeof s, "%s", resources[i].path);
-    for (char *p = s; *p; p++)
-      if (*p == '/') *p = '.';
-    o += (size_t)snprintf(scope + o, sizeof scope - o, "%s%s:list", o ? " " : "", s);
+    scope_of(resources[i].path, s, sizeof s);
+    o += (size_t)snprintf(c->auth.scope + o, sizeof c->auth.scope - o, "%s%s", o ? " " : "", s);
   }
-  if (!c->auth.scope[0]) snprintf(c->auth.scope, sizeof c->auth.scope, "%s", scope);
-  for (int i = 0; i < NRES; i++) {
-    if (!wanted[i]) continue;
-    int delta = resources[i].delta && !(i == 0 && conn_feeds(c, ENT_contact));
-    vc_pull v = {resources[i].path, delta};
-    pager pg = {.c = c, .resource = resources[i].path, .build = build, .count = count, .total = -1, .asked = PAGE_SIZE, .ud = &v};
-    if (!pager_run(&pg)) return 0;
-  }
+}
+
+static int pull(conn *c, int i) {
+  /* A pull of students for contacts alone still needs every student: the
+     join decides which related people are students. */
+  int delta = resources[i].delta && !(i == 0 && conn_feeds(c, ENT_contact));
+  vc_pull v = {resources[i].path, delta};
+  pager pg = {.c = c, .resource = resources[i].path, .build = build, .count = count, .total = -1, .asked = PAGE_SIZE, .ud = &v};
+  return pager_run(&pg);
+}
+
+int veracross_fetch(conn *c) {
+  for (int i = 0; i < NRES; i++)
+    if (wanted(c, i) && !pull(c, i)) return 0;
   return 1;
+}
+
+/* test-connection, when the token for every scope is refused: Veracross
+ * refuses a request for any scope the application was not granted, so each
+ * resource is tried with a token for its own scope alone, to name the ones
+ * missing. */
+void veracross_diagnose_scopes(conn *c) {
+  for (int i = 0; i < NRES; i++) {
+    if (!wanted(c, i)) continue;
+    scope_of(resources[i].path, c->auth.scope, sizeof c->auth.scope);
+    c->auth.token[0] = 0;
+    if (!oauth_fetch_token(&c->auth, c->err, sizeof c->err)) {
+      char why[1200];
+      snprintf(why, sizeof why, "%.1100s", c->err);
+      snprintf(c->err, sizeof c->err, "scope %.200s: %s", c->auth.scope, why);
+      conn_report(c, resources[i].path, 0, 0);
+      continue;
+    }
+    pull(c, i);
+  }
 }
