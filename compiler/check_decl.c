@@ -296,6 +296,10 @@ static void check_setting_value(spec_model *m, spec_source *src, node *key, node
     case ST_AUTH:
       if (strcmp(s, "oauth1") != 0 && strcmp(s, "oauth2") != 0)
         diag_error(v->span, "auth must be \"oauth2\" or \"oauth1\"");
+      else if (src->kind == KIND_synergy && !strcmp(s, "oauth1")) {
+        diag_error(v->span, "Synergy's OneRoster API takes OAuth 2 only");
+        diag_hint("leave auth out (it is \"oauth2\"), and set token_url: Synergy's token URL is not derived from url");
+      }
       break;
     default:
       if (!s[0] && setting != SET_prefix) diag_error(v->span, "%s must not be empty", key->str);

@@ -233,8 +233,9 @@ int oauth_fetch_token(oauth *a, char *err, size_t errsize) {
   int ok = http_send(a->http, &r, why, sizeof why);
   if (ok && (r.status < 200 || r.status >= 300)) {
     char text[300];
-    snprintf(err, errsize, "source %s: the %s at %s was refused: HTTP %ld: %s", a->source,
-             a->mode == OAUTH_LOGIN ? "login" : "token request", a->token_url, r.status, http_error_text(&r, text, sizeof text));
+    snprintf(err, errsize, "source %s: the %s at %s was refused: HTTP %ld: %s%s", a->source,
+             a->mode == OAUTH_LOGIN ? "login" : "token request", a->token_url, r.status, http_error_text(&r, text, sizeof text),
+             r.status == 404 ? " (is token_url right? OneRoster and Synergy servers do not share one token path)" : "");
     ok = 0;
   } else if (!ok) {
     snprintf(err, errsize, "source %s: %s", a->source, why);
