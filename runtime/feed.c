@@ -509,6 +509,9 @@ static int replay_pages(feed *f, const char *dir, const char *resource) {
   return 1;
 }
 
+static void add_value_lists(json_t *into, json_t *page);
+static void keep_coded(json_t *lists, int entity);
+
 static int replay_load_page(feed *f, char *err, size_t errsize) {
   json_decref(f->doc);
   f->doc = NULL;
@@ -529,6 +532,10 @@ static int replay_load_page(feed *f, char *err, size_t errsize) {
     json_object_set_new(f->doc, " items", arr); /* owned by the page */
     f->array = arr;
     return 1;
+  }
+  if (f->vlists && json_object_get(f->doc, "value_lists")) { /* veracross */
+    add_value_lists(f->vlists, f->doc);
+    keep_coded(f->vlists, f->u->entity);
   }
   f->array = json_object_get(f->doc, f->plural);
   if (!f->array) f->array = json_array_size(f->doc) ? f->doc : NULL; /* a bare array */
@@ -797,12 +804,9 @@ static int open_veracross_replay(feed *f, const char *dir, char *err, size_t err
     snprintf(err, errsize, "%s: no recorded %s (neither %s.json nor a %s/ directory of pages)", dir, res, res, res);
     return 0;
   }
-  for (size_t p = 0; p < f->npages; p++) { /* the value lists of every page decode every page */
-    json_t *doc = json_load_file(f->pages[p], 0, NULL);
-    if (doc) add_value_lists(f->vlists, doc);
-    json_decref(doc);
-  }
-  keep_coded(f->vlists, f->u->entity);
+  /* The value lists are gathered as the pages stream (replay_load_page):
+     page 1 carries them (the connector asks for them there), and a page
+     decodes with the lists of the pages up to it. */
   if (f->u->entity == ENT_school) {
     /* Schools are the items of the campus value list (no endpoint). */
     json_t *items = json_array();
@@ -819,6 +823,7 @@ static int open_veracross_replay(feed *f, const char *dir, char *err, size_t err
         if (campus && json_array_size(items) == 0) json_array_extend(items, json_object_get(vl, "items"));
       }
       json_decref(doc);
+      if (json_array_size(items)) break; /* found: no need to read the rest */
     }
     for (size_t i = 0; i < f->npages; i++) free(f->pages[i]);
     f->npages = 0;
