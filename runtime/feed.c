@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "csv.h"
 #include "jsonstream.h"
@@ -81,13 +82,16 @@ struct feed {
   json_t *vlists;       /* field -> {id as text -> description} */
   json_t *students;     /* student id (text) -> true, for contacts */
   json_t *rels;         /* person id (text) -> [relationships rows] */
-  json_t *rel_lists;    /* value lists of /relationships */
   json_t *households;   /* household id (text) -> record */
   /* powerschool replay: pages streamed, each with the school it was listed under */
   const char *ps_singular; /* the key under the collection's wrapper ("student") */
   json_t *page_school;     /* per page: the school_number its records get, or null */
   json_t *seen;            /* staff ids already handed over */
   json_t *courses;         /* "school_number/course id" -> course, for classes */
+  /* progress */
+  long nread;
+  double opened;
+  int shown;
 };
 
 /* ---- settings ------------------------------------------------------------ */
@@ -477,6 +481,12 @@ static int next_json(feed *f, value *fields, arena *a, char *err, size_t errsize
 
 /* ---- replay of OneRoster REST responses ------------------------------------------ */
 
+static double mono_now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* The response bodies of one resource: DIR/RESOURCE.json, or the pages
@@ -691,30 +701,39 @@ static void decode_value_lists(json_t *lists, json_t *rec) {
 }
 
 /* Every record of every page of a resource, with value lists applied. */
-static void load_all(const char *dir, const char *resource, void (*each)(feed *, json_t *, json_t *), feed *f) {
+/* Every record of every page of a resource, a page at a time, with the
+ * value lists gathered so far (page 1 carries them) applied when `decode`. */
+static void load_all(const char *dir, const char *resource, int decode, void (*each)(feed *, json_t *, json_t *), feed *f) {
   feed tmp;
   memset(&tmp, 0, sizeof tmp);
   tmp.plural = "data";
   if (!replay_pages(&tmp, dir, resource)) return;
   json_t *lists = json_object();
-  json_t **docs = calloc(tmp.npages + 1, sizeof *docs);
   for (size_t p = 0; p < tmp.npages; p++) {
-    docs[p] = json_load_file(tmp.pages[p], 0, NULL);
-    if (docs[p]) add_value_lists(lists, docs[p]);
-  }
-  for (size_t p = 0; p < tmp.npages; p++) {
+    json_t *doc = json_load_file(tmp.pages[p], 0, NULL);
+    if (decode && doc) add_value_lists(lists, doc);
     size_t i;
     json_t *rec;
-    json_array_foreach(json_object_get(docs[p], "data"), i, rec) {
-      decode_value_lists(lists, rec);
+    json_array_foreach(json_object_get(doc, "data"), i, rec) {
+      if (decode) decode_value_lists(lists, rec);
       each(f, rec, lists);
     }
-    json_decref(docs[p]);
+    json_decref(doc);
   }
-  free(docs);
   json_decref(lists);
   for (size_t i = 0; i < tmp.npages; i++) free(tmp.pages[i]);
   free(tmp.pages);
+}
+
+/* Copies the named fields of `rec` (those it has): the joins keep only what
+ * the contract hands over, not whole pages. */
+static json_t *pick(json_t *rec, const char *const *names) {
+  json_t *out = json_object();
+  for (int i = 0; names[i]; i++) {
+    json_t *v = json_object_get(rec, names[i]);
+    if (v) json_object_set(out, names[i], v);
+  }
+  return out;
 }
 
 static void note_student(feed *f, json_t *rec, json_t *lists) {
@@ -725,21 +744,27 @@ static void note_student(feed *f, json_t *rec, json_t *lists) {
 
 static void note_relationship(feed *f, json_t *rec, json_t *lists) {
   static const char *const ends[] = {"person_id", "related_person_id"};
-  if (!json_object_size(f->rel_lists)) json_object_update(f->rel_lists, lists);
+  static const char *const keep[] = {"person_id", "related_person_id", "relationship", "legal_custody", "emergency",
+                                     "pick_up", "parent_portal_access", NULL};
+  (void)lists;
+  json_t *row = pick(rec, keep);
   for (int k = 0; k < 2; k++) {
     char id[64];
     id_text(json_object_get(rec, ends[k]), id, sizeof id);
     if (!id[0]) continue;
     json_t *arr = json_object_get(f->rels, id);
     if (!arr) json_object_set_new(f->rels, id, arr = json_array());
-    json_array_append(arr, rec);
+    json_array_append(arr, row);
   }
+  json_decref(row);
 }
 
 static void note_household(feed *f, json_t *rec, json_t *lists) {
+  static const char *const keep[] = {"id", "name", "phone", "address_line_1", "address_line_2", "address_line_3", "city",
+                                     "state_or_province", "zip", "country", NULL};
   (void)lists;
   char id[64];
-  json_object_set(f->households, id_text(json_object_get(rec, "id"), id, sizeof id), rec);
+  json_object_set_new(f->households, id_text(json_object_get(rec, "id"), id, sizeof id), pick(rec, keep));
 }
 
 /* The fields a Veracross contact gets from /relationships and /households. */
@@ -833,11 +858,10 @@ static int open_veracross_replay(feed *f, const char *dir, char *err, size_t err
   if (f->u->entity == ENT_contact) {
     f->students = json_object();
     f->rels = json_object();
-    f->rel_lists = json_object();
     f->households = json_object();
-    load_all(dir, "students", note_student, f);
-    load_all(dir, "relationships", note_relationship, f);
-    load_all(dir, "households", note_household, f);
+    load_all(dir, "students", 0, note_student, f);
+    load_all(dir, "relationships", 1, note_relationship, f);
+    load_all(dir, "households", 0, note_household, f);
   }
   return 1;
 }
@@ -1108,6 +1132,7 @@ feed *feed_open(const plan *p, uint32_t unit, char *err, size_t errsize) {
   feed *f = calloc(1, sizeof *f);
   f->p = p;
   f->u = u;
+  f->opened = mono_now();
   char buf[1024];
   const char *why;
   int ok = 0;
@@ -1178,10 +1203,35 @@ feed *feed_open(const plan *p, uint32_t unit, char *err, size_t errsize) {
   return f;
 }
 
+/* ---- progress on a terminal ------------------------------------------------------ */
+
+static FILE *progress_out;
+static double progress_t0;
+
+void feed_progress(FILE *out) {
+  progress_out = out;
+  progress_t0 = mono_now();
+}
+
+/* Every 4096 records, once the run is a second old: one line, rewritten. */
+static void progress_tick(feed *f) {
+  if (!progress_out || (++f->nread & 4095) != 0) return;
+  double t = mono_now() - progress_t0;
+  if (t < 1) return;
+  double ft = mono_now() - f->opened;
+  fprintf(progress_out, "\r\033[K%s %s: %ld records read, %.0f records/s, %.1f s", plan_str(f->p, f->p->sources[f->u->source].name),
+          schema_entity_get(f->u->entity)->name, f->nread, ft > 0 ? (double)f->nread / ft : 0.0, t);
+  fflush(progress_out);
+  f->shown = 1;
+}
+
 int feed_next(feed *f, value *fields, arena *a, char *err, size_t errsize) {
   f->deleted = 0;
-  if (f->kind == FK_REPLAY) return next_replay(f, fields, a, err, errsize);
-  return f->kind == FK_JSON ? next_json(f, fields, a, err, errsize) : next_csv(f, fields, a, err, errsize);
+  int rc = f->kind == FK_REPLAY ? next_replay(f, fields, a, err, errsize)
+           : f->kind == FK_JSON ? next_json(f, fields, a, err, errsize)
+                                : next_csv(f, fields, a, err, errsize);
+  if (rc == FEED_RECORD) progress_tick(f);
+  return rc;
 }
 
 const char *feed_where(const feed *f) { return f->where; }
@@ -1190,6 +1240,7 @@ int feed_is_delta(const feed *f) { return f->delta; }
 
 void feed_close(feed *f) {
   if (!f) return;
+  if (f->shown && progress_out) fputs("\r\033[K", progress_out), fflush(progress_out);
   csv_close(f->csv);
   free(f->col);
   free(f->col_list);
@@ -1209,7 +1260,6 @@ void feed_close(feed *f) {
   json_decref(f->vlists);
   json_decref(f->students);
   json_decref(f->rels);
-  json_decref(f->rel_lists);
   json_decref(f->households);
   json_decref(f->page_school);
   json_decref(f->seen);

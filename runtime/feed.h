@@ -12,6 +12,7 @@
 #define SYNC_FEED_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "plan.h"
 
@@ -44,6 +45,11 @@ void feed_close(feed *f);
  * own resources the same way (xpress: connectors/xpress_replay.h).  Returns 0
  * for an unknown source. */
 int feed_set_replay(const plan *p, const char *source, const char *dir);
+
+/* Progress on a terminal: once a run is a second old, a line on `out` (per
+ * source and entity: records read, rate, seconds), rewritten in place and
+ * cleared when the feed closes.  NULL (the default) is silent. */
+void feed_progress(FILE *out);
 
 /* Whether SOURCE is read from a replay directory. */
 int feed_has_replay(uint32_t source);

@@ -297,6 +297,7 @@ static int compute(const char *plan_path, store *s, run_result *r, uint8_t **byt
   }
   char fetched[1024];
   if (!fetch_sources(*pp, s, NULL, NULL, fetched, sizeof fetched)) return 1;
+  if (isatty(2) && !(current_opts && current_opts->json)) feed_progress(stderr);
   int ok = run_compute(*pp, *bytes, *len, s, r, trace);
   remove_tree(fetched);
   if (!ok) {
