@@ -509,6 +509,13 @@ int http_batch(http_client *c, http_req *reqs, int n, char *err, size_t errsize)
       if (slots[i].state != WAITING || slots[i].not_before > now) continue;
       if (c->probe && inflight > 0) break; /* the window opener goes alone */
       double wait = budget_wait(c, now);
+      if (wait > c->o.max_wait) {
+        snprintf(reqs[i].error, sizeof reqs[i].error,
+                 "%s %s: the rate limit is spent and resets in %.0f s, longer than the run may wait (%.0f s)", reqs[i].method,
+                 reqs[i].url, wait, c->o.max_wait);
+        failed = i;
+        break;
+      }
       if (wait > 0) {
         if (inflight == 0) { /* nothing to read meanwhile: sit out the window */
           if (c->o.on_wait) c->o.on_wait(c->o.ctx, wait);
