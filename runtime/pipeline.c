@@ -14,6 +14,7 @@
  */
 #include "pipeline.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,7 +181,19 @@ static void report(ctx *c, const char *kind, int entity, uint32_t source, const 
   json_array_append_new(c->r->report, o);
 }
 
-static void op(ctx *c, json_t *o) { json_array_append_new(c->r->ops, o); }
+/* The operations that change the hub (a plan that has one exits 2). */
+static int is_change_op(const char *k) {
+  static const char *const kinds[] = {"create", "update", "deactivate", "delete", "reactivate", "link", "unlink", NULL};
+  for (int i = 0; k && kinds[i]; i++)
+    if (!strcmp(k, kinds[i])) return 1;
+  return 0;
+}
+
+/* Spilled as soon as computed: memory never holds the run's operations. */
+static void op(ctx *c, json_t *o) {
+  if (is_change_op(json_string_value(json_object_get(o, "op")))) c->r->nchanges++;
+  oplog_add(c->r->ops, o);
+}
 
 static int attr_index(const ctx *c, int entity, const char *name) {
   for (int i = 0; i < c->nattrs[entity]; i++)
@@ -1161,9 +1174,13 @@ static void holds(ctx *c) {
 
 int run_compute(const plan *p, const uint8_t *plan_bytes, size_t plan_len, store *s, run_result *r, FILE *trace) {
   memset(r, 0, sizeof *r);
-  r->ops = json_array();
+  r->ops = oplog_new();
   r->report = json_array();
   r->hub_version = store_hub_version(s);
+  if (!r->ops) {
+    snprintf(r->error, sizeof r->error, "cannot make a temporary file for the run's operations (TMPDIR): %s", strerror(errno));
+    return 0;
+  }
   uint8_t d[32];
   sha256(plan_bytes, plan_len, d);
   sha256_hex(d, r->plan_sha);
@@ -1209,26 +1226,21 @@ int run_compute(const plan *p, const uint8_t *plan_bytes, size_t plan_len, store
   arena_free(&c->ar);
   free(c->recs);
   free(c);
+  if (ok && oplog_failed(r->ops)) {
+    snprintf(r->error, sizeof r->error, "cannot write the run's operations to a temporary file (TMPDIR): disk full?");
+    ok = 0;
+  }
   return ok;
 }
 
 void run_free(run_result *r) {
-  json_decref(r->ops);
+  oplog_free(r->ops);
   json_decref(r->report);
-  r->ops = r->report = NULL;
+  r->ops = NULL;
+  r->report = NULL;
 }
 
-int run_has_changes(const run_result *r) {
-  size_t i;
-  json_t *o;
-  json_array_foreach(r->ops, i, o) {
-    const char *k = json_string_value(json_object_get(o, "op"));
-    if (k && (strcmp(k, "create") == 0 || strcmp(k, "update") == 0 || strcmp(k, "deactivate") == 0 ||
-              strcmp(k, "delete") == 0 || strcmp(k, "reactivate") == 0 || strcmp(k, "link") == 0 || strcmp(k, "unlink") == 0))
-      return 1;
-  }
-  return 0;
-}
+int run_has_changes(const run_result *r) { return r->nchanges > 0; }
 
 /* ---- printing ---------------------------------------------------------------------------- */
 
@@ -1241,6 +1253,8 @@ static void print_value(FILE *out, json_t *v) {
     free(t);
   }
 }
+
+static void print_op(json_t *o, FILE *out, int *header);
 
 void run_print(const run_result *r, FILE *out, int summary_only) {
   static const char *const heads[CNT__COUNT] = {"create", "update", "deactivate", "reactivate", "unchanged",
@@ -1259,92 +1273,115 @@ void run_print(const run_result *r, FILE *out, int summary_only) {
   if (r->held[0]) fprintf(out, "\nheld for approval: %s\n", r->held);
   if (summary_only) return;
   int header = 0;
-  size_t i;
   json_t *o;
-  json_array_foreach(r->ops, i, o) {
-    const char *k = json_string_value(json_object_get(o, "op"));
-    const char *ent = json_string_value(json_object_get(o, "entity"));
-    const char *sid = json_string_value(json_object_get(o, "sid"));
-    const char *label = json_string_value(json_object_get(o, "label"));
-    if (!k) continue;
-    const char *dom = json_string_value(json_object_get(o, "domain"));
-    int joins = !strcmp(k, "link") && json_object_get(o, "hub_id") && dom && strcmp(dom, "new") != 0;
-    int is_change = !strcmp(k, "create") || !strcmp(k, "update") || !strcmp(k, "deactivate") || !strcmp(k, "delete") ||
-                    !strcmp(k, "reactivate") || !strcmp(k, "case") || joins;
-    if (!is_change) continue;
-    if (joins) {
-      if (!header++) fputc('\n', out);
-      fprintf(out, "= %s %s from %s joins hub %s %lld: %s\n", ent, sid ? sid : "", json_string_value(json_object_get(o, "source")),
-              ent, (long long)json_integer_value(json_object_get(o, "hub_id")), dom);
-      continue;
-    }
-    if (!header++) fputc('\n', out);
-    if (!strcmp(k, "create")) {
-      fprintf(out, "+ %s %s", ent, sid ? sid : "");
-      if (label && (!sid || strcmp(label, sid) != 0)) fprintf(out, " %s", label);
-      json_t *set = json_object_get(o, "set");
-      json_t *school = json_object_get(set, "school"), *grade = json_object_get(set, "grade");
-      if (json_is_string(school) || json_is_string(grade)) {
-        fputs(" (", out);
-        if (json_is_string(school)) fputs(json_string_value(school), out);
-        if (json_is_string(grade)) fprintf(out, "%sgrade %s", json_is_string(school) ? ", " : "", json_string_value(grade));
-        fputc(')', out);
-      }
-      fputc('\n', out);
-    } else if (!strcmp(k, "update") || !strcmp(k, "reactivate")) {
-      json_t *set = json_object_get(o, "set"), *old = json_object_get(o, "old"), *by = json_object_get(o, "by");
-      const char *key;
-      json_t *nv;
-      int first = 1;
-      if (!strcmp(k, "reactivate")) fprintf(out, "~ %s %s reactivate: sent again\n", ent, sid ? sid : "");
-      json_object_foreach(set, key, nv) {
-        fprintf(out, "~ %s %s %s: ", ent, sid ? sid : "", key);
-        print_value(out, json_object_get(old, key));
-        fputs(" -> ", out);
-        print_value(out, nv);
-        const char *src = json_string_value(json_object_get(by, key));
-        if (src) fprintf(out, " (%s)", src);
-        fputc('\n', out);
-        first = 0;
-      }
-      (void)first;
-    } else if (!strcmp(k, "case")) {
-      json_t *cand = json_object_get(o, "candidate");
-      const char *csid = json_string_value(json_object_get(o, "candidate_sid"));
-      fprintf(out, "? %s %s %s: possibly the same as ", ent, sid ? sid : "", label ? label : "");
-      if (csid) fprintf(out, "%s %s", ent, csid);
-      else fprintf(out, "hub %s %lld", ent, (long long)json_integer_value(cand));
-      fprintf(out, " (same %s): a duplicate case, waiting for a decision\n", json_string_value(json_object_get(o, "domain")));
-    } else {
-      fprintf(out, "- %s %s %s: %s\n", ent, sid ? sid : "", k, json_string_value(json_object_get(o, "reason")));
-    }
+  oplog_rewind(r->ops);
+  while ((o = oplog_next(r->ops))) {
+    print_op(o, out, &header);
+    json_decref(o);
   }
 }
 
-json_t *run_to_json(const run_result *r) {
+/* One line per change (several for an update); *header: lines so far. */
+static void print_op(json_t *o, FILE *out, int *header) {
+  const char *k = json_string_value(json_object_get(o, "op"));
+  const char *ent = json_string_value(json_object_get(o, "entity"));
+  const char *sid = json_string_value(json_object_get(o, "sid"));
+  const char *label = json_string_value(json_object_get(o, "label"));
+  if (!k) return;
+  const char *dom = json_string_value(json_object_get(o, "domain"));
+  int joins = !strcmp(k, "link") && json_object_get(o, "hub_id") && dom && strcmp(dom, "new") != 0;
+  int is_change = !strcmp(k, "create") || !strcmp(k, "update") || !strcmp(k, "deactivate") || !strcmp(k, "delete") ||
+                  !strcmp(k, "reactivate") || !strcmp(k, "case") || joins;
+  if (!is_change) return;
+  if (joins) {
+    if (!(*header)++) fputc('\n', out);
+    fprintf(out, "= %s %s from %s joins hub %s %lld: %s\n", ent, sid ? sid : "", json_string_value(json_object_get(o, "source")),
+            ent, (long long)json_integer_value(json_object_get(o, "hub_id")), dom);
+    return;
+  }
+  if (!(*header)++) fputc('\n', out);
+  if (!strcmp(k, "create")) {
+    fprintf(out, "+ %s %s", ent, sid ? sid : "");
+    if (label && (!sid || strcmp(label, sid) != 0)) fprintf(out, " %s", label);
+    json_t *set = json_object_get(o, "set");
+    json_t *school = json_object_get(set, "school"), *grade = json_object_get(set, "grade");
+    if (json_is_string(school) || json_is_string(grade)) {
+      fputs(" (", out);
+      if (json_is_string(school)) fputs(json_string_value(school), out);
+      if (json_is_string(grade)) fprintf(out, "%sgrade %s", json_is_string(school) ? ", " : "", json_string_value(grade));
+      fputc(')', out);
+    }
+    fputc('\n', out);
+  } else if (!strcmp(k, "update") || !strcmp(k, "reactivate")) {
+    json_t *set = json_object_get(o, "set"), *old = json_object_get(o, "old"), *by = json_object_get(o, "by");
+    const char *key;
+    json_t *nv;
+    if (!strcmp(k, "reactivate")) fprintf(out, "~ %s %s reactivate: sent again\n", ent, sid ? sid : "");
+    json_object_foreach(set, key, nv) {
+      fprintf(out, "~ %s %s %s: ", ent, sid ? sid : "", key);
+      print_value(out, json_object_get(old, key));
+      fputs(" -> ", out);
+      print_value(out, nv);
+      const char *src = json_string_value(json_object_get(by, key));
+      if (src) fprintf(out, " (%s)", src);
+      fputc('\n', out);
+    }
+  } else if (!strcmp(k, "case")) {
+    json_t *cand = json_object_get(o, "candidate");
+    const char *csid = json_string_value(json_object_get(o, "candidate_sid"));
+    fprintf(out, "? %s %s %s: possibly the same as ", ent, sid ? sid : "", label ? label : "");
+    if (csid) fprintf(out, "%s %s", ent, csid);
+    else fprintf(out, "hub %s %lld", ent, (long long)json_integer_value(cand));
+    fprintf(out, " (same %s): a duplicate case, waiting for a decision\n", json_string_value(json_object_get(o, "domain")));
+  } else {
+    fprintf(out, "- %s %s %s: %s\n", ent, sid ? sid : "", k, json_string_value(json_object_get(o, "reason")));
+  }
+}
+
+static const char *const count_keys[CNT__COUNT] = {"create", "update", "deactivate", "reactivate", "unchanged",
+                                                  "left_out", "dropped", "skipped", "reported", "duplicates"};
+
+json_t *run_counts_json(const run_result *r) {
+  json_t *counts = json_object();
+  for (int e = 0; e < ENT__COUNT; e++) {
+    json_t *row = json_object();
+    int any = 0;
+    for (int k = 0; k < CNT__COUNT; k++) {
+      json_object_set_new(row, count_keys[k], json_integer(r->counts[e][k]));
+      any |= r->counts[e][k] != 0;
+    }
+    if (any) json_object_set_new(counts, schema_entity_get(e)->name, row);
+    else json_decref(row);
+  }
+  return counts;
+}
+
+/* Stands for the operations in the dumped document; the writer splices the
+ * oplog in where it appears (no real value can be this string: it would be
+ * inside an array, never the whole "ops" value). */
+#define OPS_MARK "\"@@syncvm-ops@@\""
+
+int run_write_json(const run_result *r, FILE *out, size_t flags, json_t *extra) {
   json_t *doc = json_object();
   json_object_set_new(doc, "format", json_string("syncvm-run-1"));
   json_object_set_new(doc, "plan_sha256", json_string(r->plan_sha));
   json_object_set_new(doc, "spec_sha256", json_string(r->spec_sha));
   json_object_set_new(doc, "hub_version", json_integer(r->hub_version));
   json_object_set_new(doc, "held", r->held[0] ? json_string(r->held) : json_null());
-  json_t *counts = json_object();
-  static const char *const keys[CNT__COUNT] = {"create", "update", "deactivate", "reactivate", "unchanged",
-                                               "left_out", "dropped", "skipped", "reported", "duplicates"};
-  for (int e = 0; e < ENT__COUNT; e++) {
-    json_t *row = json_object();
-    int any = 0;
-    for (int k = 0; k < CNT__COUNT; k++) {
-      json_object_set_new(row, keys[k], json_integer(r->counts[e][k]));
-      any |= r->counts[e][k] != 0;
-    }
-    if (any) json_object_set_new(counts, schema_entity_get(e)->name, row);
-    else json_decref(row);
-  }
-  json_object_set_new(doc, "counts", counts);
-  json_object_set(doc, "ops", r->ops);
+  json_object_set_new(doc, "counts", run_counts_json(r));
+  json_object_set_new(doc, "ops", json_string("@@syncvm-ops@@"));
   json_object_set(doc, "report", r->report);
-  return doc;
+  json_object_update(doc, extra);
+  char *text = json_dumps(doc, flags);
+  json_decref(doc);
+  char *mark = text ? strstr(text, OPS_MARK) : NULL;
+  int ok = mark != NULL;
+  if (ok) {
+    fwrite(text, 1, (size_t)(mark - text), out);
+    ok = oplog_write_array(r->ops, out, flags, 1) && fputs(mark + strlen(OPS_MARK), out) != EOF && !ferror(out);
+  }
+  free(text);
+  return ok;
 }
 
 int run_from_json(json_t *doc, run_result *r, char *err, size_t errsize) {
@@ -1354,13 +1391,26 @@ int run_from_json(json_t *doc, run_result *r, char *err, size_t errsize) {
     snprintf(err, errsize, "not a syncvm run file");
     return 0;
   }
-  r->ops = json_incref(json_object_get(doc, "ops"));
+  json_t *ops = json_object_get(doc, "ops");
   r->report = json_incref(json_object_get(doc, "report"));
-  if (!json_is_array(r->ops) || !json_is_array(r->report)) {
+  if (!json_is_array(ops) || !json_is_array(r->report)) {
     snprintf(err, errsize, "the run file has no operations");
     run_free(r);
     return 0;
   }
+  r->ops = oplog_new();
+  if (!r->ops) {
+    snprintf(err, errsize, "cannot make a temporary file for the run's operations (TMPDIR): %s", strerror(errno));
+    run_free(r);
+    return 0;
+  }
+  size_t i;
+  json_t *o;
+  json_array_foreach(ops, i, o) {
+    if (is_change_op(json_string_value(json_object_get(o, "op")))) r->nchanges++;
+    oplog_add(r->ops, json_incref(o));
+  }
+  json_object_del(doc, "ops"); /* the oplog has them now: memory holds them once, briefly */
   r->hub_version = json_integer_value(json_object_get(doc, "hub_version"));
   const char *ps = json_string_value(json_object_get(doc, "plan_sha256"));
   const char *ss = json_string_value(json_object_get(doc, "spec_sha256"));
@@ -1368,12 +1418,10 @@ int run_from_json(json_t *doc, run_result *r, char *err, size_t errsize) {
   snprintf(r->spec_sha, sizeof r->spec_sha, "%s", ss ? ss : "");
   const char *held = json_string_value(json_object_get(doc, "held"));
   if (held) snprintf(r->held, sizeof r->held, "%s", held);
-  static const char *const keys[CNT__COUNT] = {"create", "update", "deactivate", "reactivate", "unchanged",
-                                               "left_out", "dropped", "skipped", "reported", "duplicates"};
   json_t *counts = json_object_get(doc, "counts");
   for (int e = 0; e < ENT__COUNT; e++) {
     json_t *row = json_object_get(counts, schema_entity_get(e)->name);
-    for (int k = 0; row && k < CNT__COUNT; k++) r->counts[e][k] = json_integer_value(json_object_get(row, keys[k]));
+    for (int k = 0; row && k < CNT__COUNT; k++) r->counts[e][k] = json_integer_value(json_object_get(row, count_keys[k]));
   }
   return 1;
 }
@@ -1554,12 +1602,10 @@ static int exec_bind(store *s, const char *sql, char *err, size_t errsize, int n
 
 int run_apply_ops(store *s, const run_result *r, int64_t run_id, op_filter keep, void *fctx, char *err, size_t errsize) {
   tmp_map tm = {NULL, 0};
-  size_t i;
-  json_t *o;
   int ok = 1;
   json_t *skipped_ids = json_object(); /* "entity/sid" of records whose create was filtered out */
-  json_array_foreach(r->ops, i, o) {
-    if (!ok) break;
+  oplog_rewind(r->ops);
+  for (json_t *o = oplog_next(r->ops); o; json_decref(o), o = ok ? oplog_next(r->ops) : NULL) {
     const char *k = json_string_value(json_object_get(o, "op"));
     int e = entity_of(o);
     if (!k || (e < 0 && strcmp(k, "case") != 0)) continue;
@@ -1651,6 +1697,60 @@ int run_apply_ops(store *s, const run_result *r, int64_t run_id, op_filter keep,
   free(tm.hub);
   json_decref(skipped_ids);
   free_stmt_cache(); /* the caller commits or rolls back next: no statement may stay open */
+  return ok;
+}
+
+/* ---- the history's copy of the operations ---------------------------------------------- */
+
+/* Up to this size the changes are stored as TEXT, read into memory once. */
+#define CHANGES_TEXT_MAX (16u << 20)
+
+typedef struct {
+  char *buf;
+  size_t n, cap;
+  sqlite3_blob *blob; /* when set, full buffers go here */
+  int64_t at;
+} piece_sink;
+
+static int sink_flush(piece_sink *k) {
+  if (!k->blob || !k->n) return 1;
+  int ok = sqlite3_blob_write(k->blob, k->buf, (int)k->n, (int)k->at) == SQLITE_OK;
+  k->at += (int64_t)k->n;
+  k->n = 0;
+  return ok;
+}
+
+static int sink_put(void *vp, const char *bytes, size_t n) {
+  piece_sink *k = vp;
+  if (k->n + n > k->cap && k->blob && !sink_flush(k)) return 0;
+  if (k->n + n > k->cap) {
+    k->cap = (k->n + n) * 2;
+    k->buf = realloc(k->buf, k->cap);
+  }
+  memcpy(k->buf + k->n, bytes, n);
+  k->n += n;
+  return 1;
+}
+
+void run_bind_changes(const run_result *r, sqlite3_stmt *st, int i) {
+  uint64_t n = oplog_array_bytes(r->ops);
+  if (n > CHANGES_TEXT_MAX) {
+    sqlite3_bind_zeroblob64(st, i, n);
+    return;
+  }
+  piece_sink k = {0};
+  if (oplog_each_piece(r->ops, sink_put, &k)) sqlite3_bind_text(st, i, k.buf, (int)k.n, SQLITE_TRANSIENT);
+  free(k.buf);
+}
+
+int run_fill_changes(const run_result *r, store *s, int64_t run_id) {
+  uint64_t n = oplog_array_bytes(r->ops);
+  if (n <= CHANGES_TEXT_MAX || n > (uint64_t)sqlite3_limit(s->db, SQLITE_LIMIT_LENGTH, -1)) return 1;
+  piece_sink k = {malloc(1 << 16), 0, 1 << 16, NULL, 0};
+  int ok = sqlite3_blob_open(s->db, "main", "sync_runs", "changes", run_id, 1, &k.blob) == SQLITE_OK &&
+           oplog_each_piece(r->ops, sink_put, &k) && sink_flush(&k);
+  if (k.blob) sqlite3_blob_close(k.blob);
+  free(k.buf);
   return ok;
 }
 
