@@ -159,13 +159,12 @@ static int64_t record_run(store *s, const run_result *r, const char *status, con
     sqlite3_bind_text(st, 4, r->spec_sha, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 5, r->hub_version);
     sqlite3_bind_text(st, 6, counts_t, -1, SQLITE_TRANSIENT);
-    run_bind_changes(r, st, 7);
-    sqlite3_bind_text(st, 8, report_t, -1, SQLITE_TRANSIENT);
+    run_bind_changes(r, st, 7, 8, report_t);
     if (r->held[0]) sqlite3_bind_text(st, 9, r->held, -1, SQLITE_TRANSIENT);
     if (sqlite3_step(st) == SQLITE_DONE) id = sqlite3_last_insert_rowid(s->db);
     sqlite3_finalize(st);
   }
-  if (id && !run_fill_changes(r, s, id)) id = 0;
+  if (id && !run_fill_changes(r, s, id, report_t)) id = 0;
   (void)plan_bytes, (void)plan_len;
   free(counts_t), free(report_t);
   json_decref(counts);

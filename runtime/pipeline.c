@@ -23,21 +23,21 @@
 #include "feed.h"
 #include "opcodes.h"
 #include "kinds.h"
+#include "recspill.h"
 #include "sha256.h"
 #include "vm.h"
 
 #define MAX_ATTRS 128
 
+/* What memory keeps of a mapped record: its body (where it came from, its
+ * hash, its attributes) is in the spill, read back when a phase needs it. */
 typedef struct {
-  uint32_t unit, source;
-  int entity;
-  const char *sid;      /* prefixed source id */
-  value *attrs;         /* MAX_ATTRS values, in the run arena */
-  char hash[65];
+  uint64_t off;         /* its body in the spill */
   int64_t hub_id;       /* > 0 existing object; < 0 new object -(n+1); 0 none yet */
-  int parked;
-  const char *domain;   /* the domain that linked it, or "id" */
-  const char *where;
+  const char *sid;      /* prefixed source id (run arena) */
+  const char *domain;   /* the domain that linked it, or "id" (never a copy per record) */
+  uint32_t unit, len;   /* len: of its body */
+  uint8_t source, entity, parked;
 } inrec;
 
 /* A string -> index map (open addressing), so that looking up a record by
@@ -104,11 +104,16 @@ typedef struct {
   const plan *p;
   store *s;
   run_result *r;
-  arena ar;             /* lives for the whole computation */
-  strmap by_id;         /* "source/entity/sid" -> record */
-  strmap by_code;       /* "entity/sid" (any source) -> record */
+  arena ar;             /* lives for the whole computation: nothing per record */
+  arena tmp;            /* one record's (or object's) work, rewound for the next */
+  recspill *spill;      /* the records' bodies */
+  int spill_broken;     /* a body could not be read back */
+  fpmap by_id;          /* hash of (source, entity, sid) -> record */
+  fpmap schools;        /* hash of a school record's sid -> record */
   strmap ended;         /* "entity/hub_id" already deactivated by this run */
-  sqlite3_stmt *st_link, *st_snap, *st_school; /* prepared once, reused for every record */
+  const char **dom_words, **dom_text; /* per domain, made once: "email", "by the unattended domain (email) at f:3" */
+  uint8_t (*unit_sets)[MAX_ATTRS];    /* per unit: its map assigns the attribute (map_sets, once) */
+  sqlite3_stmt *st_link, *st_snap, *st_school, *st_decision; /* prepared once, reused for every record */
   sqlite3_stmt *st_hub[ENT__COUNT];
   sqlite3_stmt *st_domain[64];
   inrec *recs;
@@ -206,35 +211,56 @@ static const char *str_of(arena *a, value v) {
   return arena_strndup(a, s.u.s, s.len);
 }
 
-/* "Ada Lovelace" for people, the title or name otherwise, else the id. */
-static const char *label_of(ctx *c, int entity, value *attrs, const char *sid) {
+/* "Ada Lovelace" for people, the title or name otherwise, else the id (in
+ * the scratch arena: it goes into an operation and is forgotten). */
+static const char *label_of(ctx *c, int entity, const value *attrs, const char *sid) {
   int f = attr_index(c, entity, "first_name"), l = attr_index(c, entity, "last_name");
   if (f >= 0 && l >= 0 && (attrs[f].kind != V_NULL || attrs[l].kind != V_NULL)) {
-    const char *fs = attrs[f].kind == V_NULL ? "" : str_of(&c->ar, attrs[f]);
-    const char *ls = attrs[l].kind == V_NULL ? "" : str_of(&c->ar, attrs[l]);
+    const char *fs = attrs[f].kind == V_NULL ? "" : str_of(&c->tmp, attrs[f]);
+    const char *ls = attrs[l].kind == V_NULL ? "" : str_of(&c->tmp, attrs[l]);
     size_t n = strlen(fs) + strlen(ls) + 2;
-    char *b = arena_alloc(&c->ar, n);
+    char *b = arena_alloc(&c->tmp, n);
     snprintf(b, n, "%s%s%s", fs, *fs && *ls ? " " : "", ls);
     return b;
   }
   static const char *const keys[] = {"name", "title", NULL};
   for (int k = 0; keys[k]; k++) {
     int i = attr_index(c, entity, keys[k]);
-    if (i >= 0 && attrs[i].kind != V_NULL) return str_of(&c->ar, attrs[i]);
+    if (i >= 0 && attrs[i].kind != V_NULL) return str_of(&c->tmp, attrs[i]);
   }
   return sid ? sid : "";
 }
 
-static void record_hash(ctx *c, inrec *rec) {
+static json_t *record_json(ctx *c, int entity, const value *attrs) {
   json_t *o = json_object();
-  for (int i = 0; i < c->nattrs[rec->entity]; i++)
-    if (rec->attrs[i].kind != V_NULL) json_object_set_new(o, c->names[rec->entity][i], to_json(rec->attrs[i]));
+  for (int i = 0; i < c->nattrs[entity]; i++)
+    if (attrs[i].kind != V_NULL) json_object_set_new(o, c->names[entity][i], to_json(attrs[i]));
+  return o;
+}
+
+/* The snapshot's content hash: SHA-256 of the record as sorted compact JSON. */
+static void record_hash(ctx *c, int entity, const value *attrs, char hash[65]) {
+  json_t *o = record_json(c, entity, attrs);
   char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
   uint8_t d[32];
   sha256(text, strlen(text), d);
-  sha256_hex(d, rec->hash);
+  sha256_hex(d, hash);
   free(text);
   json_decref(o);
+}
+
+/* Reads a record's body into the scratch arena (valid until it is rewound). */
+static value *load_rec(ctx *c, const inrec *rec, const char **where, const char **hash) {
+  int n = c->nattrs[rec->entity];
+  value *attrs = arena_alloc(&c->tmp, ((size_t)n + 1) * sizeof *attrs);
+  const char *w = "", *h = "";
+  if (!spill_get(c->spill, rec->off, rec->len, &c->tmp, &w, &h, attrs, n)) {
+    c->spill_broken = 1; /* run_compute fails the run */
+    for (int i = 0; i < n; i++) attrs[i] = v_null();
+  }
+  if (where) *where = w;
+  if (hash) *hash = h;
+  return attrs;
 }
 
 /* ---- fetch, map, schools, filter, require, prefix ------------------------------- */
@@ -253,31 +279,21 @@ static int is_bulk(ctx *c, uint32_t source) {
   return v && strcmp(v, "true") == 0;
 }
 
-static value prefixed(ctx *c, const char *prefix, value v) {
+/* The prefixed value, in the VM's per-record arena. */
+static value prefixed(arena *a, const char *prefix, value v) {
   if (!*prefix || v.kind == V_NULL) return v;
   if (v.kind == V_LIST) {
-    value *items = arena_alloc(&c->ar, ((size_t)v.len + 1) * sizeof *items);
-    for (uint32_t i = 0; i < v.len; i++) items[i] = prefixed(c, prefix, v.u.items[i]);
+    value *items = arena_alloc(a, ((size_t)v.len + 1) * sizeof *items);
+    for (uint32_t i = 0; i < v.len; i++) items[i] = prefixed(a, prefix, v.u.items[i]);
     return v_list(items, v.len);
   }
-  value s = v_to_string(&c->ar, v);
+  value s = v_to_string(a, v);
   size_t pl = strlen(prefix);
-  char *b = arena_alloc(&c->ar, pl + s.len + 1);
+  char *b = arena_alloc(a, pl + s.len + 1);
   memcpy(b, prefix, pl);
   memcpy(b + pl, s.u.s, s.len);
   b[pl + s.len] = 0;
   return v_str(b, pl + s.len);
-}
-
-/* Copies a value out of the VM's per-record arena into the run's. */
-static value keep_value(arena *a, value v) {
-  if (v.kind == V_STR) return v_str(arena_strndup(a, v.u.s, v.len), v.len);
-  if (v.kind == V_LIST) {
-    value *items = arena_alloc(a, ((size_t)v.len + 1) * sizeof *items);
-    for (uint32_t i = 0; i < v.len; i++) items[i] = keep_value(a, v.u.items[i]);
-    return v_list(items, v.len);
-  }
-  return v;
 }
 
 typedef struct {
@@ -297,12 +313,12 @@ static void on_warning(void *vp, uint32_t loc, const char *msg) {
   report(w->c, "warning", w->entity, w->source, NULL, w->where, "%s (spec line %s)", msg, at);
 }
 
-static const char *id_key(ctx *c, uint32_t source, int entity, const char *sid);
+static const char *id_key(arena *a, uint32_t source, int entity, const char *sid);
 
-static const char *rule_text(ctx *c, const plan_unit *u, uint32_t rule) {
+static const char *rule_text(ctx *c, arena *a, const plan_unit *u, uint32_t rule) {
   const plan_rule *pr = &u->rules[rule];
   static const char *const words[] = {"keep if", "drop if", "skip if missing", "report if missing"};
-  char *b = arena_alloc(&c->ar, 400);
+  char *b = arena_alloc(a, 400);
   const plan_loc *l = &c->p->locs[pr->loc];
   snprintf(b, 400, "%s at %s:%u", words[pr->kind], plan_str(c->p, l->file), l->line);
   return b;
@@ -344,9 +360,9 @@ static int fetch_unit(ctx *c, vm *v, uint32_t ui) {
     if (u->map_block != PLAN_NONE) vm_run(v, u->map_block, fields, attrs, &res);
     /* The id reports name: the record's sis_id as the hub will know it. */
     const char *sid = attrs[id_slot].kind == V_NULL ? NULL
-                      : str_of(&c->ar, e == ENT_school ? attrs[id_slot] : prefixed(c, prefix, attrs[id_slot]));
+                      : str_of(&v->ar, e == ENT_school ? attrs[id_slot] : prefixed(&v->ar, prefix, attrs[id_slot]));
     if (feed_deleted(f)) { /* a OneRoster delta deletion: the record is gone */
-      if (sid) map_put(&c->deleted, id_key(c, u->source, e, sid), 1);
+      if (sid) map_put(&c->deleted, id_key(&c->ar, u->source, e, sid), 1);
       vm_reset_record(v);
       continue;
     }
@@ -356,7 +372,7 @@ static int fetch_unit(ctx *c, vm *v, uint32_t ui) {
       int sr = plan_map_school(p, u->source, attrs[school_slot], &code);
       if (sr == SCHOOL_SKIPPED || sr == SCHOOL_UNMAPPED) {
         c->r->counts[e][CNT_LEFT_OUT]++;
-        report(c, "left out", e, u->source, sid, wc.where, "school %s is %s the schools map", str_of(&c->ar, attrs[school_slot]),
+        report(c, "left out", e, u->source, sid, wc.where, "school %s is %s the schools map", str_of(&v->ar, attrs[school_slot]),
                sr == SCHOOL_SKIPPED ? "skipped by" : "not in");
         vm_reset_record(v);
         continue;
@@ -367,7 +383,7 @@ static int fetch_unit(ctx *c, vm *v, uint32_t ui) {
       vm_run(v, u->filter_block, fields, attrs, &res);
       if (res.outcome == VM_DROPPED) {
         c->r->counts[e][CNT_DROPPED]++;
-        report(c, "dropped", e, u->source, sid, wc.where, "%s", rule_text(c, u, res.rule));
+        report(c, "dropped", e, u->source, sid, wc.where, "%s", rule_text(c, &v->ar, u, res.rule));
         vm_reset_record(v);
         continue;
       }
@@ -378,13 +394,13 @@ static int fetch_unit(ctx *c, vm *v, uint32_t ui) {
       if (res.outcome == VM_SKIPPED) {
         c->r->counts[e][CNT_SKIPPED]++;
         report(c, "skipped", e, u->source, sid, wc.where, "%s is missing (%s)", c->names[e][res.attr],
-               rule_text(c, u, res.rule));
+               rule_text(c, &v->ar, u, res.rule));
         vm_reset_record(v);
         continue;
       }
       for (int k = 0; k < res.nreported; k++)
         report(c, "reported", e, u->source, sid, wc.where, "%s is missing (%s)", c->names[e][res.reported_attr[k]],
-               rule_text(c, u, res.reported_rule[k]));
+               rule_text(c, &v->ar, u, res.reported_rule[k]));
       reported = res.nreported > 0;
     }
     if (reported) c->r->counts[e][CNT_REPORTED]++;
@@ -393,7 +409,7 @@ static int fetch_unit(ctx *c, vm *v, uint32_t ui) {
     for (int i = 0; i < en->nattrs; i++) {
       int ref = en->attrs[i].ref;
       int is_id = strcmp(en->attrs[i].name, "sis_id") == 0;
-      if ((is_id && e != ENT_school) || (ref != REF_NONE && ref != REF_SCHOOL)) attrs[i] = prefixed(c, prefix, attrs[i]);
+      if ((is_id && e != ENT_school) || (ref != REF_NONE && ref != REF_SCHOOL)) attrs[i] = prefixed(&v->ar, prefix, attrs[i]);
     }
     if (c->nrecs == c->caprecs) {
       c->caprecs = c->caprecs ? c->caprecs * 2 : 256;
@@ -402,18 +418,18 @@ static int fetch_unit(ctx *c, vm *v, uint32_t ui) {
     inrec *rec = &c->recs[c->nrecs++];
     memset(rec, 0, sizeof *rec);
     rec->unit = ui;
-    rec->source = u->source;
-    rec->entity = e;
-    rec->attrs = arena_alloc(&c->ar, (size_t)c->nattrs[e] * sizeof *rec->attrs);
-    for (int i = 0; i < c->nattrs[e]; i++) rec->attrs[i] = keep_value(&c->ar, attrs[i]);
-    rec->sid = rec->attrs[id_slot].kind == V_NULL ? NULL : str_of(&c->ar, rec->attrs[id_slot]);
-    rec->where = arena_strndup(&c->ar, wc.where, strlen(wc.where));
-    if (!rec->sid) {
+    rec->source = (uint8_t)u->source;
+    rec->entity = (uint8_t)e;
+    const char *id = attrs[id_slot].kind == V_NULL ? NULL : str_of(&v->ar, attrs[id_slot]);
+    if (!id) {
       c->nrecs--;
       c->r->counts[e][CNT_SKIPPED]++;
       report(c, "skipped", e, u->source, NULL, wc.where, "the record has no sis_id");
     } else {
-      record_hash(c, rec);
+      char hash[65];
+      record_hash(c, e, attrs, hash);
+      rec->sid = arena_strndup(&c->ar, id, strlen(id));
+      spill_put(c->spill, wc.where, hash, attrs, c->nattrs[e], &rec->off, &rec->len);
     }
     vm_reset_record(v);
     t0 = now_s();
@@ -428,26 +444,47 @@ static int fetch_unit(ctx *c, vm *v, uint32_t ui) {
 
 /* ---- indexes ---------------------------------------------------------------------- */
 
-static const char *id_key(ctx *c, uint32_t source, int entity, const char *sid) {
+/* "source/entity/sid": the key of a OneRoster delta's deleted records. */
+static const char *id_key(arena *a, uint32_t source, int entity, const char *sid) {
   size_t n = strlen(sid) + 32;
-  char *k = arena_alloc(&c->ar, n);
+  char *k = arena_alloc(a, n);
   snprintf(k, n, "%u/%d/%s", source, entity, sid);
   return k;
 }
 
-static const char *code_key(ctx *c, int entity, const char *sid) {
-  size_t n = strlen(sid) + 16;
-  char *k = arena_alloc(&c->ar, n);
-  snprintf(k, n, "%d/%s", entity, sid);
-  return k;
+static uint64_t id_hash(uint32_t source, int entity, const char *sid) {
+  return fp_hash(sid, strlen(sid), (uint64_t)source << 8 | (uint64_t)entity);
 }
 
+/* Indexes hold hashes; the record's own sid (in memory) settles a match. */
 static void index_records(ctx *c) {
   for (size_t i = 0; i < c->nrecs; i++) {
     inrec *r = &c->recs[i];
-    map_put(&c->by_id, id_key(c, r->source, r->entity, r->sid), i);
-    map_put(&c->by_code, code_key(c, r->entity, r->sid), i);
+    fp_put(&c->by_id, id_hash(r->source, r->entity, r->sid), (uint32_t)i);
+    if (r->entity == ENT_school) fp_put(&c->schools, fp_hash(r->sid, strlen(r->sid), 0), (uint32_t)i);
   }
+}
+
+/* Whether the source sent a record of the entity with this id in this run. */
+static int has_record(ctx *c, uint32_t source, int entity, const char *sid) {
+  size_t pos = 0;
+  uint32_t i;
+  uint64_t h = id_hash(source, entity, sid);
+  while (fp_next(&c->by_id, h, &pos, &i)) {
+    const inrec *r = &c->recs[i];
+    if (r->source == source && r->entity == entity && !strcmp(r->sid, sid)) return 1;
+  }
+  return 0;
+}
+
+/* Whether any source sent a school with this code in this run. */
+static int has_school(ctx *c, const char *code) {
+  size_t pos = 0;
+  uint32_t i;
+  uint64_t h = fp_hash(code, strlen(code), 0);
+  while (fp_next(&c->schools, h, &pos, &i))
+    if (!strcmp(c->recs[i].sid, code)) return 1;
+  return 0;
 }
 
 /* ---- references ---------------------------------------------------------------- */
@@ -461,8 +498,7 @@ static int link_exists(ctx *c, const char *source, int entity, const char *sid) 
 }
 
 static int school_exists(ctx *c, const char *code) {
-  size_t at;
-  if (map_get(&c->by_code, code_key(c, ENT_school, code), &at)) return 1;
+  if (has_school(c, code)) return 1;
   if (!c->st_school && sqlite3_prepare_v2(c->s->db, "SELECT 1 FROM hub_school WHERE sis_id = ?", -1, &c->st_school, NULL) != SQLITE_OK)
     return 0;
   sqlite3_reset(c->st_school);
@@ -478,8 +514,7 @@ static int ref_found(ctx *c, uint32_t source, int target, const char *id) {
   if (target == REF_USER) lo = 0, hi = ENT__COUNT - 1;
   for (int e = lo; e <= hi; e++) {
     if (target == REF_USER && e != ENT_student && e != ENT_teacher && e != ENT_contact && e != ENT_admin) continue;
-    size_t at;
-    if (map_get(&c->by_id, id_key(c, source, e, id), &at)) return 1;
+    if (has_record(c, source, e, id)) return 1;
     if (link_exists(c, plan_str(c->p, c->p->sources[source].name), e, id)) return 1;
   }
   return 0;
@@ -497,27 +532,34 @@ static int skips_on(const plan *p, const plan_unit *u, int attr) {
 static void check_references(ctx *c) {
   int any_school_source = 0;
   for (uint32_t i = 0; i < c->p->nunits; i++) any_school_source |= c->p->units[i].entity == ENT_school;
+  int has_refs[ENT__COUNT] = {0};
+  for (int e = 0; e < ENT__COUNT; e++)
+    for (int a = 0; a < schema_entity_get(e)->nattrs; a++) has_refs[e] |= schema_entity_get(e)->attrs[a].ref != REF_NONE;
   for (size_t i = 0; i < c->nrecs; i++) {
     inrec *rec = &c->recs[i];
+    if (!has_refs[rec->entity]) continue;
     const schema_entity *en = schema_entity_get(rec->entity);
+    const char *where;
+    arena_rewind(&c->tmp);
+    value *attrs = load_rec(c, rec, &where, NULL);
     for (int a = 0; a < en->nattrs && !rec->parked; a++) {
       int ref = en->attrs[a].ref;
-      if (ref == REF_NONE || rec->attrs[a].kind == V_NULL) continue;
+      if (ref == REF_NONE || attrs[a].kind == V_NULL) continue;
       if (ref == REF_SCHOOL && !any_school_source) continue; /* no source feeds schools: codes are the hub's own */
-      value v = rec->attrs[a];
+      value v = attrs[a];
       uint32_t n = v.kind == V_LIST ? v.len : 1;
       for (uint32_t k = 0; k < n; k++) {
-        const char *id = str_of(&c->ar, v.kind == V_LIST ? v.u.items[k] : v);
+        const char *id = str_of(&c->tmp, v.kind == V_LIST ? v.u.items[k] : v);
         if (ref_found(c, rec->source, ref, id)) continue;
         const char *target = ref == REF_USER ? "user" : schema_entity_get(ref)->name;
         if (skips_on(c->p, &c->p->units[rec->unit], a)) {
           rec->parked = 2; /* skipped */
           c->r->counts[rec->entity][CNT_SKIPPED]++;
-          report(c, "skipped", rec->entity, rec->source, rec->sid, rec->where, "%s %s names no %s", en->attrs[a].name, id, target);
+          report(c, "skipped", rec->entity, rec->source, rec->sid, where, "%s %s names no %s", en->attrs[a].name, id, target);
           break;
         }
         c->r->counts[rec->entity][CNT_REPORTED]++;
-        report(c, "reported", rec->entity, rec->source, rec->sid, rec->where, "%s %s names no %s (the record is kept)",
+        report(c, "reported", rec->entity, rec->source, rec->sid, where, "%s %s names no %s (the record is kept)",
                en->attrs[a].name, id, target);
       }
     }
@@ -561,26 +603,20 @@ static int snapshot_same(ctx *c, const char *source, int entity, const char *sid
 }
 
 static const char *decision(ctx *c, const char *source, int entity, const char *sid, int64_t *hub) {
-  sqlite3_stmt *st;
   const char *d = NULL;
   *hub = 0;
-  if (sqlite3_prepare_v2(c->s->db, "SELECT decision, hub_id FROM sync_decisions WHERE source=? AND entity=? AND source_id=?",
-                         -1, &st, NULL) == SQLITE_OK) {
-    sqlite3_bind_text(st, 1, source, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, schema_entity_get(entity)->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, sid, -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-      const char *t = (const char *)sqlite3_column_text(st, 0);
-      d = arena_strndup(&c->ar, t, strlen(t));
-      *hub = sqlite3_column_int64(st, 1);
-    }
-    sqlite3_finalize(st);
+  if (keyed_step(c, &c->st_decision, "SELECT decision, hub_id FROM sync_decisions WHERE source=? AND entity=? AND source_id=?",
+                 source, entity, sid) == SQLITE_ROW) {
+    const char *t = (const char *)sqlite3_column_text(c->st_decision, 0);
+    d = arena_strndup(&c->tmp, t, strlen(t));
+    *hub = sqlite3_column_int64(c->st_decision, 1);
   }
+  if (c->st_decision) sqlite3_reset(c->st_decision);
   return d;
 }
 
 /* A hub object of `entity` whose domain attributes all equal the record's. */
-static int64_t hub_match(ctx *c, uint32_t di, const plan_domain *d, const inrec *rec) {
+static int64_t hub_match(ctx *c, uint32_t di, const plan_domain *d, const value *attrs) {
   sqlite3_stmt *cached = di < 64 ? c->st_domain[di] : NULL, *st = cached;
   int64_t id = 0;
   if (!st) {
@@ -595,7 +631,7 @@ static int64_t hub_match(ctx *c, uint32_t di, const plan_domain *d, const inrec 
   sqlite3_reset(st);
   for (uint32_t k = 0; k < d->nattrs; k++) {
     int a = attr_index(c, d->entity, plan_str(c->p, d->attrs[k]));
-    store_bind(st, (int)k + 1, a >= 0 ? rec->attrs[a] : v_null(), &c->ar);
+    store_bind(st, (int)k + 1, a >= 0 ? attrs[a] : v_null(), &c->tmp);
   }
   if (sqlite3_step(st) == SQLITE_ROW) id = sqlite3_column_int64(st, 0);
   if (cached) sqlite3_reset(st);
@@ -603,25 +639,25 @@ static int64_t hub_match(ctx *c, uint32_t di, const plan_domain *d, const inrec 
   return id;
 }
 
-static int domain_complete(ctx *c, const plan_domain *d, const inrec *rec) {
+static int domain_complete(ctx *c, const plan_domain *d, const value *attrs) {
   for (uint32_t k = 0; k < d->nattrs; k++) {
     int a = attr_index(c, d->entity, plan_str(c->p, d->attrs[k]));
-    if (a < 0 || v_missing(rec->attrs[a])) return 0;
+    if (a < 0 || v_missing(attrs[a])) return 0;
   }
   return 1;
 }
 
 /* The domain's values of a record as one key ("d3\x1fada@x.org"). */
-static const char *domain_key(ctx *c, uint32_t d, const plan_domain *dom, const inrec *rec) {
+static const char *domain_key(ctx *c, uint32_t d, const plan_domain *dom, const value *attrs) {
   size_t n = 32;
   value parts[16];
   uint32_t np = dom->nattrs < 16 ? dom->nattrs : 16;
   for (uint32_t k = 0; k < np; k++) {
     int a = attr_index(c, dom->entity, plan_str(c->p, dom->attrs[k]));
-    parts[k] = v_to_string(&c->ar, rec->attrs[a]);
+    parts[k] = v_to_string(&c->tmp, attrs[a]);
     n += parts[k].len + 1;
   }
-  char *key = arena_alloc(&c->ar, n);
+  char *key = arena_alloc(&c->tmp, n);
   size_t at = (size_t)snprintf(key, n, "%u", d);
   for (uint32_t k = 0; k < np; k++) {
     key[at++] = '\x1f';
@@ -632,21 +668,42 @@ static const char *domain_key(ctx *c, uint32_t d, const plan_domain *dom, const 
   return key;
 }
 
-static const char *domain_words(ctx *c, const plan_domain *d) {
+/* "email, last_name": made once per domain (records share it). */
+static const char *domain_words(ctx *c, uint32_t di) {
+  if (c->dom_words[di]) return c->dom_words[di];
+  const plan_domain *d = &c->p->domains[di];
   char *b = arena_alloc(&c->ar, 256);
   size_t n = 0;
   for (uint32_t k = 0; k < d->nattrs && n < 200; k++) n += (size_t)snprintf(b + n, 256 - n, "%s%s", k ? ", " : "", plan_str(c->p, d->attrs[k]));
-  return b;
+  return c->dom_words[di] = b;
 }
 
-static json_t *record_json(ctx *c, const inrec *rec) {
-  json_t *o = json_object();
-  for (int i = 0; i < c->nattrs[rec->entity]; i++)
-    if (rec->attrs[i].kind != V_NULL) json_object_set_new(o, c->names[rec->entity][i], to_json(rec->attrs[i]));
-  return o;
+/* How a record linked through an unattended domain was linked (once per domain). */
+static const char *domain_text(ctx *c, uint32_t di) {
+  if (c->dom_text[di]) return c->dom_text[di];
+  const plan_domain *dom = &c->p->domains[di];
+  char *dw = arena_alloc(&c->ar, 300);
+  snprintf(dw, 300, "by the unattended domain (%s) at %s:%u", domain_words(c, di), plan_str(c->p, c->p->locs[dom->loc].file),
+           c->p->locs[dom->loc].line);
+  return c->dom_text[di] = dw;
 }
 
-static void park(ctx *c, inrec *rec, int64_t candidate, const inrec *other, const char *domain) {
+/* The first record of this run (lowest number, as a first-wins map would
+ * keep) whose values for domain d make `key`; its hash is only a hint. */
+static int seen_domain(ctx *c, const fpmap *seen, uint32_t d, const char *key, uint32_t *found) {
+  size_t pos = 0;
+  uint32_t j;
+  int any = 0;
+  uint64_t h = fp_hash(key, strlen(key), 0);
+  while (fp_next(seen, h, &pos, &j)) {
+    if (any && j >= *found) continue;
+    const value *other = load_rec(c, &c->recs[j], NULL, NULL);
+    if (strcmp(domain_key(c, d, &c->p->domains[d], other), key) == 0) *found = j, any = 1;
+  }
+  return any;
+}
+
+static void park(ctx *c, inrec *rec, const value *attrs, int64_t candidate, const inrec *other, const char *domain) {
   rec->parked = 1;
   c->r->counts[rec->entity][CNT_CASES]++;
   json_t *o = json_object();
@@ -654,22 +711,26 @@ static void park(ctx *c, inrec *rec, int64_t candidate, const inrec *other, cons
   json_object_set_new(o, "source", json_string(plan_str(c->p, c->p->sources[rec->source].name)));
   json_object_set_new(o, "entity", json_string(schema_entity_get(rec->entity)->name));
   json_object_set_new(o, "sid", json_string(rec->sid));
-  json_object_set_new(o, "record", record_json(c, rec));
+  json_object_set_new(o, "record", record_json(c, rec->entity, attrs));
   json_object_set_new(o, "candidate", candidate > 0 ? json_integer(candidate) : json_null());
   if (other) {
     json_object_set_new(o, "candidate_source", json_string(plan_str(c->p, c->p->sources[other->source].name)));
     json_object_set_new(o, "candidate_sid", json_string(other->sid));
   }
   json_object_set_new(o, "domain", json_string(domain));
-  json_object_set_new(o, "label", json_string(label_of(c, rec->entity, rec->attrs, rec->sid)));
+  json_object_set_new(o, "label", json_string(label_of(c, rec->entity, attrs, rec->sid)));
   op(c, o);
 }
 
 static void link_all(ctx *c) {
-  strmap seen_domains = {0}; /* domain key -> the first record of this run that had it */
+  fpmap seen_domains = {0}; /* hash of a domain key -> the records of this run that had it */
+  int has_domains[ENT__COUNT] = {0};
+  for (uint32_t d = 0; d < c->p->ndomains; d++) has_domains[c->p->domains[d].entity] = 1;
   for (size_t i = 0; i < c->nrecs; i++) {
     inrec *rec = &c->recs[i];
     if (rec->parked) continue;
+    arena_rewind(&c->tmp);
+    const value *attrs = NULL; /* read only when a domain needs it */
     const char *src = plan_str(c->p, c->p->sources[rec->source].name);
     int gone;
     rec->hub_id = linked_hub(c, src, rec->entity, rec->sid, &gone);
@@ -688,24 +749,22 @@ static void link_all(ctx *c) {
       rec->domain = "by a duplicate decision (syncvm duplicates merge)";
       continue;
     }
-    if (!dec || strcmp(dec, "new") != 0) {
+    if (has_domains[rec->entity]) attrs = load_rec(c, rec, NULL, NULL);
+    if (attrs && (!dec || strcmp(dec, "new") != 0)) {
       for (uint32_t d = 0; d < c->p->ndomains && !rec->hub_id && !rec->parked; d++) {
         const plan_domain *dom = &c->p->domains[d];
-        if (dom->entity != rec->entity || !domain_complete(c, dom, rec)) continue;
-        int64_t match = hub_match(c, d, dom, rec);
+        if (dom->entity != rec->entity || !domain_complete(c, dom, attrs)) continue;
+        int64_t match = hub_match(c, d, dom, attrs);
         const inrec *other = NULL;
-        const char *dkey = domain_key(c, d, dom, rec);
-        size_t j;
-        if (!match && map_get(&seen_domains, dkey, &j)) match = c->recs[j].hub_id, other = &c->recs[j];
+        const char *dkey = domain_key(c, d, dom, attrs);
+        uint32_t j;
+        if (!match && seen_domain(c, &seen_domains, d, dkey, &j)) match = c->recs[j].hub_id, other = &c->recs[j];
         if (!match) continue;
         if (dom->manual) {
-          park(c, rec, match > 0 ? match : 0, other, domain_words(c, dom));
+          park(c, rec, attrs, match > 0 ? match : 0, other, domain_words(c, d));
         } else {
           rec->hub_id = match;
-          char *dw = arena_alloc(&c->ar, 300);
-          snprintf(dw, 300, "by the unattended domain (%s) at %s:%u", domain_words(c, dom), plan_str(c->p, c->p->locs[dom->loc].file),
-                   c->p->locs[dom->loc].line);
-          rec->domain = dw;
+          rec->domain = domain_text(c, d);
         }
       }
     }
@@ -714,13 +773,15 @@ static void link_all(ctx *c) {
       rec->domain = "new";
     }
     /* Later records of this run can match this one, domain by domain. */
-    if (rec->hub_id && !rec->parked)
+    if (rec->hub_id && !rec->parked && attrs)
       for (uint32_t d = 0; d < c->p->ndomains; d++) {
         const plan_domain *dom = &c->p->domains[d];
-        if (dom->entity == rec->entity && domain_complete(c, dom, rec)) map_put(&seen_domains, domain_key(c, d, dom, rec), i);
+        if (dom->entity != rec->entity || !domain_complete(c, dom, attrs)) continue;
+        const char *key = domain_key(c, d, dom, attrs);
+        fp_put(&seen_domains, fp_hash(key, strlen(key), 0), (uint32_t)i);
       }
   }
-  map_free(&seen_domains);
+  fp_free(&seen_domains);
 }
 
 /* ---- merge and diff ----------------------------------------------------------------- */
@@ -746,13 +807,17 @@ static int rank_of(ctx *c, int entity, const char *name, uint32_t source, uint32
   return (int)source;
 }
 
-/* Whether a unit's map assigns attribute `a`. */
-static int map_sets(const plan *p, const plan_unit *u, int a) {
-  if (u->map_block == PLAN_NONE) return 0;
-  const plan_block *b = &p->blocks[u->map_block];
-  for (uint32_t pc = 0; pc < b->len; pc += (uint32_t)op_size(b->code[pc]))
-    if (b->code[pc] == OP_STORE_ATTR && (int)rd16(b->code + pc + 1) == a) return 1;
-  return 0;
+/* Which attributes each unit's map assigns: read from its code once, not
+ * once per record and attribute. */
+static void find_map_sets(ctx *c) {
+  c->unit_sets = calloc(c->p->nunits + 1, sizeof *c->unit_sets);
+  for (uint32_t ui = 0; ui < c->p->nunits; ui++) {
+    const plan_unit *u = &c->p->units[ui];
+    if (u->map_block == PLAN_NONE) continue;
+    const plan_block *b = &c->p->blocks[u->map_block];
+    for (uint32_t pc = 0; pc < b->len; pc += (uint32_t)op_size(b->code[pc]))
+      if (b->code[pc] == OP_STORE_ATTR && rd16(b->code + pc + 1) < MAX_ATTRS) c->unit_sets[ui][rd16(b->code + pc + 1)] = 1;
+  }
 }
 
 static int load_hub(ctx *c, int entity, int64_t hub_id, value *out) {
@@ -770,12 +835,12 @@ static int load_hub(ctx *c, int entity, int64_t hub_id, value *out) {
   int found = sqlite3_step(st) == SQLITE_ROW;
   for (int i = 0; i < MAX_ATTRS; i++) out[i] = v_null();
   if (found) {
-    for (int i = 0; i < en->nattrs; i++) out[i] = store_column(st, i, en->attrs[i].type, &c->ar);
+    for (int i = 0; i < en->nattrs; i++) out[i] = store_column(st, i, en->attrs[i].type, &c->tmp);
     const char *extra = (const char *)sqlite3_column_text(st, en->nattrs);
     json_t *x = extra ? json_loads(extra, 0, NULL) : NULL;
     for (int i = en->nattrs; x && i < c->nattrs[entity]; i++) {
       json_t *j = json_object_get(x, c->names[entity][i]);
-      if (json_is_string(j)) out[i] = v_str(arena_strndup(&c->ar, json_string_value(j), json_string_length(j)), json_string_length(j));
+      if (json_is_string(j)) out[i] = v_str(arena_strndup(&c->tmp, json_string_value(j), json_string_length(j)), json_string_length(j));
       else if (json_is_integer(j)) out[i] = v_int(json_integer_value(j));
       else if (json_is_boolean(j)) out[i] = v_bool(json_is_true(j));
     }
@@ -790,7 +855,8 @@ static json_t *json_of_attr(ctx *c, int entity, int a, value v) {
   return to_json(v);
 }
 
-static void merge_object(ctx *c, int64_t hub_id, size_t *members, size_t nm) {
+/* One hub object from its records (members, with their attributes). */
+static void merge_object(ctx *c, int64_t hub_id, const uint32_t *members, size_t nm, value *const *mattrs) {
   inrec *first = &c->recs[members[0]];
   int e = first->entity;
   value merged[MAX_ATTRS];
@@ -805,15 +871,15 @@ static void merge_object(ctx *c, int64_t hub_id, size_t *members, size_t nm) {
     int best = 1 << 30;
     for (size_t k = 0; k < nm; k++) {
       inrec *r = &c->recs[members[k]];
-      if (!map_sets(c->p, &c->p->units[r->unit], a)) continue;
+      if (!c->unit_sets[r->unit][a]) continue;
       assigned[a] = 1;
-      if (r->attrs[a].kind == V_NULL) continue;
+      if (mattrs[k][a].kind == V_NULL) continue;
       uint32_t loc;
       int rk = rank_of(c, e, c->names[e][a], r->source, &loc);
       contenders[a]++;
       if (rk < best) {
         best = rk;
-        merged[a] = r->attrs[a];
+        merged[a] = mattrs[k][a];
         by[a] = plan_str(c->p, c->p->sources[r->source].name);
         byloc[a] = loc;
       }
@@ -912,36 +978,46 @@ static const inrec *sort_base;
 /* Objects in the order their first record arrived; records of one object
  * in arrival order. */
 static int cmp_by_object(const void *a, const void *b) {
-  const inrec *x = &sort_base[*(const size_t *)a], *y = &sort_base[*(const size_t *)b];
+  uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
+  const inrec *x = &sort_base[i], *y = &sort_base[j];
   if (x->entity != y->entity) return x->entity < y->entity ? -1 : 1;
   if (x->hub_id != y->hub_id) return x->hub_id < y->hub_id ? -1 : 1;
-  return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+  return i < j ? -1 : 1;
 }
 
 static int cmp_pair(const void *a, const void *b) {
-  size_t x = ((const size_t *)a)[0], y = ((const size_t *)b)[0];
+  uint32_t x = ((const uint32_t *)a)[0], y = ((const uint32_t *)b)[0];
   return x < y ? -1 : x > y;
 }
 
+/* Reads a group's records and merges them (the scratch arena holds them
+ * until the next group). */
+static void merge_group(ctx *c, const uint32_t *members, size_t nm) {
+  arena_rewind(&c->tmp);
+  value **mattrs = arena_alloc(&c->tmp, nm * sizeof *mattrs);
+  for (size_t k = 0; k < nm; k++) mattrs[k] = load_rec(c, &c->recs[members[k]], NULL, NULL);
+  merge_object(c, c->recs[members[0]].hub_id, members, nm, mattrs);
+}
+
 static void merge_all(ctx *c) {
-  size_t *order = malloc((c->nrecs + 1) * sizeof *order), n = 0;
+  uint32_t *order = malloc((c->nrecs + 1) * sizeof *order), n = 0;
   for (size_t i = 0; i < c->nrecs; i++)
-    if (!c->recs[i].parked) order[n++] = i;
+    if (!c->recs[i].parked) order[n++] = (uint32_t)i;
   sort_base = c->recs;
   qsort(order, n, sizeof *order, cmp_by_object);
   /* Groups, then the groups in the order of their first record. */
-  size_t *starts = malloc((n + 1) * sizeof *starts), ng = 0;
-  for (size_t i = 0; i < n; i++)
+  uint32_t *starts = malloc(((size_t)n + 1) * sizeof *starts), ng = 0;
+  for (uint32_t i = 0; i < n; i++)
     if (i == 0 || c->recs[order[i]].entity != c->recs[order[i - 1]].entity || c->recs[order[i]].hub_id != c->recs[order[i - 1]].hub_id)
       starts[ng++] = i;
   starts[ng] = n;
   /* (first record, group) pairs sorted by first record: groups in arrival order */
-  size_t (*firsts)[2] = malloc((ng + 1) * sizeof *firsts);
-  for (size_t g = 0; g < ng; g++) firsts[g][0] = order[starts[g]], firsts[g][1] = g;
+  uint32_t (*firsts)[2] = malloc(((size_t)ng + 1) * sizeof *firsts);
+  for (uint32_t g = 0; g < ng; g++) firsts[g][0] = order[starts[g]], firsts[g][1] = g;
   qsort(firsts, ng, sizeof *firsts, cmp_pair);
-  for (size_t k = 0; k < ng; k++) {
-    size_t g = firsts[k][1], s = starts[g], e = starts[g + 1];
-    merge_object(c, c->recs[order[s]].hub_id, order + s, e - s);
+  for (uint32_t k = 0; k < ng; k++) {
+    uint32_t g = firsts[k][1];
+    merge_group(c, order + starts[g], starts[g + 1] - starts[g]);
   }
   free(firsts);
   free(starts);
@@ -955,6 +1031,9 @@ static void link_ops(ctx *c) {
     if (rec->parked) continue;
     const char *src = plan_str(c->p, c->p->sources[rec->source].name);
     const char *ent = schema_entity_get(rec->entity)->name;
+    const char *hash;
+    arena_rewind(&c->tmp);
+    const value *attrs = load_rec(c, rec, NULL, &hash);
     if (strcmp(rec->domain, "id") != 0) {
       json_t *o = json_object();
       json_object_set_new(o, "op", json_string("link"));
@@ -966,16 +1045,16 @@ static void link_ops(ctx *c) {
       json_object_set_new(o, "domain", json_string(rec->domain));
       op(c, o);
     }
-    if (!strcmp(rec->domain, "id") && snapshot_same(c, src, rec->entity, rec->sid, rec->hash)) continue;
+    if (!strcmp(rec->domain, "id") && snapshot_same(c, src, rec->entity, rec->sid, hash)) continue;
     json_t *o = json_object();
     json_object_set_new(o, "op", json_string("snapshot"));
     json_object_set_new(o, "source", json_string(src));
     json_object_set_new(o, "entity", json_string(ent));
     json_object_set_new(o, "sid", json_string(rec->sid));
-    json_object_set_new(o, "hash", json_string(rec->hash));
+    json_object_set_new(o, "hash", json_string(hash));
     /* The record as compact JSON text: one string, not an object per record
      * (a first sync holds one snapshot operation per record in memory). */
-    json_t *rj = record_json(c, rec);
+    json_t *rj = record_json(c, rec->entity, attrs);
     char *text = json_dumps(rj, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(rj);
     json_object_set_new(o, "record", json_string(text ? text : "{}"));
@@ -986,10 +1065,7 @@ static void link_ops(ctx *c) {
 
 /* ---- deletions ------------------------------------------------------------------------ */
 
-static int seen(ctx *c, uint32_t source, int entity, const char *sid) {
-  size_t at;
-  return map_get(&c->by_id, id_key(c, source, entity, sid), &at);
-}
+static int seen(ctx *c, uint32_t source, int entity, const char *sid) { return has_record(c, source, entity, sid); }
 
 /* Whether this run has not deactivated the object yet (and now has). */
 static int first_deactivation(ctx *c, int entity, int64_t hub) {
@@ -1052,13 +1128,14 @@ static void deletions(ctx *c) {
       int last_time = 0;
       while (sqlite3_step(st) == SQLITE_ROW) {
         last_time++;
+        arena_rewind(&c->tmp);
         const char *sid = (const char *)sqlite3_column_text(st, 0);
         int64_t hub = sqlite3_column_int64(st, 1);
         if (seen(c, s, e, sid)) continue;
         size_t at;
         /* A delta file removes only what it marks tobedeleted; a bulk file
          * removes whatever it no longer sends. */
-        if (c->delta[s][e] ? !map_get(&c->deleted, id_key(c, s, e, sid), &at) : !bulk) continue;
+        if (c->delta[s][e] ? !map_get(&c->deleted, id_key(&c->tmp, s, e, sid), &at) : !bulk) continue;
         value cur[MAX_ATTRS];
         load_hub(c, e, hub, cur);
         int sc = attr_index(c, e, "school");
@@ -1172,64 +1249,89 @@ static void holds(ctx *c) {
 
 /* ---- the whole computation ------------------------------------------------------------- */
 
+/* Everything after reading: references, link, merge, diff, deletions, holds. */
+static void compute_phases(ctx *c) {
+  double t0 = now_s();
+  index_records(c);
+  check_references(c);
+  link_all(c);
+  double t1 = now_s();
+  find_map_sets(c);
+  merge_all(c);
+  link_ops(c);
+  deletions(c);
+  holds(c);
+  c->r->t_link = t1 - t0;
+  c->r->t_merge = now_s() - t1;
+}
+
+static void ctx_free(ctx *c) {
+  fp_free(&c->by_id);
+  fp_free(&c->schools);
+  map_free(&c->ended);
+  map_free(&c->deleted);
+  sqlite3_finalize(c->st_link);
+  sqlite3_finalize(c->st_snap);
+  sqlite3_finalize(c->st_decision);
+  for (int e = 0; e < ENT__COUNT; e++) sqlite3_finalize(c->st_hub[e]);
+  for (int k = 0; k < 64; k++) sqlite3_finalize(c->st_domain[k]);
+  sqlite3_finalize(c->st_school);
+  spill_free(c->spill);
+  arena_free(&c->ar);
+  arena_free(&c->tmp);
+  free(c->dom_words);
+  free(c->dom_text);
+  free(c->unit_sets);
+  free(c->recs);
+  free(c);
+}
+
+/* Why the run cannot go on, when its temporary files failed it. */
+static int spills_ok(ctx *c) {
+  if (oplog_failed(c->r->ops) || spill_failed(c->spill) || c->spill_broken) {
+    snprintf(c->r->error, sizeof c->r->error, "cannot write or read back the run's temporary files (TMPDIR): disk full?");
+    return 0;
+  }
+  return 1;
+}
+
 int run_compute(const plan *p, const uint8_t *plan_bytes, size_t plan_len, store *s, run_result *r, FILE *trace) {
   memset(r, 0, sizeof *r);
   r->ops = oplog_new();
   r->report = json_array();
   r->hub_version = store_hub_version(s);
-  if (!r->ops) {
-    snprintf(r->error, sizeof r->error, "cannot make a temporary file for the run's operations (TMPDIR): %s", strerror(errno));
+  ctx *c = calloc(1, sizeof *c);
+  c->spill = spill_new();
+  if (!r->ops || !c->spill || p->nsources > 64) {
+    snprintf(r->error, sizeof r->error, p->nsources > 64 ? "too many sources"
+             : "cannot make a temporary file for the run (TMPDIR): %s", strerror(errno));
+    spill_free(c->spill);
+    free(c);
     return 0;
   }
   uint8_t d[32];
   sha256(plan_bytes, plan_len, d);
   sha256_hex(d, r->plan_sha);
   if (p->ninputs) sha256_hex(p->inputs[0].sha256, r->spec_sha);
-  ctx *c = calloc(1, sizeof *c);
   c->p = p;
   c->s = s;
   c->r = r;
+  c->dom_words = calloc(p->ndomains + 1, sizeof *c->dom_words);
+  c->dom_text = calloc(p->ndomains + 1, sizeof *c->dom_text);
   for (int e = 0; e < ENT__COUNT; e++) c->nattrs[e] = plan_entity_attrs(p, e, c->names[e], c->types[e], MAX_ATTRS);
-  if (p->nsources > 64) {
-    snprintf(r->error, sizeof r->error, "too many sources");
-    free(c);
-    return 0;
-  }
+  /* One read transaction (unless the caller's write one is open): one
+   * consistent view of the hub, and no lock taken per lookup. */
+  int own_txn = sqlite3_get_autocommit(s->db) && sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
   vm v;
   vm_init(&v, p);
   v.trace = trace;
   int ok = 1;
   for (uint32_t i = 0; i < p->nunits && ok; i++) ok = fetch_unit(c, &v, i);
   vm_free(&v);
-  if (ok) {
-    double t0 = now_s();
-    index_records(c);
-    check_references(c);
-    link_all(c);
-    double t1 = now_s();
-    merge_all(c);
-    link_ops(c);
-    deletions(c);
-    holds(c);
-    r->t_link = t1 - t0;
-    r->t_merge = now_s() - t1;
-  }
-  map_free(&c->by_id);
-  map_free(&c->by_code);
-  map_free(&c->ended);
-  map_free(&c->deleted);
-  sqlite3_finalize(c->st_link);
-  sqlite3_finalize(c->st_snap);
-  for (int e = 0; e < ENT__COUNT; e++) sqlite3_finalize(c->st_hub[e]);
-  for (int k = 0; k < 64; k++) sqlite3_finalize(c->st_domain[k]);
-  sqlite3_finalize(c->st_school);
-  arena_free(&c->ar);
-  free(c->recs);
-  free(c);
-  if (ok && oplog_failed(r->ops)) {
-    snprintf(r->error, sizeof r->error, "cannot write the run's operations to a temporary file (TMPDIR): disk full?");
-    ok = 0;
-  }
+  if (ok && spills_ok(c)) compute_phases(c);
+  ok = ok && spills_ok(c);
+  ctx_free(c);
+  if (own_txn) sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
   return ok;
 }
 
@@ -1732,20 +1834,35 @@ static int sink_put(void *vp, const char *bytes, size_t n) {
   return 1;
 }
 
-void run_bind_changes(const run_result *r, sqlite3_stmt *st, int i) {
+static int history_large(const run_result *r) { return oplog_array_bytes(r->ops) > CHANGES_TEXT_MAX; }
+
+void run_bind_changes(const run_result *r, sqlite3_stmt *st, int ichanges, int ireport, const char *report) {
   uint64_t n = oplog_array_bytes(r->ops);
-  if (n > CHANGES_TEXT_MAX) {
-    sqlite3_bind_zeroblob64(st, i, n);
+  if (history_large(r)) {
+    sqlite3_bind_zeroblob64(st, ichanges, n);
+    sqlite3_bind_zeroblob64(st, ireport, strlen(report));
     return;
   }
-  piece_sink k = {0};
-  if (oplog_each_piece(r->ops, sink_put, &k)) sqlite3_bind_text(st, i, k.buf, (int)k.n, SQLITE_TRANSIENT);
-  free(k.buf);
+  piece_sink k = {malloc(n + 1), 0, n + 1, NULL, 0};
+  if (oplog_each_piece(r->ops, sink_put, &k)) sqlite3_bind_text64(st, ichanges, k.buf, k.n, free, SQLITE_UTF8); /* SQLite frees it */
+  else free(k.buf);
+  sqlite3_bind_text(st, ireport, report, -1, SQLITE_TRANSIENT);
 }
 
-int run_fill_changes(const run_result *r, store *s, int64_t run_id) {
+/* Writes `report` into its zero blob. */
+static int fill_report(store *s, int64_t run_id, const char *report) {
+  sqlite3_blob *b;
+  if (sqlite3_blob_open(s->db, "main", "sync_runs", "report", run_id, 1, &b) != SQLITE_OK) return 0;
+  int ok = sqlite3_blob_write(b, report, (int)strlen(report), 0) == SQLITE_OK;
+  sqlite3_blob_close(b);
+  return ok;
+}
+
+int run_fill_changes(const run_result *r, store *s, int64_t run_id, const char *report) {
   uint64_t n = oplog_array_bytes(r->ops);
-  if (n <= CHANGES_TEXT_MAX || n > (uint64_t)sqlite3_limit(s->db, SQLITE_LIMIT_LENGTH, -1)) return 1;
+  if (!history_large(r)) return 1;
+  if (!fill_report(s, run_id, report)) return 0;
+  if (n > (uint64_t)sqlite3_limit(s->db, SQLITE_LIMIT_LENGTH, -1)) return 1;
   piece_sink k = {malloc(1 << 16), 0, 1 << 16, NULL, 0};
   int ok = sqlite3_blob_open(s->db, "main", "sync_runs", "changes", run_id, 1, &k.blob) == SQLITE_OK &&
            oplog_each_piece(r->ops, sink_put, &k) && sink_flush(&k);

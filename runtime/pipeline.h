@@ -57,14 +57,16 @@ json_t *run_counts_json(const run_result *r);
 /* Reads a run document; takes its "ops" out of `doc` into the run's oplog. */
 int run_from_json(json_t *doc, run_result *r, char *err, size_t errsize);
 int run_has_changes(const run_result *r);
-/* The history keeps a run's operations as the compact JSON array.  Binds it
- * to parameter i of the INSERT (as text when small; as a zero blob of its
- * length when large, since SQLite takes text only whole), and after the
- * INSERT (into sync_runs.changes) fills that blob piece by piece.  0 when
- * it cannot be written.  Beyond SQLite's length limit nothing is kept (the
- * column stays NULL), as before. */
-void run_bind_changes(const run_result *r, sqlite3_stmt *st, int i);
-int run_fill_changes(const run_result *r, store *s, int64_t run_id);
+/* The history keeps a run's operations as the compact JSON array
+ * (sync_runs.changes) beside its report (text).  run_bind_changes() binds
+ * both to the INSERT's parameters ichanges and ireport.  SQLite takes a TEXT
+ * value only whole, so a large run (over 16 MB) binds zero blobs of their
+ * lengths instead, which SQLite writes without holding them when no column
+ * after them has data, and run_fill_changes() then writes the bytes in
+ * pieces.  0 when they cannot be written.  Beyond SQLite's length limit the
+ * operations are not kept (the column stays NULL), as before. */
+void run_bind_changes(const run_result *r, sqlite3_stmt *st, int ichanges, int ireport, const char *report);
+int run_fill_changes(const run_result *r, store *s, int64_t run_id, const char *report);
 
 /* Applies inside the caller's transaction; `keep` filters operations (NULL:
  * all).  Returns 0 with a message on failure (the caller rolls back). */
