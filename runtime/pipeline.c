@@ -100,6 +100,17 @@ static void map_free(strmap *m) {
   memset(m, 0, sizeof *m);
 }
 
+/* A uniqueness domain's values in the hub, hashed, so that matching a new
+ * record costs a lookup rather than a scan of the entity's table (whose
+ * domain columns have no index).  state: 0 not made yet, 1 made, -1 not
+ * usable (a domain over a non-text or declared attribute: SQL decides). */
+struct dom_index {
+  fpmap map;            /* hash of the values joined by \x1f -> index into ids */
+  int64_t *ids;
+  sqlite3_stmt *check;  /* "SELECT 1 FROM hub_E WHERE hub_id = ?1 AND a = ?2 ...": the hash only names candidates */
+  int state;
+};
+
 typedef struct {
   const plan *p;
   store *s;
@@ -114,6 +125,11 @@ typedef struct {
   const char **dom_words, **dom_text; /* per domain, made once: "email", "by the unattended domain (email) at f:3" */
   uint8_t (*unit_sets)[MAX_ATTRS];    /* per unit: its map assigns the attribute (map_sets, once) */
   sqlite3_stmt *st_link, *st_snap, *st_school, *st_decision; /* prepared once, reused for every record */
+  sqlite3_stmt *st_person_ids, *st_enrollment;
+  fpmap enr_users;      /* hash of hub_enrollment.user -> index into enr_ids (made when first needed) */
+  int64_t *enr_ids;
+  int enr_indexed;
+  struct dom_index *dom_idx;  /* per domain: the hub's values, hashed (hub_match) */
   sqlite3_stmt *st_hub[ENT__COUNT];
   sqlite3_stmt *st_domain[64];
   inrec *recs;
@@ -615,8 +631,92 @@ static const char *decision(ctx *c, const char *source, int entity, const char *
   return d;
 }
 
+/* Whether every attribute of the domain is a TEXT column of the hub. */
+static int domain_text_columns(ctx *c, const plan_domain *d) {
+  const schema_entity *en = schema_entity_get(d->entity);
+  for (uint32_t k = 0; k < d->nattrs; k++) {
+    int a = attr_index(c, d->entity, plan_str(c->p, d->attrs[k]));
+    if (a < 0 || a >= en->nattrs || strcmp(store_column_type(en->attrs[a].type), "TEXT") != 0) return 0;
+  }
+  return d->nattrs > 0 && d->nattrs <= 16;
+}
+
+/* Reads the domain's columns of every hub object once, as hashes. */
+static void build_dom_index(ctx *c, struct dom_index *x, const plan_domain *d) {
+  char sql[1024], check[1024];
+  const char *ent = schema_entity_get(d->entity)->name;
+  size_t n = (size_t)snprintf(sql, sizeof sql, "SELECT hub_id"), m = (size_t)snprintf(check, sizeof check, "SELECT 1 FROM hub_%s WHERE hub_id = ?1", ent);
+  for (uint32_t k = 0; k < d->nattrs; k++) {
+    n += (size_t)snprintf(sql + n, sizeof sql - n, ", \"%s\"", plan_str(c->p, d->attrs[k]));
+    m += (size_t)snprintf(check + m, sizeof check - m, " AND \"%s\" = ?%u", plan_str(c->p, d->attrs[k]), k + 2);
+  }
+  snprintf(sql + n, sizeof sql - n, " FROM hub_%s", ent);
+  sqlite3_stmt *st;
+  x->state = -1;
+  if (sqlite3_prepare_v2(c->s->db, check, -1, &x->check, NULL) != SQLITE_OK || sqlite3_prepare_v2(c->s->db, sql, -1, &st, NULL) != SQLITE_OK)
+    return;
+  size_t cnt = 0, cap = 0;
+  arena ka = {0}; /* its own: the caller's record lives in c->tmp */
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    arena_rewind(&ka);
+    char *key = NULL;
+    size_t len = 0;
+    for (uint32_t k = 0; k < d->nattrs && (k == 0 || key); k++) {
+      const char *t = (const char *)sqlite3_column_text(st, (int)k + 1);
+      size_t tl = (size_t)sqlite3_column_bytes(st, (int)k + 1);
+      char *nk = t ? arena_alloc(&ka, len + tl + 2) : NULL;
+      if (nk && k) memcpy(nk, key, len), nk[len++] = '\x1f';
+      if (nk) memcpy(nk + len, t, tl), len += tl;
+      key = nk;
+    }
+    if (!key) continue; /* a NULL column: SQL's = never matches it */
+    if (cnt == cap) x->ids = realloc(x->ids, (cap = cap ? cap * 2 : 1024) * sizeof *x->ids);
+    x->ids[cnt] = sqlite3_column_int64(st, 0);
+    fp_put(&x->map, fp_hash(key, len, 0), (uint32_t)cnt++);
+  }
+  sqlite3_finalize(st);
+  arena_free(&ka);
+  x->state = 1;
+}
+
+/* hub_match through the domain's index: the lowest hub id among the
+ * candidates that SQL confirms.  -1: this record cannot use the index. */
+static int64_t hub_match_indexed(ctx *c, uint32_t di, const plan_domain *d, const value *attrs) {
+  struct dom_index *x = &c->dom_idx[di];
+  if (!x->state && !domain_text_columns(c, d)) x->state = -1;
+  if (x->state < 0) return -1;
+  size_t len = 0;
+  char key[4096];
+  int a[16];
+  for (uint32_t k = 0; k < d->nattrs; k++) {
+    a[k] = attr_index(c, d->entity, plan_str(c->p, d->attrs[k]));
+    value v = attrs[a[k]];
+    if (v.kind != V_STR || len + v.len + 1 > sizeof key) return -1; /* SQL's affinity rules decide for anything else */
+    if (k) key[len++] = '\x1f';
+    memcpy(key + len, v.u.s, v.len);
+    len += v.len;
+  }
+  if (!x->state) build_dom_index(c, x, d);
+  if (x->state < 0) return -1;
+  int64_t best = 0;
+  size_t pos = 0;
+  uint32_t i;
+  uint64_t h = fp_hash(key, len, 0);
+  while (fp_next(&x->map, h, &pos, &i)) {
+    if (best && x->ids[i] >= best) continue;
+    sqlite3_reset(x->check);
+    sqlite3_bind_int64(x->check, 1, x->ids[i]);
+    for (uint32_t k = 0; k < d->nattrs; k++) store_bind(x->check, (int)k + 2, attrs[a[k]], &c->tmp);
+    if (sqlite3_step(x->check) == SQLITE_ROW) best = x->ids[i];
+    sqlite3_reset(x->check);
+  }
+  return best;
+}
+
 /* A hub object of `entity` whose domain attributes all equal the record's. */
 static int64_t hub_match(ctx *c, uint32_t di, const plan_domain *d, const value *attrs) {
+  int64_t fast = hub_match_indexed(c, di, d, attrs);
+  if (fast >= 0) return fast;
   sqlite3_stmt *cached = di < 64 ? c->st_domain[di] : NULL, *st = cached;
   int64_t id = 0;
   if (!st) {
@@ -1077,26 +1177,98 @@ static int first_deactivation(ctx *c, int entity, int64_t hub) {
   return 1;
 }
 
-static void end_enrollments(ctx *c, int64_t person, int entity, const char *label) {
-  /* Enrollments whose user is one of the person's source ids. */
+/* hub_enrollment has no index on "user": hash its users once, rather than
+ * scanning the table once per withdrawn person (which made a day with a
+ * thousand withdrawals take minutes).  Only hashes and hub ids are kept. */
+static void index_enrollment_users(ctx *c) {
   sqlite3_stmt *st;
-  const char *sql = "SELECT DISTINCT e.hub_id, e.sis_id FROM hub_enrollment e JOIN sync_links l ON l.entity = ? AND l.hub_id = ?"
-                    " WHERE e.\"user\" = l.source_id AND (e.status IS NULL OR e.status != 'inactive')";
-  if (sqlite3_prepare_v2(c->s->db, sql, -1, &st, NULL) != SQLITE_OK) return;
-  sqlite3_bind_text(st, 1, schema_entity_get(entity)->name, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 2, person);
+  size_t n = 0, cap = 0;
+  c->enr_indexed = 1;
+  if (sqlite3_prepare_v2(c->s->db, "SELECT hub_id, \"user\" FROM hub_enrollment WHERE \"user\" IS NOT NULL", -1, &st, NULL) != SQLITE_OK)
+    return;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    if (n == cap) c->enr_ids = realloc(c->enr_ids, (cap = cap ? cap * 2 : 1024) * sizeof *c->enr_ids);
+    const char *u = (const char *)sqlite3_column_text(st, 1);
+    c->enr_ids[n] = sqlite3_column_int64(st, 0);
+    fp_put(&c->enr_users, fp_hash(u, (size_t)sqlite3_column_bytes(st, 1), 0), (uint32_t)n);
+    n++;
+  }
+  sqlite3_finalize(st);
+}
+
+typedef struct {
+  int64_t hub;
+  const char *sid;
+} enr_row;
+
+static int cmp_enr(const void *a, const void *b) {
+  int64_t x = ((const enr_row *)a)->hub, y = ((const enr_row *)b)->hub;
+  return x < y ? -1 : x > y;
+}
+
+/* Adds the active enrollments whose user is `user` (checked in the hub:
+ * the hash only names candidates) to rows, once each. */
+static void enrollments_of(ctx *c, const char *user, enr_row **rows, size_t *n, size_t *cap) {
+  size_t pos = 0;
+  uint32_t k;
+  uint64_t h = fp_hash(user, strlen(user), 0);
+  while (fp_next(&c->enr_users, h, &pos, &k)) {
+    int dup = 0;
+    for (size_t i = 0; i < *n && !dup; i++) dup = (*rows)[i].hub == c->enr_ids[k];
+    if (dup || (!c->st_enrollment && sqlite3_prepare_v2(c->s->db,
+                     "SELECT sis_id FROM hub_enrollment WHERE hub_id = ? AND \"user\" = ? AND (status IS NULL OR status != 'inactive')",
+                     -1, &c->st_enrollment, NULL) != SQLITE_OK))
+      continue;
+    sqlite3_reset(c->st_enrollment);
+    sqlite3_bind_int64(c->st_enrollment, 1, c->enr_ids[k]);
+    sqlite3_bind_text(c->st_enrollment, 2, user, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(c->st_enrollment) == SQLITE_ROW) {
+      if (*n == *cap) *rows = realloc(*rows, (*cap = *cap ? *cap * 2 : 16) * sizeof **rows);
+      const char *sid = (const char *)sqlite3_column_text(c->st_enrollment, 0);
+      (*rows)[*n].hub = c->enr_ids[k];
+      (*rows)[(*n)++].sid = sid ? arena_strndup(&c->tmp, sid, strlen(sid)) : NULL;
+    }
+    sqlite3_reset(c->st_enrollment);
+  }
+}
+
+/* The enrollments whose user is one of the person's source ids (any
+ * source, gone or not), in hub id order. */
+static enr_row *person_enrollments(ctx *c, int64_t person, int entity, size_t *n) {
+  enr_row *rows = NULL;
+  size_t cap = 0;
+  *n = 0;
+  if (!c->enr_indexed) index_enrollment_users(c);
+  if (!c->st_person_ids &&
+      sqlite3_prepare_v2(c->s->db, "SELECT DISTINCT source_id FROM sync_links WHERE entity = ? AND hub_id = ?", -1, &c->st_person_ids, NULL) != SQLITE_OK)
+    return NULL;
+  sqlite3_reset(c->st_person_ids);
+  sqlite3_bind_text(c->st_person_ids, 1, schema_entity_get(entity)->name, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(c->st_person_ids, 2, person);
+  while (sqlite3_step(c->st_person_ids) == SQLITE_ROW) {
+    const char *u = (const char *)sqlite3_column_text(c->st_person_ids, 0);
+    enrollments_of(c, arena_strndup(&c->tmp, u, strlen(u)), &rows, n, &cap);
+  }
+  sqlite3_reset(c->st_person_ids);
+  if (*n) qsort(rows, *n, sizeof *rows, cmp_enr);
+  return rows;
+}
+
+static void end_enrollments(ctx *c, int64_t person, int entity, const char *label) {
+  size_t n;
+  enr_row *rows = person_enrollments(c, person, entity, &n);
   time_t now = time(NULL);
   struct tm tm;
   localtime_r(&now, &tm);
   char today[16];
   strftime(today, sizeof today, "%Y-%m-%d", &tm);
-  while (sqlite3_step(st) == SQLITE_ROW) {
-    if (!first_deactivation(c, ENT_enrollment, sqlite3_column_int64(st, 0))) continue;
+  for (size_t i = 0; i < n; i++) {
+    if (!first_deactivation(c, ENT_enrollment, rows[i].hub)) continue;
     json_t *o = json_object();
     json_object_set_new(o, "op", json_string("deactivate"));
     json_object_set_new(o, "entity", json_string("enrollment"));
-    json_object_set_new(o, "hub_id", json_integer(sqlite3_column_int64(st, 0)));
-    const char *sid = (const char *)sqlite3_column_text(st, 1);
+    json_object_set_new(o, "hub_id", json_integer(rows[i].hub));
+    const char *sid = rows[i].sid;
     json_object_set_new(o, "label", json_string(sid ? sid : ""));
     json_object_set_new(o, "sid", json_string(sid ? sid : ""));
     json_object_set_new(o, "end_date", json_string(today));
@@ -1106,7 +1278,7 @@ static void end_enrollments(ctx *c, int64_t person, int entity, const char *labe
     op(c, o);
     c->r->counts[ENT_enrollment][CNT_DEACTIVATE]++;
   }
-  sqlite3_finalize(st);
+  free(rows);
 }
 
 static void deletions(ctx *c) {
@@ -1273,6 +1445,10 @@ static void ctx_free(ctx *c) {
   sqlite3_finalize(c->st_link);
   sqlite3_finalize(c->st_snap);
   sqlite3_finalize(c->st_decision);
+  sqlite3_finalize(c->st_person_ids);
+  sqlite3_finalize(c->st_enrollment);
+  fp_free(&c->enr_users);
+  free(c->enr_ids);
   for (int e = 0; e < ENT__COUNT; e++) sqlite3_finalize(c->st_hub[e]);
   for (int k = 0; k < 64; k++) sqlite3_finalize(c->st_domain[k]);
   sqlite3_finalize(c->st_school);
@@ -1281,6 +1457,12 @@ static void ctx_free(ctx *c) {
   arena_free(&c->tmp);
   free(c->dom_words);
   free(c->dom_text);
+  for (uint32_t d = 0; d < c->p->ndomains; d++) {
+    fp_free(&c->dom_idx[d].map);
+    free(c->dom_idx[d].ids);
+    sqlite3_finalize(c->dom_idx[d].check);
+  }
+  free(c->dom_idx);
   free(c->unit_sets);
   free(c->recs);
   free(c);
@@ -1318,6 +1500,7 @@ int run_compute(const plan *p, const uint8_t *plan_bytes, size_t plan_len, store
   c->r = r;
   c->dom_words = calloc(p->ndomains + 1, sizeof *c->dom_words);
   c->dom_text = calloc(p->ndomains + 1, sizeof *c->dom_text);
+  c->dom_idx = calloc(p->ndomains + 1, sizeof *c->dom_idx);
   for (int e = 0; e < ENT__COUNT; e++) c->nattrs[e] = plan_entity_attrs(p, e, c->names[e], c->types[e], MAX_ATTRS);
   /* One read transaction (unless the caller's write one is open): one
    * consistent view of the hub, and no lock taken per lookup. */

@@ -16,12 +16,19 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+/* Phases read the records mostly in the order they were written: a read
+ * fetches a window this large, and the next records come from memory. */
+#define WINDOW (256u << 10)
+
 struct recspill {
   FILE *f;
   uint64_t size;   /* bytes written */
   int dirty, failed;
   uint8_t *buf;    /* one body being encoded */
   size_t n, cap;
+  uint8_t *win;    /* bytes [win_off, win_off + win_len) of the file */
+  uint64_t win_off;
+  size_t win_len;
 };
 
 recspill *spill_new(void) {
@@ -46,6 +53,7 @@ void spill_free(recspill *s) {
   if (!s) return;
   fclose(s->f);
   free(s->buf);
+  free(s->win);
   free(s);
 }
 
@@ -133,13 +141,28 @@ static int get_value(reader *r, value *v) {
   }
 }
 
-int spill_get(recspill *s, uint64_t off, uint32_t len, arena *a, const char **where, const char **hash, value *attrs, int nattrs) {
+/* Copies bytes [off, off + len) into b, through the window. */
+static int read_at(recspill *s, uint64_t off, uint32_t len, uint8_t *b) {
   if (s->dirty) {
     if (fflush(s->f) != 0) return 0;
     s->dirty = 0;
+    s->win_len = 0; /* the file grew: the window may be short */
   }
+  if (len > WINDOW) return pread(fileno(s->f), b, len, (off_t)off) == (ssize_t)len;
+  if (off < s->win_off || off + len > s->win_off + s->win_len) {
+    if (!s->win) s->win = malloc(WINDOW);
+    ssize_t got = pread(fileno(s->f), s->win, WINDOW, (off_t)off);
+    if (got < (ssize_t)len) return 0;
+    s->win_off = off;
+    s->win_len = (size_t)got;
+  }
+  memcpy(b, s->win + (off - s->win_off), len);
+  return 1;
+}
+
+int spill_get(recspill *s, uint64_t off, uint32_t len, arena *a, const char **where, const char **hash, value *attrs, int nattrs) {
   uint8_t *b = arena_alloc(a, (size_t)len + 1);
-  if (pread(fileno(s->f), b, len, (off_t)off) != (ssize_t)len) return 0;
+  if (!read_at(s, off, len, b)) return 0;
   reader r = {b, b + len, a};
   uint32_t n;
   if (!get_text(&r, where, &n) || (size_t)(r.end - r.p) < 65) return 0;
