@@ -955,92 +955,106 @@ static json_t *json_of_attr(ctx *c, int entity, int a, value v) {
   return to_json(v);
 }
 
-/* One hub object from its records (members, with their attributes). */
-static void merge_object(ctx *c, int64_t hub_id, const uint32_t *members, size_t nm, value *const *mattrs) {
-  inrec *first = &c->recs[members[0]];
-  int e = first->entity;
-  value merged[MAX_ATTRS];
+/* An object's attributes merged from its records, and who gave each. */
+typedef struct {
+  value v[MAX_ATTRS];
   const char *by[MAX_ATTRS];
   uint32_t byloc[MAX_ATTRS];
-  int contenders[MAX_ATTRS] = {0};
-  int assigned[MAX_ATTRS] = {0};
+  int contenders[MAX_ATTRS], assigned[MAX_ATTRS];
+} merged_obj;
+
+static void merge_values(ctx *c, int e, const uint32_t *members, size_t nm, value *const *mattrs, merged_obj *m) {
   for (int a = 0; a < c->nattrs[e]; a++) {
-    merged[a] = v_null();
-    by[a] = NULL;
-    byloc[a] = PLAN_NONE;
+    m->v[a] = v_null();
+    m->by[a] = NULL;
+    m->byloc[a] = PLAN_NONE;
+    m->contenders[a] = m->assigned[a] = 0;
     int best = 1 << 30;
     for (size_t k = 0; k < nm; k++) {
       inrec *r = &c->recs[members[k]];
       if (!c->unit_sets[r->unit][a]) continue;
-      assigned[a] = 1;
+      m->assigned[a] = 1;
       if (mattrs[k][a].kind == V_NULL) continue;
       uint32_t loc;
       int rk = rank_of(c, e, c->names[e][a], r->source, &loc);
-      contenders[a]++;
+      m->contenders[a]++;
       if (rk < best) {
         best = rk;
-        merged[a] = mattrs[k][a];
-        by[a] = plan_str(c->p, c->p->sources[r->source].name);
-        byloc[a] = loc;
+        m->v[a] = mattrs[k][a];
+        m->by[a] = plan_str(c->p, c->p->sources[r->source].name);
+        m->byloc[a] = loc;
       }
     }
   }
   int status = attr_index(c, e, "status");
-  if (status >= 0 && merged[status].kind == V_NULL) merged[status] = v_str("active", 6), assigned[status] = 1;
-  const char *label = label_of(c, e, merged, first->sid);
-  /* Provenance, for `syncvm why`: which source gave each attribute, and by
-   * which precedence line when several sources gave one. */
+  if (status >= 0 && m->v[status].kind == V_NULL) m->v[status] = v_str("active", 6), m->assigned[status] = 1;
+}
+
+/* Provenance, for `syncvm why`: which source gave each attribute, and by
+ * which precedence line when several sources gave one.  Made only for an
+ * object that changes (an unchanged one would throw it away). */
+static json_t *provenance(ctx *c, int e, const merged_obj *m) {
   json_t *prov = json_object();
   const char *only = NULL;
   int single = 1;
   for (int a = 0; a < c->nattrs[e] && single; a++)
-    if (by[a]) {
-      if (contenders[a] > 1 || (only && strcmp(only, by[a]) != 0)) single = 0;
-      only = by[a];
+    if (m->by[a]) {
+      if (m->contenders[a] > 1 || (only && strcmp(only, m->by[a]) != 0)) single = 0;
+      only = m->by[a];
     }
   if (single && only) { /* one source gave everything: one entry, not one per attribute */
     char text[300];
     snprintf(text, sizeof text, "%s, the only source that gives it", only);
     json_object_set_new(prov, "*", json_string(text));
+    return prov;
   }
-  if (!(single && only)) json_object_set_new(prov, "*", json_null()); /* json_patch drops an older "*" */
-  for (int a = 0; a < c->nattrs[e] && !(single && only); a++) {
-    if (!by[a]) continue;
+  json_object_set_new(prov, "*", json_null()); /* json_patch drops an older "*" */
+  for (int a = 0; a < c->nattrs[e]; a++) {
+    if (!m->by[a]) continue;
     char text[400];
-    if (contenders[a] > 1 && byloc[a] != PLAN_NONE)
-      snprintf(text, sizeof text, "%s, by the precedence line at %s:%u", by[a], plan_str(c->p, c->p->locs[byloc[a]].file),
-               c->p->locs[byloc[a]].line);
-    else if (contenders[a] > 1)
-      snprintf(text, sizeof text, "%s, the first declared of the sources that give it", by[a]);
+    if (m->contenders[a] > 1 && m->byloc[a] != PLAN_NONE)
+      snprintf(text, sizeof text, "%s, by the precedence line at %s:%u", m->by[a], plan_str(c->p, c->p->locs[m->byloc[a]].file),
+               c->p->locs[m->byloc[a]].line);
+    else if (m->contenders[a] > 1)
+      snprintf(text, sizeof text, "%s, the first declared of the sources that give it", m->by[a]);
     else
-      snprintf(text, sizeof text, "%s, the only source that gives it", by[a]);
+      snprintf(text, sizeof text, "%s, the only source that gives it", m->by[a]);
     json_object_set_new(prov, c->names[e][a], json_string(text));
   }
+  return prov;
+}
+
+static void emit_create(ctx *c, int e, int64_t hub_id, const char *sid, const merged_obj *m) {
   json_t *set = json_object();
-  if (hub_id < 0) {
-    for (int a = 0; a < c->nattrs[e]; a++)
-      if (assigned[a] && merged[a].kind != V_NULL) json_object_set_new(set, c->names[e][a], json_of_attr(c, e, a, merged[a]));
-    json_t *o = json_object();
-    json_object_set_new(o, "op", json_string("create"));
-    json_object_set_new(o, "entity", json_string(schema_entity_get(e)->name));
-    json_object_set_new(o, "tmp", json_integer(-hub_id));
-    json_object_set_new(o, "label", json_string(label));
-    json_object_set_new(o, "sid", json_string(first->sid));
-    json_object_set_new(o, "set", set);
-    char *pt = json_dumps(prov, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(prov);
-    json_object_set_new(o, "provenance", json_string(pt ? pt : "{}")); /* text: one string per record */
-    free(pt);
-    op(c, o);
-    c->r->counts[e][CNT_CREATE]++;
-    return;
-  }
+  for (int a = 0; a < c->nattrs[e]; a++)
+    if (m->assigned[a] && m->v[a].kind != V_NULL) json_object_set_new(set, c->names[e][a], json_of_attr(c, e, a, m->v[a]));
+  json_t *o = json_object();
+  json_object_set_new(o, "op", json_string("create"));
+  json_object_set_new(o, "entity", json_string(schema_entity_get(e)->name));
+  json_object_set_new(o, "tmp", json_integer(-hub_id));
+  json_object_set_new(o, "label", json_string(label_of(c, e, m->v, sid)));
+  json_object_set_new(o, "sid", json_string(sid));
+  json_object_set_new(o, "set", set);
+  json_t *prov = provenance(c, e, m);
+  char *pt = json_dumps(prov, JSON_COMPACT | JSON_SORT_KEYS);
+  json_decref(prov);
+  json_object_set_new(o, "provenance", json_string(pt ? pt : "{}")); /* text: one string per record */
+  free(pt);
+  op(c, o);
+  c->r->counts[e][CNT_CREATE]++;
+}
+
+static int is_word(value v, const char *w) { return v.kind == V_STR && v.len == strlen(w) && memcmp(v.u.s, w, v.len) == 0; }
+
+/* Diffs the merged object against the hub's: an update (changed attributes
+ * only), a reactivation, or unchanged. */
+static void emit_update(ctx *c, int e, int64_t hub_id, const char *sid, const merged_obj *m) {
   value cur[MAX_ATTRS];
   load_hub(c, e, hub_id, cur);
-  json_t *old = json_object(), *src = json_object();
+  json_t *set = json_object(), *old = json_object(), *src = json_object();
   for (int a = 0; a < c->nattrs[e]; a++) {
-    if (!assigned[a]) continue;
-    json_t *nv = json_of_attr(c, e, a, merged[a]), *ov = json_of_attr(c, e, a, cur[a]);
+    if (!m->assigned[a]) continue;
+    json_t *nv = json_of_attr(c, e, a, m->v[a]), *ov = json_of_attr(c, e, a, cur[a]);
     if (json_same(nv, ov)) {
       json_decref(nv);
       json_decref(ov);
@@ -1048,29 +1062,38 @@ static void merge_object(ctx *c, int64_t hub_id, const uint32_t *members, size_t
     }
     json_object_set_new(set, c->names[e][a], nv);
     json_object_set_new(old, c->names[e][a], ov);
-    if (by[a]) json_object_set_new(src, c->names[e][a], json_string(by[a]));
+    if (m->by[a]) json_object_set_new(src, c->names[e][a], json_string(m->by[a]));
   }
-  int was_inactive = status >= 0 && cur[status].kind == V_STR && cur[status].len == 8 && memcmp(cur[status].u.s, "inactive", 8) == 0;
-  int now_active = status >= 0 && merged[status].kind == V_STR && merged[status].len == 6 && memcmp(merged[status].u.s, "active", 6) == 0;
   if (json_object_size(set) == 0) {
     c->r->counts[e][CNT_UNCHANGED]++;
-    json_decref(set), json_decref(old), json_decref(src), json_decref(prov);
+    json_decref(set), json_decref(old), json_decref(src);
     return;
   }
+  int status = attr_index(c, e, "status");
+  int back = status >= 0 && is_word(cur[status], "inactive") && is_word(m->v[status], "active");
   json_t *o = json_object();
-  json_object_set_new(o, "op", json_string(was_inactive && now_active ? "reactivate" : "update"));
+  json_object_set_new(o, "op", json_string(back ? "reactivate" : "update"));
   json_object_set_new(o, "entity", json_string(schema_entity_get(e)->name));
   json_object_set_new(o, "hub_id", json_integer(hub_id));
-  json_object_set_new(o, "label", json_string(label));
-  json_object_set_new(o, "sid", json_string(first->sid));
+  json_object_set_new(o, "label", json_string(label_of(c, e, m->v, sid)));
+  json_object_set_new(o, "sid", json_string(sid));
   json_object_set_new(o, "set", set);
   json_object_set_new(o, "old", old);
   json_object_set_new(o, "by", src);
-  json_object_set_new(o, "provenance", prov);
+  json_object_set_new(o, "provenance", provenance(c, e, m));
   int sc = attr_index(c, e, "school");
-  if (sc >= 0 && merged[sc].kind == V_STR) json_object_set_new(o, "school", to_json(merged[sc]));
+  if (sc >= 0 && m->v[sc].kind == V_STR) json_object_set_new(o, "school", to_json(m->v[sc]));
   op(c, o);
-  c->r->counts[e][was_inactive && now_active ? CNT_REACTIVATE : CNT_UPDATE]++;
+  c->r->counts[e][back ? CNT_REACTIVATE : CNT_UPDATE]++;
+}
+
+/* One hub object from its records (members, with their attributes). */
+static void merge_object(ctx *c, int64_t hub_id, const uint32_t *members, size_t nm, value *const *mattrs) {
+  const inrec *first = &c->recs[members[0]];
+  merged_obj *m = arena_alloc(&c->tmp, sizeof *m);
+  merge_values(c, first->entity, members, nm, mattrs, m);
+  if (hub_id < 0) emit_create(c, first->entity, hub_id, first->sid, m);
+  else emit_update(c, first->entity, hub_id, first->sid, m);
 }
 
 static const inrec *sort_base;
