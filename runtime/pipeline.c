@@ -11,6 +11,13 @@
  *   case       {source, entity, sid, record, candidate, domain}
  * Values are JSON: strings, numbers, booleans, null; dates "YYYY-MM-DD";
  * lists arrays.
+ *
+ * Memory does not hold the run: operations go to an oplog (oplog.h) as they
+ * are computed, and mapped records to a spill (recspill.h), memory keeping a
+ * small header per record (inrec) and indexes of hashes.  Each phase reads
+ * one record (or one object's records) back at a time into the scratch arena
+ * `tmp`, rewound for the next; the run arena `ar` gets nothing per record
+ * but its source id.
  */
 #include "pipeline.h"
 
