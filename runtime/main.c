@@ -153,10 +153,8 @@ static void now_text(char *buf, size_t n) {
 }
 
 static int64_t record_run(store *s, const run_result *r, const char *status, const uint8_t *plan_bytes, size_t plan_len) {
-  json_t *doc = run_to_json(r);
-  json_t *counts = json_object_get(doc, "counts");
-  char *counts_t = json_dumps(counts, JSON_COMPACT), *ops_t = json_dumps(r->ops, JSON_COMPACT),
-       *report_t = json_dumps(r->report, JSON_COMPACT);
+  json_t *counts = run_counts_json(r);
+  char *counts_t = json_dumps(counts, JSON_COMPACT), *report_t = json_dumps(r->report, JSON_COMPACT);
   char now[32];
   now_text(now, sizeof now);
   sqlite3_stmt *st;
@@ -171,15 +169,15 @@ static int64_t record_run(store *s, const run_result *r, const char *status, con
     sqlite3_bind_text(st, 4, r->spec_sha, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 5, r->hub_version);
     sqlite3_bind_text(st, 6, counts_t, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 7, ops_t, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 8, report_t, -1, SQLITE_TRANSIENT);
+    run_bind_changes(r, st, 7, 8, report_t);
     if (r->held[0]) sqlite3_bind_text(st, 9, r->held, -1, SQLITE_TRANSIENT);
     if (sqlite3_step(st) == SQLITE_DONE) id = sqlite3_last_insert_rowid(s->db);
     sqlite3_finalize(st);
   }
+  if (id && !run_fill_changes(r, s, id, report_t)) id = 0;
   (void)plan_bytes, (void)plan_len;
-  free(counts_t), free(ops_t), free(report_t);
-  json_decref(doc);
+  free(counts_t), free(report_t);
+  json_decref(counts);
   return id;
 }
 
@@ -309,10 +307,12 @@ static int compute(const char *plan_path, store *s, run_result *r, uint8_t **byt
 
 static void print_result_as(const run_result *r, const opts *o, int64_t run_id, const char *status) {
   if (o->json) {
-    json_t *doc = run_to_json(r);
-    if (run_id) json_object_set_new(doc, "run", json_integer(run_id));
-    if (status) json_object_set_new(doc, "status", json_string(status));
-    put_json(doc);
+    json_t *extra = json_object();
+    if (run_id) json_object_set_new(extra, "run", json_integer(run_id));
+    if (status) json_object_set_new(extra, "status", json_string(status));
+    run_write_json(r, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER, extra);
+    putchar('\n');
+    json_decref(extra);
   } else {
     run_print(r, stdout, o->summary);
   }
@@ -333,12 +333,13 @@ static int cmd_plan(const opts *o) {
   if (rc == 0) {
     print_result(&r, o);
     if (o->out) {
-      json_t *doc = run_to_json(&r);
-      if (json_dump_file(doc, o->out, JSON_COMPACT) != 0) {
+      FILE *f = fopen(o->out, "w");
+      int wrote = f && run_write_json(&r, f, JSON_COMPACT, NULL);
+      if (f && fclose(f) != 0) wrote = 0;
+      if (!wrote) {
         fprintf(stderr, "syncvm: cannot write %s\n", o->out);
         rc = 1;
       }
-      json_decref(doc);
     }
     if (!rc) rc = run_has_changes(&r) ? 2 : 0;
     if (o->stats && !o->json) run_print_stats(&r, stdout), print_fetch_stats(stdout);

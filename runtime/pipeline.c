@@ -11,9 +11,17 @@
  *   case       {source, entity, sid, record, candidate, domain}
  * Values are JSON: strings, numbers, booleans, null; dates "YYYY-MM-DD";
  * lists arrays.
+ *
+ * Memory does not hold the run: operations go to an oplog (oplog.h) as they
+ * are computed, and mapped records to a spill (recspill.h), memory keeping a
+ * small header per record (inrec) and indexes of hashes.  Each phase reads
+ * one record (or one object's records) back at a time into the scratch arena
+ * `tmp`, rewound for the next; the run arena `ar` gets nothing per record
+ * but its source id.
  */
 #include "pipeline.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,21 +30,21 @@
 #include "feed.h"
 #include "opcodes.h"
 #include "kinds.h"
+#include "recspill.h"
 #include "sha256.h"
 #include "vm.h"
 
 #define MAX_ATTRS 128
 
+/* What memory keeps of a mapped record: its body (where it came from, its
+ * hash, its attributes) is in the spill, read back when a phase needs it. */
 typedef struct {
-  uint32_t unit, source;
-  int entity;
-  const char *sid;      /* prefixed source id */
-  value *attrs;         /* MAX_ATTRS values, in the run arena */
-  char hash[65];
+  uint64_t off;         /* its body in the spill */
   int64_t hub_id;       /* > 0 existing object; < 0 new object -(n+1); 0 none yet */
-  int parked;
-  const char *domain;   /* the domain that linked it, or "id" */
-  const char *where;
+  const char *sid;      /* prefixed source id (run arena) */
+  const char *domain;   /* the domain that linked it, or "id" (never a copy per record) */
+  uint32_t unit, len;   /* len: of its body */
+  uint8_t source, entity, parked;
 } inrec;
 
 /* A string -> index map (open addressing), so that looking up a record by
@@ -99,15 +107,36 @@ static void map_free(strmap *m) {
   memset(m, 0, sizeof *m);
 }
 
+/* A uniqueness domain's values in the hub, hashed, so that matching a new
+ * record costs a lookup rather than a scan of the entity's table (whose
+ * domain columns have no index).  state: 0 not made yet, 1 made, -1 not
+ * usable (a domain over a non-text or declared attribute: SQL decides). */
+struct dom_index {
+  fpmap map;            /* hash of the values joined by \x1f -> index into ids */
+  int64_t *ids;
+  sqlite3_stmt *check;  /* "SELECT 1 FROM hub_E WHERE hub_id = ?1 AND a = ?2 ...": the hash only names candidates */
+  int state;
+};
+
 typedef struct {
   const plan *p;
   store *s;
   run_result *r;
-  arena ar;             /* lives for the whole computation */
-  strmap by_id;         /* "source/entity/sid" -> record */
-  strmap by_code;       /* "entity/sid" (any source) -> record */
+  arena ar;             /* lives for the whole computation: nothing per record */
+  arena tmp;            /* one record's (or object's) work, rewound for the next */
+  recspill *spill;      /* the records' bodies */
+  int spill_broken;     /* a body could not be read back */
+  fpmap by_id;          /* hash of (source, entity, sid) -> record */
+  fpmap schools;        /* hash of a school record's sid -> record */
   strmap ended;         /* "entity/hub_id" already deactivated by this run */
-  sqlite3_stmt *st_link, *st_snap, *st_school; /* prepared once, reused for every record */
+  const char **dom_words, **dom_text; /* per domain, made once: "email", "by the unattended domain (email) at f:3" */
+  uint8_t (*unit_sets)[MAX_ATTRS];    /* per unit: its map assigns the attribute (map_sets, once) */
+  sqlite3_stmt *st_link, *st_snap, *st_school, *st_decision; /* prepared once, reused for every record */
+  sqlite3_stmt *st_person_ids, *st_enrollment;
+  fpmap enr_users;      /* hash of hub_enrollment.user -> index into enr_ids (made when first needed) */
+  int64_t *enr_ids;
+  int enr_indexed;
+  struct dom_index *dom_idx;  /* per domain: the hub's values, hashed (hub_match) */
   sqlite3_stmt *st_hub[ENT__COUNT];
   sqlite3_stmt *st_domain[64];
   inrec *recs;
@@ -180,7 +209,19 @@ static void report(ctx *c, const char *kind, int entity, uint32_t source, const 
   json_array_append_new(c->r->report, o);
 }
 
-static void op(ctx *c, json_t *o) { json_array_append_new(c->r->ops, o); }
+/* The operations that change the hub (a plan that has one exits 2). */
+static int is_change_op(const char *k) {
+  static const char *const kinds[] = {"create", "update", "deactivate", "delete", "reactivate", "link", "unlink", NULL};
+  for (int i = 0; k && kinds[i]; i++)
+    if (!strcmp(k, kinds[i])) return 1;
+  return 0;
+}
+
+/* Spilled as soon as computed: memory never holds the run's operations. */
+static void op(ctx *c, json_t *o) {
+  if (is_change_op(json_string_value(json_object_get(o, "op")))) c->r->nchanges++;
+  oplog_add(c->r->ops, o);
+}
 
 static int attr_index(const ctx *c, int entity, const char *name) {
   for (int i = 0; i < c->nattrs[entity]; i++)
@@ -193,35 +234,56 @@ static const char *str_of(arena *a, value v) {
   return arena_strndup(a, s.u.s, s.len);
 }
 
-/* "Ada Lovelace" for people, the title or name otherwise, else the id. */
-static const char *label_of(ctx *c, int entity, value *attrs, const char *sid) {
+/* "Ada Lovelace" for people, the title or name otherwise, else the id (in
+ * the scratch arena: it goes into an operation and is forgotten). */
+static const char *label_of(ctx *c, int entity, const value *attrs, const char *sid) {
   int f = attr_index(c, entity, "first_name"), l = attr_index(c, entity, "last_name");
   if (f >= 0 && l >= 0 && (attrs[f].kind != V_NULL || attrs[l].kind != V_NULL)) {
-    const char *fs = attrs[f].kind == V_NULL ? "" : str_of(&c->ar, attrs[f]);
-    const char *ls = attrs[l].kind == V_NULL ? "" : str_of(&c->ar, attrs[l]);
+    const char *fs = attrs[f].kind == V_NULL ? "" : str_of(&c->tmp, attrs[f]);
+    const char *ls = attrs[l].kind == V_NULL ? "" : str_of(&c->tmp, attrs[l]);
     size_t n = strlen(fs) + strlen(ls) + 2;
-    char *b = arena_alloc(&c->ar, n);
+    char *b = arena_alloc(&c->tmp, n);
     snprintf(b, n, "%s%s%s", fs, *fs && *ls ? " " : "", ls);
     return b;
   }
   static const char *const keys[] = {"name", "title", NULL};
   for (int k = 0; keys[k]; k++) {
     int i = attr_index(c, entity, keys[k]);
-    if (i >= 0 && attrs[i].kind != V_NULL) return str_of(&c->ar, attrs[i]);
+    if (i >= 0 && attrs[i].kind != V_NULL) return str_of(&c->tmp, attrs[i]);
   }
   return sid ? sid : "";
 }
 
-static void record_hash(ctx *c, inrec *rec) {
+static json_t *record_json(ctx *c, int entity, const value *attrs) {
   json_t *o = json_object();
-  for (int i = 0; i < c->nattrs[rec->entity]; i++)
-    if (rec->attrs[i].kind != V_NULL) json_object_set_new(o, c->names[rec->entity][i], to_json(rec->attrs[i]));
+  for (int i = 0; i < c->nattrs[entity]; i++)
+    if (attrs[i].kind != V_NULL) json_object_set_new(o, c->names[entity][i], to_json(attrs[i]));
+  return o;
+}
+
+/* The snapshot's content hash: SHA-256 of the record as sorted compact JSON. */
+static void record_hash(ctx *c, int entity, const value *attrs, char hash[65]) {
+  json_t *o = record_json(c, entity, attrs);
   char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
   uint8_t d[32];
   sha256(text, strlen(text), d);
-  sha256_hex(d, rec->hash);
+  sha256_hex(d, hash);
   free(text);
   json_decref(o);
+}
+
+/* Reads a record's body into the scratch arena (valid until it is rewound). */
+static value *load_rec(ctx *c, const inrec *rec, const char **where, const char **hash) {
+  int n = c->nattrs[rec->entity];
+  value *attrs = arena_alloc(&c->tmp, ((size_t)n + 1) * sizeof *attrs);
+  const char *w = "", *h = "";
+  if (!spill_get(c->spill, rec->off, rec->len, &c->tmp, &w, &h, attrs, n)) {
+    c->spill_broken = 1; /* run_compute fails the run */
+    for (int i = 0; i < n; i++) attrs[i] = v_null();
+  }
+  if (where) *where = w;
+  if (hash) *hash = h;
+  return attrs;
 }
 
 /* ---- fetch, map, schools, filter, require, prefix ------------------------------- */
@@ -240,31 +302,21 @@ static int is_bulk(ctx *c, uint32_t source) {
   return v && strcmp(v, "true") == 0;
 }
 
-static value prefixed(ctx *c, const char *prefix, value v) {
+/* The prefixed value, in the VM's per-record arena. */
+static value prefixed(arena *a, const char *prefix, value v) {
   if (!*prefix || v.kind == V_NULL) return v;
   if (v.kind == V_LIST) {
-    value *items = arena_alloc(&c->ar, ((size_t)v.len + 1) * sizeof *items);
-    for (uint32_t i = 0; i < v.len; i++) items[i] = prefixed(c, prefix, v.u.items[i]);
+    value *items = arena_alloc(a, ((size_t)v.len + 1) * sizeof *items);
+    for (uint32_t i = 0; i < v.len; i++) items[i] = prefixed(a, prefix, v.u.items[i]);
     return v_list(items, v.len);
   }
-  value s = v_to_string(&c->ar, v);
+  value s = v_to_string(a, v);
   size_t pl = strlen(prefix);
-  char *b = arena_alloc(&c->ar, pl + s.len + 1);
+  char *b = arena_alloc(a, pl + s.len + 1);
   memcpy(b, prefix, pl);
   memcpy(b + pl, s.u.s, s.len);
   b[pl + s.len] = 0;
   return v_str(b, pl + s.len);
-}
-
-/* Copies a value out of the VM's per-record arena into the run's. */
-static value keep_value(arena *a, value v) {
-  if (v.kind == V_STR) return v_str(arena_strndup(a, v.u.s, v.len), v.len);
-  if (v.kind == V_LIST) {
-    value *items = arena_alloc(a, ((size_t)v.len + 1) * sizeof *items);
-    for (uint32_t i = 0; i < v.len; i++) items[i] = keep_value(a, v.u.items[i]);
-    return v_list(items, v.len);
-  }
-  return v;
 }
 
 typedef struct {
@@ -284,12 +336,12 @@ static void on_warning(void *vp, uint32_t loc, const char *msg) {
   report(w->c, "warning", w->entity, w->source, NULL, w->where, "%s (spec line %s)", msg, at);
 }
 
-static const char *id_key(ctx *c, uint32_t source, int entity, const char *sid);
+static const char *id_key(arena *a, uint32_t source, int entity, const char *sid);
 
-static const char *rule_text(ctx *c, const plan_unit *u, uint32_t rule) {
+static const char *rule_text(ctx *c, arena *a, const plan_unit *u, uint32_t rule) {
   const plan_rule *pr = &u->rules[rule];
   static const char *const words[] = {"keep if", "drop if", "skip if missing", "report if missing"};
-  char *b = arena_alloc(&c->ar, 400);
+  char *b = arena_alloc(a, 400);
   const plan_loc *l = &c->p->locs[pr->loc];
   snprintf(b, 400, "%s at %s:%u", words[pr->kind], plan_str(c->p, l->file), l->line);
   return b;
@@ -331,9 +383,9 @@ static int fetch_unit(ctx *c, vm *v, uint32_t ui) {
     if (u->map_block != PLAN_NONE) vm_run(v, u->map_block, fields, attrs, &res);
     /* The id reports name: the record's sis_id as the hub will know it. */
     const char *sid = attrs[id_slot].kind == V_NULL ? NULL
-                      : str_of(&c->ar, e == ENT_school ? attrs[id_slot] : prefixed(c, prefix, attrs[id_slot]));
+                      : str_of(&v->ar, e == ENT_school ? attrs[id_slot] : prefixed(&v->ar, prefix, attrs[id_slot]));
     if (feed_deleted(f)) { /* a OneRoster delta deletion: the record is gone */
-      if (sid) map_put(&c->deleted, id_key(c, u->source, e, sid), 1);
+      if (sid) map_put(&c->deleted, id_key(&c->ar, u->source, e, sid), 1);
       vm_reset_record(v);
       continue;
     }
@@ -343,7 +395,7 @@ static int fetch_unit(ctx *c, vm *v, uint32_t ui) {
       int sr = plan_map_school(p, u->source, attrs[school_slot], &code);
       if (sr == SCHOOL_SKIPPED || sr == SCHOOL_UNMAPPED) {
         c->r->counts[e][CNT_LEFT_OUT]++;
-        report(c, "left out", e, u->source, sid, wc.where, "school %s is %s the schools map", str_of(&c->ar, attrs[school_slot]),
+        report(c, "left out", e, u->source, sid, wc.where, "school %s is %s the schools map", str_of(&v->ar, attrs[school_slot]),
                sr == SCHOOL_SKIPPED ? "skipped by" : "not in");
         vm_reset_record(v);
         continue;
@@ -354,7 +406,7 @@ static int fetch_unit(ctx *c, vm *v, uint32_t ui) {
       vm_run(v, u->filter_block, fields, attrs, &res);
       if (res.outcome == VM_DROPPED) {
         c->r->counts[e][CNT_DROPPED]++;
-        report(c, "dropped", e, u->source, sid, wc.where, "%s", rule_text(c, u, res.rule));
+        report(c, "dropped", e, u->source, sid, wc.where, "%s", rule_text(c, &v->ar, u, res.rule));
         vm_reset_record(v);
         continue;
       }
@@ -365,13 +417,13 @@ static int fetch_unit(ctx *c, vm *v, uint32_t ui) {
       if (res.outcome == VM_SKIPPED) {
         c->r->counts[e][CNT_SKIPPED]++;
         report(c, "skipped", e, u->source, sid, wc.where, "%s is missing (%s)", c->names[e][res.attr],
-               rule_text(c, u, res.rule));
+               rule_text(c, &v->ar, u, res.rule));
         vm_reset_record(v);
         continue;
       }
       for (int k = 0; k < res.nreported; k++)
         report(c, "reported", e, u->source, sid, wc.where, "%s is missing (%s)", c->names[e][res.reported_attr[k]],
-               rule_text(c, u, res.reported_rule[k]));
+               rule_text(c, &v->ar, u, res.reported_rule[k]));
       reported = res.nreported > 0;
     }
     if (reported) c->r->counts[e][CNT_REPORTED]++;
@@ -380,7 +432,7 @@ static int fetch_unit(ctx *c, vm *v, uint32_t ui) {
     for (int i = 0; i < en->nattrs; i++) {
       int ref = en->attrs[i].ref;
       int is_id = strcmp(en->attrs[i].name, "sis_id") == 0;
-      if ((is_id && e != ENT_school) || (ref != REF_NONE && ref != REF_SCHOOL)) attrs[i] = prefixed(c, prefix, attrs[i]);
+      if ((is_id && e != ENT_school) || (ref != REF_NONE && ref != REF_SCHOOL)) attrs[i] = prefixed(&v->ar, prefix, attrs[i]);
     }
     if (c->nrecs == c->caprecs) {
       c->caprecs = c->caprecs ? c->caprecs * 2 : 256;
@@ -389,18 +441,18 @@ static int fetch_unit(ctx *c, vm *v, uint32_t ui) {
     inrec *rec = &c->recs[c->nrecs++];
     memset(rec, 0, sizeof *rec);
     rec->unit = ui;
-    rec->source = u->source;
-    rec->entity = e;
-    rec->attrs = arena_alloc(&c->ar, (size_t)c->nattrs[e] * sizeof *rec->attrs);
-    for (int i = 0; i < c->nattrs[e]; i++) rec->attrs[i] = keep_value(&c->ar, attrs[i]);
-    rec->sid = rec->attrs[id_slot].kind == V_NULL ? NULL : str_of(&c->ar, rec->attrs[id_slot]);
-    rec->where = arena_strndup(&c->ar, wc.where, strlen(wc.where));
-    if (!rec->sid) {
+    rec->source = (uint8_t)u->source;
+    rec->entity = (uint8_t)e;
+    const char *id = attrs[id_slot].kind == V_NULL ? NULL : str_of(&v->ar, attrs[id_slot]);
+    if (!id) {
       c->nrecs--;
       c->r->counts[e][CNT_SKIPPED]++;
       report(c, "skipped", e, u->source, NULL, wc.where, "the record has no sis_id");
     } else {
-      record_hash(c, rec);
+      char hash[65];
+      record_hash(c, e, attrs, hash);
+      rec->sid = arena_strndup(&c->ar, id, strlen(id));
+      spill_put(c->spill, wc.where, hash, attrs, c->nattrs[e], &rec->off, &rec->len);
     }
     vm_reset_record(v);
     t0 = now_s();
@@ -415,26 +467,47 @@ static int fetch_unit(ctx *c, vm *v, uint32_t ui) {
 
 /* ---- indexes ---------------------------------------------------------------------- */
 
-static const char *id_key(ctx *c, uint32_t source, int entity, const char *sid) {
+/* "source/entity/sid": the key of a OneRoster delta's deleted records. */
+static const char *id_key(arena *a, uint32_t source, int entity, const char *sid) {
   size_t n = strlen(sid) + 32;
-  char *k = arena_alloc(&c->ar, n);
+  char *k = arena_alloc(a, n);
   snprintf(k, n, "%u/%d/%s", source, entity, sid);
   return k;
 }
 
-static const char *code_key(ctx *c, int entity, const char *sid) {
-  size_t n = strlen(sid) + 16;
-  char *k = arena_alloc(&c->ar, n);
-  snprintf(k, n, "%d/%s", entity, sid);
-  return k;
+static uint64_t id_hash(uint32_t source, int entity, const char *sid) {
+  return fp_hash(sid, strlen(sid), (uint64_t)source << 8 | (uint64_t)entity);
 }
 
+/* Indexes hold hashes; the record's own sid (in memory) settles a match. */
 static void index_records(ctx *c) {
   for (size_t i = 0; i < c->nrecs; i++) {
     inrec *r = &c->recs[i];
-    map_put(&c->by_id, id_key(c, r->source, r->entity, r->sid), i);
-    map_put(&c->by_code, code_key(c, r->entity, r->sid), i);
+    fp_put(&c->by_id, id_hash(r->source, r->entity, r->sid), (uint32_t)i);
+    if (r->entity == ENT_school) fp_put(&c->schools, fp_hash(r->sid, strlen(r->sid), 0), (uint32_t)i);
   }
+}
+
+/* Whether the source sent a record of the entity with this id in this run. */
+static int has_record(ctx *c, uint32_t source, int entity, const char *sid) {
+  size_t pos = 0;
+  uint32_t i;
+  uint64_t h = id_hash(source, entity, sid);
+  while (fp_next(&c->by_id, h, &pos, &i)) {
+    const inrec *r = &c->recs[i];
+    if (r->source == source && r->entity == entity && !strcmp(r->sid, sid)) return 1;
+  }
+  return 0;
+}
+
+/* Whether any source sent a school with this code in this run. */
+static int has_school(ctx *c, const char *code) {
+  size_t pos = 0;
+  uint32_t i;
+  uint64_t h = fp_hash(code, strlen(code), 0);
+  while (fp_next(&c->schools, h, &pos, &i))
+    if (!strcmp(c->recs[i].sid, code)) return 1;
+  return 0;
 }
 
 /* ---- references ---------------------------------------------------------------- */
@@ -448,8 +521,7 @@ static int link_exists(ctx *c, const char *source, int entity, const char *sid) 
 }
 
 static int school_exists(ctx *c, const char *code) {
-  size_t at;
-  if (map_get(&c->by_code, code_key(c, ENT_school, code), &at)) return 1;
+  if (has_school(c, code)) return 1;
   if (!c->st_school && sqlite3_prepare_v2(c->s->db, "SELECT 1 FROM hub_school WHERE sis_id = ?", -1, &c->st_school, NULL) != SQLITE_OK)
     return 0;
   sqlite3_reset(c->st_school);
@@ -465,8 +537,7 @@ static int ref_found(ctx *c, uint32_t source, int target, const char *id) {
   if (target == REF_USER) lo = 0, hi = ENT__COUNT - 1;
   for (int e = lo; e <= hi; e++) {
     if (target == REF_USER && e != ENT_student && e != ENT_teacher && e != ENT_contact && e != ENT_admin) continue;
-    size_t at;
-    if (map_get(&c->by_id, id_key(c, source, e, id), &at)) return 1;
+    if (has_record(c, source, e, id)) return 1;
     if (link_exists(c, plan_str(c->p, c->p->sources[source].name), e, id)) return 1;
   }
   return 0;
@@ -484,27 +555,34 @@ static int skips_on(const plan *p, const plan_unit *u, int attr) {
 static void check_references(ctx *c) {
   int any_school_source = 0;
   for (uint32_t i = 0; i < c->p->nunits; i++) any_school_source |= c->p->units[i].entity == ENT_school;
+  int has_refs[ENT__COUNT] = {0};
+  for (int e = 0; e < ENT__COUNT; e++)
+    for (int a = 0; a < schema_entity_get(e)->nattrs; a++) has_refs[e] |= schema_entity_get(e)->attrs[a].ref != REF_NONE;
   for (size_t i = 0; i < c->nrecs; i++) {
     inrec *rec = &c->recs[i];
+    if (!has_refs[rec->entity]) continue;
     const schema_entity *en = schema_entity_get(rec->entity);
+    const char *where;
+    arena_rewind(&c->tmp);
+    value *attrs = load_rec(c, rec, &where, NULL);
     for (int a = 0; a < en->nattrs && !rec->parked; a++) {
       int ref = en->attrs[a].ref;
-      if (ref == REF_NONE || rec->attrs[a].kind == V_NULL) continue;
+      if (ref == REF_NONE || attrs[a].kind == V_NULL) continue;
       if (ref == REF_SCHOOL && !any_school_source) continue; /* no source feeds schools: codes are the hub's own */
-      value v = rec->attrs[a];
+      value v = attrs[a];
       uint32_t n = v.kind == V_LIST ? v.len : 1;
       for (uint32_t k = 0; k < n; k++) {
-        const char *id = str_of(&c->ar, v.kind == V_LIST ? v.u.items[k] : v);
+        const char *id = str_of(&c->tmp, v.kind == V_LIST ? v.u.items[k] : v);
         if (ref_found(c, rec->source, ref, id)) continue;
         const char *target = ref == REF_USER ? "user" : schema_entity_get(ref)->name;
         if (skips_on(c->p, &c->p->units[rec->unit], a)) {
           rec->parked = 2; /* skipped */
           c->r->counts[rec->entity][CNT_SKIPPED]++;
-          report(c, "skipped", rec->entity, rec->source, rec->sid, rec->where, "%s %s names no %s", en->attrs[a].name, id, target);
+          report(c, "skipped", rec->entity, rec->source, rec->sid, where, "%s %s names no %s", en->attrs[a].name, id, target);
           break;
         }
         c->r->counts[rec->entity][CNT_REPORTED]++;
-        report(c, "reported", rec->entity, rec->source, rec->sid, rec->where, "%s %s names no %s (the record is kept)",
+        report(c, "reported", rec->entity, rec->source, rec->sid, where, "%s %s names no %s (the record is kept)",
                en->attrs[a].name, id, target);
       }
     }
@@ -548,26 +626,104 @@ static int snapshot_same(ctx *c, const char *source, int entity, const char *sid
 }
 
 static const char *decision(ctx *c, const char *source, int entity, const char *sid, int64_t *hub) {
-  sqlite3_stmt *st;
   const char *d = NULL;
   *hub = 0;
-  if (sqlite3_prepare_v2(c->s->db, "SELECT decision, hub_id FROM sync_decisions WHERE source=? AND entity=? AND source_id=?",
-                         -1, &st, NULL) == SQLITE_OK) {
-    sqlite3_bind_text(st, 1, source, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, schema_entity_get(entity)->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, sid, -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-      const char *t = (const char *)sqlite3_column_text(st, 0);
-      d = arena_strndup(&c->ar, t, strlen(t));
-      *hub = sqlite3_column_int64(st, 1);
-    }
-    sqlite3_finalize(st);
+  if (keyed_step(c, &c->st_decision, "SELECT decision, hub_id FROM sync_decisions WHERE source=? AND entity=? AND source_id=?",
+                 source, entity, sid) == SQLITE_ROW) {
+    const char *t = (const char *)sqlite3_column_text(c->st_decision, 0);
+    d = arena_strndup(&c->tmp, t, strlen(t));
+    *hub = sqlite3_column_int64(c->st_decision, 1);
   }
+  if (c->st_decision) sqlite3_reset(c->st_decision);
   return d;
 }
 
+/* Whether every attribute of the domain is a TEXT column of the hub. */
+static int domain_text_columns(ctx *c, const plan_domain *d) {
+  const schema_entity *en = schema_entity_get(d->entity);
+  for (uint32_t k = 0; k < d->nattrs; k++) {
+    int a = attr_index(c, d->entity, plan_str(c->p, d->attrs[k]));
+    if (a < 0 || a >= en->nattrs || strcmp(store_column_type(en->attrs[a].type), "TEXT") != 0) return 0;
+  }
+  return d->nattrs > 0 && d->nattrs <= 16;
+}
+
+/* Reads the domain's columns of every hub object once, as hashes. */
+static void build_dom_index(ctx *c, struct dom_index *x, const plan_domain *d) {
+  char sql[1024], check[1024];
+  const char *ent = schema_entity_get(d->entity)->name;
+  size_t n = (size_t)snprintf(sql, sizeof sql, "SELECT hub_id"), m = (size_t)snprintf(check, sizeof check, "SELECT 1 FROM hub_%s WHERE hub_id = ?1", ent);
+  for (uint32_t k = 0; k < d->nattrs; k++) {
+    n += (size_t)snprintf(sql + n, sizeof sql - n, ", \"%s\"", plan_str(c->p, d->attrs[k]));
+    m += (size_t)snprintf(check + m, sizeof check - m, " AND \"%s\" = ?%u", plan_str(c->p, d->attrs[k]), k + 2);
+  }
+  snprintf(sql + n, sizeof sql - n, " FROM hub_%s", ent);
+  sqlite3_stmt *st;
+  x->state = -1;
+  if (sqlite3_prepare_v2(c->s->db, check, -1, &x->check, NULL) != SQLITE_OK || sqlite3_prepare_v2(c->s->db, sql, -1, &st, NULL) != SQLITE_OK)
+    return;
+  size_t cnt = 0, cap = 0;
+  arena ka = {0}; /* its own: the caller's record lives in c->tmp */
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    arena_rewind(&ka);
+    char *key = NULL;
+    size_t len = 0;
+    for (uint32_t k = 0; k < d->nattrs && (k == 0 || key); k++) {
+      const char *t = (const char *)sqlite3_column_text(st, (int)k + 1);
+      size_t tl = (size_t)sqlite3_column_bytes(st, (int)k + 1);
+      char *nk = t ? arena_alloc(&ka, len + tl + 2) : NULL;
+      if (nk && k) memcpy(nk, key, len), nk[len++] = '\x1f';
+      if (nk) memcpy(nk + len, t, tl), len += tl;
+      key = nk;
+    }
+    if (!key) continue; /* a NULL column: SQL's = never matches it */
+    if (cnt == cap) x->ids = realloc(x->ids, (cap = cap ? cap * 2 : 1024) * sizeof *x->ids);
+    x->ids[cnt] = sqlite3_column_int64(st, 0);
+    fp_put(&x->map, fp_hash(key, len, 0), (uint32_t)cnt++);
+  }
+  sqlite3_finalize(st);
+  arena_free(&ka);
+  x->state = 1;
+}
+
+/* hub_match through the domain's index: the lowest hub id among the
+ * candidates that SQL confirms.  -1: this record cannot use the index. */
+static int64_t hub_match_indexed(ctx *c, uint32_t di, const plan_domain *d, const value *attrs) {
+  struct dom_index *x = &c->dom_idx[di];
+  if (!x->state && !domain_text_columns(c, d)) x->state = -1;
+  if (x->state < 0) return -1;
+  size_t len = 0;
+  char key[4096];
+  int a[16];
+  for (uint32_t k = 0; k < d->nattrs; k++) {
+    a[k] = attr_index(c, d->entity, plan_str(c->p, d->attrs[k]));
+    value v = attrs[a[k]];
+    if (v.kind != V_STR || len + v.len + 1 > sizeof key) return -1; /* SQL's affinity rules decide for anything else */
+    if (k) key[len++] = '\x1f';
+    memcpy(key + len, v.u.s, v.len);
+    len += v.len;
+  }
+  if (!x->state) build_dom_index(c, x, d);
+  if (x->state < 0) return -1;
+  int64_t best = 0;
+  size_t pos = 0;
+  uint32_t i;
+  uint64_t h = fp_hash(key, len, 0);
+  while (fp_next(&x->map, h, &pos, &i)) {
+    if (best && x->ids[i] >= best) continue;
+    sqlite3_reset(x->check);
+    sqlite3_bind_int64(x->check, 1, x->ids[i]);
+    for (uint32_t k = 0; k < d->nattrs; k++) store_bind(x->check, (int)k + 2, attrs[a[k]], &c->tmp);
+    if (sqlite3_step(x->check) == SQLITE_ROW) best = x->ids[i];
+    sqlite3_reset(x->check);
+  }
+  return best;
+}
+
 /* A hub object of `entity` whose domain attributes all equal the record's. */
-static int64_t hub_match(ctx *c, uint32_t di, const plan_domain *d, const inrec *rec) {
+static int64_t hub_match(ctx *c, uint32_t di, const plan_domain *d, const value *attrs) {
+  int64_t fast = hub_match_indexed(c, di, d, attrs);
+  if (fast >= 0) return fast;
   sqlite3_stmt *cached = di < 64 ? c->st_domain[di] : NULL, *st = cached;
   int64_t id = 0;
   if (!st) {
@@ -582,7 +738,7 @@ static int64_t hub_match(ctx *c, uint32_t di, const plan_domain *d, const inrec 
   sqlite3_reset(st);
   for (uint32_t k = 0; k < d->nattrs; k++) {
     int a = attr_index(c, d->entity, plan_str(c->p, d->attrs[k]));
-    store_bind(st, (int)k + 1, a >= 0 ? rec->attrs[a] : v_null(), &c->ar);
+    store_bind(st, (int)k + 1, a >= 0 ? attrs[a] : v_null(), &c->tmp);
   }
   if (sqlite3_step(st) == SQLITE_ROW) id = sqlite3_column_int64(st, 0);
   if (cached) sqlite3_reset(st);
@@ -590,25 +746,25 @@ static int64_t hub_match(ctx *c, uint32_t di, const plan_domain *d, const inrec 
   return id;
 }
 
-static int domain_complete(ctx *c, const plan_domain *d, const inrec *rec) {
+static int domain_complete(ctx *c, const plan_domain *d, const value *attrs) {
   for (uint32_t k = 0; k < d->nattrs; k++) {
     int a = attr_index(c, d->entity, plan_str(c->p, d->attrs[k]));
-    if (a < 0 || v_missing(rec->attrs[a])) return 0;
+    if (a < 0 || v_missing(attrs[a])) return 0;
   }
   return 1;
 }
 
 /* The domain's values of a record as one key ("d3\x1fada@x.org"). */
-static const char *domain_key(ctx *c, uint32_t d, const plan_domain *dom, const inrec *rec) {
+static const char *domain_key(ctx *c, uint32_t d, const plan_domain *dom, const value *attrs) {
   size_t n = 32;
   value parts[16];
   uint32_t np = dom->nattrs < 16 ? dom->nattrs : 16;
   for (uint32_t k = 0; k < np; k++) {
     int a = attr_index(c, dom->entity, plan_str(c->p, dom->attrs[k]));
-    parts[k] = v_to_string(&c->ar, rec->attrs[a]);
+    parts[k] = v_to_string(&c->tmp, attrs[a]);
     n += parts[k].len + 1;
   }
-  char *key = arena_alloc(&c->ar, n);
+  char *key = arena_alloc(&c->tmp, n);
   size_t at = (size_t)snprintf(key, n, "%u", d);
   for (uint32_t k = 0; k < np; k++) {
     key[at++] = '\x1f';
@@ -619,21 +775,42 @@ static const char *domain_key(ctx *c, uint32_t d, const plan_domain *dom, const 
   return key;
 }
 
-static const char *domain_words(ctx *c, const plan_domain *d) {
+/* "email, last_name": made once per domain (records share it). */
+static const char *domain_words(ctx *c, uint32_t di) {
+  if (c->dom_words[di]) return c->dom_words[di];
+  const plan_domain *d = &c->p->domains[di];
   char *b = arena_alloc(&c->ar, 256);
   size_t n = 0;
   for (uint32_t k = 0; k < d->nattrs && n < 200; k++) n += (size_t)snprintf(b + n, 256 - n, "%s%s", k ? ", " : "", plan_str(c->p, d->attrs[k]));
-  return b;
+  return c->dom_words[di] = b;
 }
 
-static json_t *record_json(ctx *c, const inrec *rec) {
-  json_t *o = json_object();
-  for (int i = 0; i < c->nattrs[rec->entity]; i++)
-    if (rec->attrs[i].kind != V_NULL) json_object_set_new(o, c->names[rec->entity][i], to_json(rec->attrs[i]));
-  return o;
+/* How a record linked through an unattended domain was linked (once per domain). */
+static const char *domain_text(ctx *c, uint32_t di) {
+  if (c->dom_text[di]) return c->dom_text[di];
+  const plan_domain *dom = &c->p->domains[di];
+  char *dw = arena_alloc(&c->ar, 300);
+  snprintf(dw, 300, "by the unattended domain (%s) at %s:%u", domain_words(c, di), plan_str(c->p, c->p->locs[dom->loc].file),
+           c->p->locs[dom->loc].line);
+  return c->dom_text[di] = dw;
 }
 
-static void park(ctx *c, inrec *rec, int64_t candidate, const inrec *other, const char *domain) {
+/* The first record of this run (lowest number, as a first-wins map would
+ * keep) whose values for domain d make `key`; its hash is only a hint. */
+static int seen_domain(ctx *c, const fpmap *seen, uint32_t d, const char *key, uint32_t *found) {
+  size_t pos = 0;
+  uint32_t j;
+  int any = 0;
+  uint64_t h = fp_hash(key, strlen(key), 0);
+  while (fp_next(seen, h, &pos, &j)) {
+    if (any && j >= *found) continue;
+    const value *other = load_rec(c, &c->recs[j], NULL, NULL);
+    if (strcmp(domain_key(c, d, &c->p->domains[d], other), key) == 0) *found = j, any = 1;
+  }
+  return any;
+}
+
+static void park(ctx *c, inrec *rec, const value *attrs, int64_t candidate, const inrec *other, const char *domain) {
   rec->parked = 1;
   c->r->counts[rec->entity][CNT_CASES]++;
   json_t *o = json_object();
@@ -641,22 +818,26 @@ static void park(ctx *c, inrec *rec, int64_t candidate, const inrec *other, cons
   json_object_set_new(o, "source", json_string(plan_str(c->p, c->p->sources[rec->source].name)));
   json_object_set_new(o, "entity", json_string(schema_entity_get(rec->entity)->name));
   json_object_set_new(o, "sid", json_string(rec->sid));
-  json_object_set_new(o, "record", record_json(c, rec));
+  json_object_set_new(o, "record", record_json(c, rec->entity, attrs));
   json_object_set_new(o, "candidate", candidate > 0 ? json_integer(candidate) : json_null());
   if (other) {
     json_object_set_new(o, "candidate_source", json_string(plan_str(c->p, c->p->sources[other->source].name)));
     json_object_set_new(o, "candidate_sid", json_string(other->sid));
   }
   json_object_set_new(o, "domain", json_string(domain));
-  json_object_set_new(o, "label", json_string(label_of(c, rec->entity, rec->attrs, rec->sid)));
+  json_object_set_new(o, "label", json_string(label_of(c, rec->entity, attrs, rec->sid)));
   op(c, o);
 }
 
 static void link_all(ctx *c) {
-  strmap seen_domains = {0}; /* domain key -> the first record of this run that had it */
+  fpmap seen_domains = {0}; /* hash of a domain key -> the records of this run that had it */
+  int has_domains[ENT__COUNT] = {0};
+  for (uint32_t d = 0; d < c->p->ndomains; d++) has_domains[c->p->domains[d].entity] = 1;
   for (size_t i = 0; i < c->nrecs; i++) {
     inrec *rec = &c->recs[i];
     if (rec->parked) continue;
+    arena_rewind(&c->tmp);
+    const value *attrs = NULL; /* read only when a domain needs it */
     const char *src = plan_str(c->p, c->p->sources[rec->source].name);
     int gone;
     rec->hub_id = linked_hub(c, src, rec->entity, rec->sid, &gone);
@@ -675,24 +856,22 @@ static void link_all(ctx *c) {
       rec->domain = "by a duplicate decision (syncvm duplicates merge)";
       continue;
     }
-    if (!dec || strcmp(dec, "new") != 0) {
+    if (has_domains[rec->entity]) attrs = load_rec(c, rec, NULL, NULL);
+    if (attrs && (!dec || strcmp(dec, "new") != 0)) {
       for (uint32_t d = 0; d < c->p->ndomains && !rec->hub_id && !rec->parked; d++) {
         const plan_domain *dom = &c->p->domains[d];
-        if (dom->entity != rec->entity || !domain_complete(c, dom, rec)) continue;
-        int64_t match = hub_match(c, d, dom, rec);
+        if (dom->entity != rec->entity || !domain_complete(c, dom, attrs)) continue;
+        int64_t match = hub_match(c, d, dom, attrs);
         const inrec *other = NULL;
-        const char *dkey = domain_key(c, d, dom, rec);
-        size_t j;
-        if (!match && map_get(&seen_domains, dkey, &j)) match = c->recs[j].hub_id, other = &c->recs[j];
+        const char *dkey = domain_key(c, d, dom, attrs);
+        uint32_t j;
+        if (!match && seen_domain(c, &seen_domains, d, dkey, &j)) match = c->recs[j].hub_id, other = &c->recs[j];
         if (!match) continue;
         if (dom->manual) {
-          park(c, rec, match > 0 ? match : 0, other, domain_words(c, dom));
+          park(c, rec, attrs, match > 0 ? match : 0, other, domain_words(c, d));
         } else {
           rec->hub_id = match;
-          char *dw = arena_alloc(&c->ar, 300);
-          snprintf(dw, 300, "by the unattended domain (%s) at %s:%u", domain_words(c, dom), plan_str(c->p, c->p->locs[dom->loc].file),
-                   c->p->locs[dom->loc].line);
-          rec->domain = dw;
+          rec->domain = domain_text(c, d);
         }
       }
     }
@@ -701,13 +880,15 @@ static void link_all(ctx *c) {
       rec->domain = "new";
     }
     /* Later records of this run can match this one, domain by domain. */
-    if (rec->hub_id && !rec->parked)
+    if (rec->hub_id && !rec->parked && attrs)
       for (uint32_t d = 0; d < c->p->ndomains; d++) {
         const plan_domain *dom = &c->p->domains[d];
-        if (dom->entity == rec->entity && domain_complete(c, dom, rec)) map_put(&seen_domains, domain_key(c, d, dom, rec), i);
+        if (dom->entity != rec->entity || !domain_complete(c, dom, attrs)) continue;
+        const char *key = domain_key(c, d, dom, attrs);
+        fp_put(&seen_domains, fp_hash(key, strlen(key), 0), (uint32_t)i);
       }
   }
-  map_free(&seen_domains);
+  fp_free(&seen_domains);
 }
 
 /* ---- merge and diff ----------------------------------------------------------------- */
@@ -733,13 +914,17 @@ static int rank_of(ctx *c, int entity, const char *name, uint32_t source, uint32
   return (int)source;
 }
 
-/* Whether a unit's map assigns attribute `a`. */
-static int map_sets(const plan *p, const plan_unit *u, int a) {
-  if (u->map_block == PLAN_NONE) return 0;
-  const plan_block *b = &p->blocks[u->map_block];
-  for (uint32_t pc = 0; pc < b->len; pc += (uint32_t)op_size(b->code[pc]))
-    if (b->code[pc] == OP_STORE_ATTR && (int)rd16(b->code + pc + 1) == a) return 1;
-  return 0;
+/* Which attributes each unit's map assigns: read from its code once, not
+ * once per record and attribute. */
+static void find_map_sets(ctx *c) {
+  c->unit_sets = calloc(c->p->nunits + 1, sizeof *c->unit_sets);
+  for (uint32_t ui = 0; ui < c->p->nunits; ui++) {
+    const plan_unit *u = &c->p->units[ui];
+    if (u->map_block == PLAN_NONE) continue;
+    const plan_block *b = &c->p->blocks[u->map_block];
+    for (uint32_t pc = 0; pc < b->len; pc += (uint32_t)op_size(b->code[pc]))
+      if (b->code[pc] == OP_STORE_ATTR && rd16(b->code + pc + 1) < MAX_ATTRS) c->unit_sets[ui][rd16(b->code + pc + 1)] = 1;
+  }
 }
 
 static int load_hub(ctx *c, int entity, int64_t hub_id, value *out) {
@@ -757,12 +942,12 @@ static int load_hub(ctx *c, int entity, int64_t hub_id, value *out) {
   int found = sqlite3_step(st) == SQLITE_ROW;
   for (int i = 0; i < MAX_ATTRS; i++) out[i] = v_null();
   if (found) {
-    for (int i = 0; i < en->nattrs; i++) out[i] = store_column(st, i, en->attrs[i].type, &c->ar);
+    for (int i = 0; i < en->nattrs; i++) out[i] = store_column(st, i, en->attrs[i].type, &c->tmp);
     const char *extra = (const char *)sqlite3_column_text(st, en->nattrs);
     json_t *x = extra ? json_loads(extra, 0, NULL) : NULL;
     for (int i = en->nattrs; x && i < c->nattrs[entity]; i++) {
       json_t *j = json_object_get(x, c->names[entity][i]);
-      if (json_is_string(j)) out[i] = v_str(arena_strndup(&c->ar, json_string_value(j), json_string_length(j)), json_string_length(j));
+      if (json_is_string(j)) out[i] = v_str(arena_strndup(&c->tmp, json_string_value(j), json_string_length(j)), json_string_length(j));
       else if (json_is_integer(j)) out[i] = v_int(json_integer_value(j));
       else if (json_is_boolean(j)) out[i] = v_bool(json_is_true(j));
     }
@@ -777,91 +962,106 @@ static json_t *json_of_attr(ctx *c, int entity, int a, value v) {
   return to_json(v);
 }
 
-static void merge_object(ctx *c, int64_t hub_id, size_t *members, size_t nm) {
-  inrec *first = &c->recs[members[0]];
-  int e = first->entity;
-  value merged[MAX_ATTRS];
+/* An object's attributes merged from its records, and who gave each. */
+typedef struct {
+  value v[MAX_ATTRS];
   const char *by[MAX_ATTRS];
   uint32_t byloc[MAX_ATTRS];
-  int contenders[MAX_ATTRS] = {0};
-  int assigned[MAX_ATTRS] = {0};
+  int contenders[MAX_ATTRS], assigned[MAX_ATTRS];
+} merged_obj;
+
+static void merge_values(ctx *c, int e, const uint32_t *members, size_t nm, value *const *mattrs, merged_obj *m) {
   for (int a = 0; a < c->nattrs[e]; a++) {
-    merged[a] = v_null();
-    by[a] = NULL;
-    byloc[a] = PLAN_NONE;
+    m->v[a] = v_null();
+    m->by[a] = NULL;
+    m->byloc[a] = PLAN_NONE;
+    m->contenders[a] = m->assigned[a] = 0;
     int best = 1 << 30;
     for (size_t k = 0; k < nm; k++) {
       inrec *r = &c->recs[members[k]];
-      if (!map_sets(c->p, &c->p->units[r->unit], a)) continue;
-      assigned[a] = 1;
-      if (r->attrs[a].kind == V_NULL) continue;
+      if (!c->unit_sets[r->unit][a]) continue;
+      m->assigned[a] = 1;
+      if (mattrs[k][a].kind == V_NULL) continue;
       uint32_t loc;
       int rk = rank_of(c, e, c->names[e][a], r->source, &loc);
-      contenders[a]++;
+      m->contenders[a]++;
       if (rk < best) {
         best = rk;
-        merged[a] = r->attrs[a];
-        by[a] = plan_str(c->p, c->p->sources[r->source].name);
-        byloc[a] = loc;
+        m->v[a] = mattrs[k][a];
+        m->by[a] = plan_str(c->p, c->p->sources[r->source].name);
+        m->byloc[a] = loc;
       }
     }
   }
   int status = attr_index(c, e, "status");
-  if (status >= 0 && merged[status].kind == V_NULL) merged[status] = v_str("active", 6), assigned[status] = 1;
-  const char *label = label_of(c, e, merged, first->sid);
-  /* Provenance, for `syncvm why`: which source gave each attribute, and by
-   * which precedence line when several sources gave one. */
+  if (status >= 0 && m->v[status].kind == V_NULL) m->v[status] = v_str("active", 6), m->assigned[status] = 1;
+}
+
+/* Provenance, for `syncvm why`: which source gave each attribute, and by
+ * which precedence line when several sources gave one.  Made only for an
+ * object that changes (an unchanged one would throw it away). */
+static json_t *provenance(ctx *c, int e, const merged_obj *m) {
   json_t *prov = json_object();
   const char *only = NULL;
   int single = 1;
   for (int a = 0; a < c->nattrs[e] && single; a++)
-    if (by[a]) {
-      if (contenders[a] > 1 || (only && strcmp(only, by[a]) != 0)) single = 0;
-      only = by[a];
+    if (m->by[a]) {
+      if (m->contenders[a] > 1 || (only && strcmp(only, m->by[a]) != 0)) single = 0;
+      only = m->by[a];
     }
   if (single && only) { /* one source gave everything: one entry, not one per attribute */
     char text[300];
     snprintf(text, sizeof text, "%s, the only source that gives it", only);
     json_object_set_new(prov, "*", json_string(text));
+    return prov;
   }
-  if (!(single && only)) json_object_set_new(prov, "*", json_null()); /* json_patch drops an older "*" */
-  for (int a = 0; a < c->nattrs[e] && !(single && only); a++) {
-    if (!by[a]) continue;
+  json_object_set_new(prov, "*", json_null()); /* json_patch drops an older "*" */
+  for (int a = 0; a < c->nattrs[e]; a++) {
+    if (!m->by[a]) continue;
     char text[400];
-    if (contenders[a] > 1 && byloc[a] != PLAN_NONE)
-      snprintf(text, sizeof text, "%s, by the precedence line at %s:%u", by[a], plan_str(c->p, c->p->locs[byloc[a]].file),
-               c->p->locs[byloc[a]].line);
-    else if (contenders[a] > 1)
-      snprintf(text, sizeof text, "%s, the first declared of the sources that give it", by[a]);
+    if (m->contenders[a] > 1 && m->byloc[a] != PLAN_NONE)
+      snprintf(text, sizeof text, "%s, by the precedence line at %s:%u", m->by[a], plan_str(c->p, c->p->locs[m->byloc[a]].file),
+               c->p->locs[m->byloc[a]].line);
+    else if (m->contenders[a] > 1)
+      snprintf(text, sizeof text, "%s, the first declared of the sources that give it", m->by[a]);
     else
-      snprintf(text, sizeof text, "%s, the only source that gives it", by[a]);
+      snprintf(text, sizeof text, "%s, the only source that gives it", m->by[a]);
     json_object_set_new(prov, c->names[e][a], json_string(text));
   }
+  return prov;
+}
+
+static void emit_create(ctx *c, int e, int64_t hub_id, const char *sid, const merged_obj *m) {
   json_t *set = json_object();
-  if (hub_id < 0) {
-    for (int a = 0; a < c->nattrs[e]; a++)
-      if (assigned[a] && merged[a].kind != V_NULL) json_object_set_new(set, c->names[e][a], json_of_attr(c, e, a, merged[a]));
-    json_t *o = json_object();
-    json_object_set_new(o, "op", json_string("create"));
-    json_object_set_new(o, "entity", json_string(schema_entity_get(e)->name));
-    json_object_set_new(o, "tmp", json_integer(-hub_id));
-    json_object_set_new(o, "label", json_string(label));
-    json_object_set_new(o, "sid", json_string(first->sid));
-    json_object_set_new(o, "set", set);
-    char *pt = json_dumps(prov, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(prov);
-    json_object_set_new(o, "provenance", json_string(pt ? pt : "{}")); /* text: one string per record */
-    free(pt);
-    op(c, o);
-    c->r->counts[e][CNT_CREATE]++;
-    return;
-  }
+  for (int a = 0; a < c->nattrs[e]; a++)
+    if (m->assigned[a] && m->v[a].kind != V_NULL) json_object_set_new(set, c->names[e][a], json_of_attr(c, e, a, m->v[a]));
+  json_t *o = json_object();
+  json_object_set_new(o, "op", json_string("create"));
+  json_object_set_new(o, "entity", json_string(schema_entity_get(e)->name));
+  json_object_set_new(o, "tmp", json_integer(-hub_id));
+  json_object_set_new(o, "label", json_string(label_of(c, e, m->v, sid)));
+  json_object_set_new(o, "sid", json_string(sid));
+  json_object_set_new(o, "set", set);
+  json_t *prov = provenance(c, e, m);
+  char *pt = json_dumps(prov, JSON_COMPACT | JSON_SORT_KEYS);
+  json_decref(prov);
+  json_object_set_new(o, "provenance", json_string(pt ? pt : "{}")); /* text: one string per record */
+  free(pt);
+  op(c, o);
+  c->r->counts[e][CNT_CREATE]++;
+}
+
+static int is_word(value v, const char *w) { return v.kind == V_STR && v.len == strlen(w) && memcmp(v.u.s, w, v.len) == 0; }
+
+/* Diffs the merged object against the hub's: an update (changed attributes
+ * only), a reactivation, or unchanged. */
+static void emit_update(ctx *c, int e, int64_t hub_id, const char *sid, const merged_obj *m) {
   value cur[MAX_ATTRS];
   load_hub(c, e, hub_id, cur);
-  json_t *old = json_object(), *src = json_object();
+  json_t *set = json_object(), *old = json_object(), *src = json_object();
   for (int a = 0; a < c->nattrs[e]; a++) {
-    if (!assigned[a]) continue;
-    json_t *nv = json_of_attr(c, e, a, merged[a]), *ov = json_of_attr(c, e, a, cur[a]);
+    if (!m->assigned[a]) continue;
+    json_t *nv = json_of_attr(c, e, a, m->v[a]), *ov = json_of_attr(c, e, a, cur[a]);
     if (json_same(nv, ov)) {
       json_decref(nv);
       json_decref(ov);
@@ -869,29 +1069,38 @@ static void merge_object(ctx *c, int64_t hub_id, size_t *members, size_t nm) {
     }
     json_object_set_new(set, c->names[e][a], nv);
     json_object_set_new(old, c->names[e][a], ov);
-    if (by[a]) json_object_set_new(src, c->names[e][a], json_string(by[a]));
+    if (m->by[a]) json_object_set_new(src, c->names[e][a], json_string(m->by[a]));
   }
-  int was_inactive = status >= 0 && cur[status].kind == V_STR && cur[status].len == 8 && memcmp(cur[status].u.s, "inactive", 8) == 0;
-  int now_active = status >= 0 && merged[status].kind == V_STR && merged[status].len == 6 && memcmp(merged[status].u.s, "active", 6) == 0;
   if (json_object_size(set) == 0) {
     c->r->counts[e][CNT_UNCHANGED]++;
-    json_decref(set), json_decref(old), json_decref(src), json_decref(prov);
+    json_decref(set), json_decref(old), json_decref(src);
     return;
   }
+  int status = attr_index(c, e, "status");
+  int back = status >= 0 && is_word(cur[status], "inactive") && is_word(m->v[status], "active");
   json_t *o = json_object();
-  json_object_set_new(o, "op", json_string(was_inactive && now_active ? "reactivate" : "update"));
+  json_object_set_new(o, "op", json_string(back ? "reactivate" : "update"));
   json_object_set_new(o, "entity", json_string(schema_entity_get(e)->name));
   json_object_set_new(o, "hub_id", json_integer(hub_id));
-  json_object_set_new(o, "label", json_string(label));
-  json_object_set_new(o, "sid", json_string(first->sid));
+  json_object_set_new(o, "label", json_string(label_of(c, e, m->v, sid)));
+  json_object_set_new(o, "sid", json_string(sid));
   json_object_set_new(o, "set", set);
   json_object_set_new(o, "old", old);
   json_object_set_new(o, "by", src);
-  json_object_set_new(o, "provenance", prov);
+  json_object_set_new(o, "provenance", provenance(c, e, m));
   int sc = attr_index(c, e, "school");
-  if (sc >= 0 && merged[sc].kind == V_STR) json_object_set_new(o, "school", to_json(merged[sc]));
+  if (sc >= 0 && m->v[sc].kind == V_STR) json_object_set_new(o, "school", to_json(m->v[sc]));
   op(c, o);
-  c->r->counts[e][was_inactive && now_active ? CNT_REACTIVATE : CNT_UPDATE]++;
+  c->r->counts[e][back ? CNT_REACTIVATE : CNT_UPDATE]++;
+}
+
+/* One hub object from its records (members, with their attributes). */
+static void merge_object(ctx *c, int64_t hub_id, const uint32_t *members, size_t nm, value *const *mattrs) {
+  const inrec *first = &c->recs[members[0]];
+  merged_obj *m = arena_alloc(&c->tmp, sizeof *m);
+  merge_values(c, first->entity, members, nm, mattrs, m);
+  if (hub_id < 0) emit_create(c, first->entity, hub_id, first->sid, m);
+  else emit_update(c, first->entity, hub_id, first->sid, m);
 }
 
 static const inrec *sort_base;
@@ -899,36 +1108,46 @@ static const inrec *sort_base;
 /* Objects in the order their first record arrived; records of one object
  * in arrival order. */
 static int cmp_by_object(const void *a, const void *b) {
-  const inrec *x = &sort_base[*(const size_t *)a], *y = &sort_base[*(const size_t *)b];
+  uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
+  const inrec *x = &sort_base[i], *y = &sort_base[j];
   if (x->entity != y->entity) return x->entity < y->entity ? -1 : 1;
   if (x->hub_id != y->hub_id) return x->hub_id < y->hub_id ? -1 : 1;
-  return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+  return i < j ? -1 : 1;
 }
 
 static int cmp_pair(const void *a, const void *b) {
-  size_t x = ((const size_t *)a)[0], y = ((const size_t *)b)[0];
+  uint32_t x = ((const uint32_t *)a)[0], y = ((const uint32_t *)b)[0];
   return x < y ? -1 : x > y;
 }
 
+/* Reads a group's records and merges them (the scratch arena holds them
+ * until the next group). */
+static void merge_group(ctx *c, const uint32_t *members, size_t nm) {
+  arena_rewind(&c->tmp);
+  value **mattrs = arena_alloc(&c->tmp, nm * sizeof *mattrs);
+  for (size_t k = 0; k < nm; k++) mattrs[k] = load_rec(c, &c->recs[members[k]], NULL, NULL);
+  merge_object(c, c->recs[members[0]].hub_id, members, nm, mattrs);
+}
+
 static void merge_all(ctx *c) {
-  size_t *order = malloc((c->nrecs + 1) * sizeof *order), n = 0;
+  uint32_t *order = malloc((c->nrecs + 1) * sizeof *order), n = 0;
   for (size_t i = 0; i < c->nrecs; i++)
-    if (!c->recs[i].parked) order[n++] = i;
+    if (!c->recs[i].parked) order[n++] = (uint32_t)i;
   sort_base = c->recs;
   qsort(order, n, sizeof *order, cmp_by_object);
   /* Groups, then the groups in the order of their first record. */
-  size_t *starts = malloc((n + 1) * sizeof *starts), ng = 0;
-  for (size_t i = 0; i < n; i++)
+  uint32_t *starts = malloc(((size_t)n + 1) * sizeof *starts), ng = 0;
+  for (uint32_t i = 0; i < n; i++)
     if (i == 0 || c->recs[order[i]].entity != c->recs[order[i - 1]].entity || c->recs[order[i]].hub_id != c->recs[order[i - 1]].hub_id)
       starts[ng++] = i;
   starts[ng] = n;
   /* (first record, group) pairs sorted by first record: groups in arrival order */
-  size_t (*firsts)[2] = malloc((ng + 1) * sizeof *firsts);
-  for (size_t g = 0; g < ng; g++) firsts[g][0] = order[starts[g]], firsts[g][1] = g;
+  uint32_t (*firsts)[2] = malloc(((size_t)ng + 1) * sizeof *firsts);
+  for (uint32_t g = 0; g < ng; g++) firsts[g][0] = order[starts[g]], firsts[g][1] = g;
   qsort(firsts, ng, sizeof *firsts, cmp_pair);
-  for (size_t k = 0; k < ng; k++) {
-    size_t g = firsts[k][1], s = starts[g], e = starts[g + 1];
-    merge_object(c, c->recs[order[s]].hub_id, order + s, e - s);
+  for (uint32_t k = 0; k < ng; k++) {
+    uint32_t g = firsts[k][1];
+    merge_group(c, order + starts[g], starts[g + 1] - starts[g]);
   }
   free(firsts);
   free(starts);
@@ -942,6 +1161,9 @@ static void link_ops(ctx *c) {
     if (rec->parked) continue;
     const char *src = plan_str(c->p, c->p->sources[rec->source].name);
     const char *ent = schema_entity_get(rec->entity)->name;
+    const char *hash;
+    arena_rewind(&c->tmp);
+    const value *attrs = load_rec(c, rec, NULL, &hash);
     if (strcmp(rec->domain, "id") != 0) {
       json_t *o = json_object();
       json_object_set_new(o, "op", json_string("link"));
@@ -953,16 +1175,16 @@ static void link_ops(ctx *c) {
       json_object_set_new(o, "domain", json_string(rec->domain));
       op(c, o);
     }
-    if (!strcmp(rec->domain, "id") && snapshot_same(c, src, rec->entity, rec->sid, rec->hash)) continue;
+    if (!strcmp(rec->domain, "id") && snapshot_same(c, src, rec->entity, rec->sid, hash)) continue;
     json_t *o = json_object();
     json_object_set_new(o, "op", json_string("snapshot"));
     json_object_set_new(o, "source", json_string(src));
     json_object_set_new(o, "entity", json_string(ent));
     json_object_set_new(o, "sid", json_string(rec->sid));
-    json_object_set_new(o, "hash", json_string(rec->hash));
+    json_object_set_new(o, "hash", json_string(hash));
     /* The record as compact JSON text: one string, not an object per record
      * (a first sync holds one snapshot operation per record in memory). */
-    json_t *rj = record_json(c, rec);
+    json_t *rj = record_json(c, rec->entity, attrs);
     char *text = json_dumps(rj, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(rj);
     json_object_set_new(o, "record", json_string(text ? text : "{}"));
@@ -973,10 +1195,7 @@ static void link_ops(ctx *c) {
 
 /* ---- deletions ------------------------------------------------------------------------ */
 
-static int seen(ctx *c, uint32_t source, int entity, const char *sid) {
-  size_t at;
-  return map_get(&c->by_id, id_key(c, source, entity, sid), &at);
-}
+static int seen(ctx *c, uint32_t source, int entity, const char *sid) { return has_record(c, source, entity, sid); }
 
 /* Whether this run has not deactivated the object yet (and now has). */
 static int first_deactivation(ctx *c, int entity, int64_t hub) {
@@ -988,26 +1207,98 @@ static int first_deactivation(ctx *c, int entity, int64_t hub) {
   return 1;
 }
 
-static void end_enrollments(ctx *c, int64_t person, int entity, const char *label) {
-  /* Enrollments whose user is one of the person's source ids. */
+/* hub_enrollment has no index on "user": hash its users once, rather than
+ * scanning the table once per withdrawn person (which made a day with a
+ * thousand withdrawals take minutes).  Only hashes and hub ids are kept. */
+static void index_enrollment_users(ctx *c) {
   sqlite3_stmt *st;
-  const char *sql = "SELECT DISTINCT e.hub_id, e.sis_id FROM hub_enrollment e JOIN sync_links l ON l.entity = ? AND l.hub_id = ?"
-                    " WHERE e.\"user\" = l.source_id AND (e.status IS NULL OR e.status != 'inactive')";
-  if (sqlite3_prepare_v2(c->s->db, sql, -1, &st, NULL) != SQLITE_OK) return;
-  sqlite3_bind_text(st, 1, schema_entity_get(entity)->name, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 2, person);
+  size_t n = 0, cap = 0;
+  c->enr_indexed = 1;
+  if (sqlite3_prepare_v2(c->s->db, "SELECT hub_id, \"user\" FROM hub_enrollment WHERE \"user\" IS NOT NULL", -1, &st, NULL) != SQLITE_OK)
+    return;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    if (n == cap) c->enr_ids = realloc(c->enr_ids, (cap = cap ? cap * 2 : 1024) * sizeof *c->enr_ids);
+    const char *u = (const char *)sqlite3_column_text(st, 1);
+    c->enr_ids[n] = sqlite3_column_int64(st, 0);
+    fp_put(&c->enr_users, fp_hash(u, (size_t)sqlite3_column_bytes(st, 1), 0), (uint32_t)n);
+    n++;
+  }
+  sqlite3_finalize(st);
+}
+
+typedef struct {
+  int64_t hub;
+  const char *sid;
+} enr_row;
+
+static int cmp_enr(const void *a, const void *b) {
+  int64_t x = ((const enr_row *)a)->hub, y = ((const enr_row *)b)->hub;
+  return x < y ? -1 : x > y;
+}
+
+/* Adds the active enrollments whose user is `user` (checked in the hub:
+ * the hash only names candidates) to rows, once each. */
+static void enrollments_of(ctx *c, const char *user, enr_row **rows, size_t *n, size_t *cap) {
+  size_t pos = 0;
+  uint32_t k;
+  uint64_t h = fp_hash(user, strlen(user), 0);
+  while (fp_next(&c->enr_users, h, &pos, &k)) {
+    int dup = 0;
+    for (size_t i = 0; i < *n && !dup; i++) dup = (*rows)[i].hub == c->enr_ids[k];
+    if (dup || (!c->st_enrollment && sqlite3_prepare_v2(c->s->db,
+                     "SELECT sis_id FROM hub_enrollment WHERE hub_id = ? AND \"user\" = ? AND (status IS NULL OR status != 'inactive')",
+                     -1, &c->st_enrollment, NULL) != SQLITE_OK))
+      continue;
+    sqlite3_reset(c->st_enrollment);
+    sqlite3_bind_int64(c->st_enrollment, 1, c->enr_ids[k]);
+    sqlite3_bind_text(c->st_enrollment, 2, user, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(c->st_enrollment) == SQLITE_ROW) {
+      if (*n == *cap) *rows = realloc(*rows, (*cap = *cap ? *cap * 2 : 16) * sizeof **rows);
+      const char *sid = (const char *)sqlite3_column_text(c->st_enrollment, 0);
+      (*rows)[*n].hub = c->enr_ids[k];
+      (*rows)[(*n)++].sid = sid ? arena_strndup(&c->tmp, sid, strlen(sid)) : NULL;
+    }
+    sqlite3_reset(c->st_enrollment);
+  }
+}
+
+/* The enrollments whose user is one of the person's source ids (any
+ * source, gone or not), in hub id order. */
+static enr_row *person_enrollments(ctx *c, int64_t person, int entity, size_t *n) {
+  enr_row *rows = NULL;
+  size_t cap = 0;
+  *n = 0;
+  if (!c->enr_indexed) index_enrollment_users(c);
+  if (!c->st_person_ids &&
+      sqlite3_prepare_v2(c->s->db, "SELECT DISTINCT source_id FROM sync_links WHERE entity = ? AND hub_id = ?", -1, &c->st_person_ids, NULL) != SQLITE_OK)
+    return NULL;
+  sqlite3_reset(c->st_person_ids);
+  sqlite3_bind_text(c->st_person_ids, 1, schema_entity_get(entity)->name, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(c->st_person_ids, 2, person);
+  while (sqlite3_step(c->st_person_ids) == SQLITE_ROW) {
+    const char *u = (const char *)sqlite3_column_text(c->st_person_ids, 0);
+    enrollments_of(c, arena_strndup(&c->tmp, u, strlen(u)), &rows, n, &cap);
+  }
+  sqlite3_reset(c->st_person_ids);
+  if (*n) qsort(rows, *n, sizeof *rows, cmp_enr);
+  return rows;
+}
+
+static void end_enrollments(ctx *c, int64_t person, int entity, const char *label) {
+  size_t n;
+  enr_row *rows = person_enrollments(c, person, entity, &n);
   time_t now = time(NULL);
   struct tm tm;
   localtime_r(&now, &tm);
   char today[16];
   strftime(today, sizeof today, "%Y-%m-%d", &tm);
-  while (sqlite3_step(st) == SQLITE_ROW) {
-    if (!first_deactivation(c, ENT_enrollment, sqlite3_column_int64(st, 0))) continue;
+  for (size_t i = 0; i < n; i++) {
+    if (!first_deactivation(c, ENT_enrollment, rows[i].hub)) continue;
     json_t *o = json_object();
     json_object_set_new(o, "op", json_string("deactivate"));
     json_object_set_new(o, "entity", json_string("enrollment"));
-    json_object_set_new(o, "hub_id", json_integer(sqlite3_column_int64(st, 0)));
-    const char *sid = (const char *)sqlite3_column_text(st, 1);
+    json_object_set_new(o, "hub_id", json_integer(rows[i].hub));
+    const char *sid = rows[i].sid;
     json_object_set_new(o, "label", json_string(sid ? sid : ""));
     json_object_set_new(o, "sid", json_string(sid ? sid : ""));
     json_object_set_new(o, "end_date", json_string(today));
@@ -1017,7 +1308,7 @@ static void end_enrollments(ctx *c, int64_t person, int entity, const char *labe
     op(c, o);
     c->r->counts[ENT_enrollment][CNT_DEACTIVATE]++;
   }
-  sqlite3_finalize(st);
+  free(rows);
 }
 
 static void deletions(ctx *c) {
@@ -1039,13 +1330,14 @@ static void deletions(ctx *c) {
       int last_time = 0;
       while (sqlite3_step(st) == SQLITE_ROW) {
         last_time++;
+        arena_rewind(&c->tmp);
         const char *sid = (const char *)sqlite3_column_text(st, 0);
         int64_t hub = sqlite3_column_int64(st, 1);
         if (seen(c, s, e, sid)) continue;
         size_t at;
         /* A delta file removes only what it marks tobedeleted; a bulk file
          * removes whatever it no longer sends. */
-        if (c->delta[s][e] ? !map_get(&c->deleted, id_key(c, s, e, sid), &at) : !bulk) continue;
+        if (c->delta[s][e] ? !map_get(&c->deleted, id_key(&c->tmp, s, e, sid), &at) : !bulk) continue;
         value cur[MAX_ATTRS];
         load_hub(c, e, hub, cur);
         int sc = attr_index(c, e, "school");
@@ -1159,76 +1451,111 @@ static void holds(ctx *c) {
 
 /* ---- the whole computation ------------------------------------------------------------- */
 
+/* Everything after reading: references, link, merge, diff, deletions, holds. */
+static void compute_phases(ctx *c) {
+  double t0 = now_s();
+  index_records(c);
+  check_references(c);
+  link_all(c);
+  double t1 = now_s();
+  find_map_sets(c);
+  merge_all(c);
+  link_ops(c);
+  deletions(c);
+  holds(c);
+  c->r->t_link = t1 - t0;
+  c->r->t_merge = now_s() - t1;
+}
+
+static void ctx_free(ctx *c) {
+  fp_free(&c->by_id);
+  fp_free(&c->schools);
+  map_free(&c->ended);
+  map_free(&c->deleted);
+  sqlite3_finalize(c->st_link);
+  sqlite3_finalize(c->st_snap);
+  sqlite3_finalize(c->st_decision);
+  sqlite3_finalize(c->st_person_ids);
+  sqlite3_finalize(c->st_enrollment);
+  fp_free(&c->enr_users);
+  free(c->enr_ids);
+  for (int e = 0; e < ENT__COUNT; e++) sqlite3_finalize(c->st_hub[e]);
+  for (int k = 0; k < 64; k++) sqlite3_finalize(c->st_domain[k]);
+  sqlite3_finalize(c->st_school);
+  spill_free(c->spill);
+  arena_free(&c->ar);
+  arena_free(&c->tmp);
+  free(c->dom_words);
+  free(c->dom_text);
+  for (uint32_t d = 0; d < c->p->ndomains; d++) {
+    fp_free(&c->dom_idx[d].map);
+    free(c->dom_idx[d].ids);
+    sqlite3_finalize(c->dom_idx[d].check);
+  }
+  free(c->dom_idx);
+  free(c->unit_sets);
+  free(c->recs);
+  free(c);
+}
+
+/* Why the run cannot go on, when its temporary files failed it. */
+static int spills_ok(ctx *c) {
+  if (oplog_failed(c->r->ops) || spill_failed(c->spill) || c->spill_broken) {
+    snprintf(c->r->error, sizeof c->r->error, "cannot write or read back the run's temporary files (TMPDIR): disk full?");
+    return 0;
+  }
+  return 1;
+}
+
 int run_compute(const plan *p, const uint8_t *plan_bytes, size_t plan_len, store *s, run_result *r, FILE *trace) {
   memset(r, 0, sizeof *r);
-  r->ops = json_array();
+  r->ops = oplog_new();
   r->report = json_array();
   r->hub_version = store_hub_version(s);
+  ctx *c = calloc(1, sizeof *c);
+  c->spill = spill_new();
+  if (!r->ops || !c->spill || p->nsources > 64) {
+    snprintf(r->error, sizeof r->error, p->nsources > 64 ? "too many sources"
+             : "cannot make a temporary file for the run (TMPDIR): %s", strerror(errno));
+    spill_free(c->spill);
+    free(c);
+    return 0;
+  }
   uint8_t d[32];
   sha256(plan_bytes, plan_len, d);
   sha256_hex(d, r->plan_sha);
   if (p->ninputs) sha256_hex(p->inputs[0].sha256, r->spec_sha);
-  ctx *c = calloc(1, sizeof *c);
   c->p = p;
   c->s = s;
   c->r = r;
+  c->dom_words = calloc(p->ndomains + 1, sizeof *c->dom_words);
+  c->dom_text = calloc(p->ndomains + 1, sizeof *c->dom_text);
+  c->dom_idx = calloc(p->ndomains + 1, sizeof *c->dom_idx);
   for (int e = 0; e < ENT__COUNT; e++) c->nattrs[e] = plan_entity_attrs(p, e, c->names[e], c->types[e], MAX_ATTRS);
-  if (p->nsources > 64) {
-    snprintf(r->error, sizeof r->error, "too many sources");
-    free(c);
-    return 0;
-  }
+  /* One read transaction (unless the caller's write one is open): one
+   * consistent view of the hub, and no lock taken per lookup. */
+  int own_txn = sqlite3_get_autocommit(s->db) && sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
   vm v;
   vm_init(&v, p);
   v.trace = trace;
   int ok = 1;
   for (uint32_t i = 0; i < p->nunits && ok; i++) ok = fetch_unit(c, &v, i);
   vm_free(&v);
-  if (ok) {
-    double t0 = now_s();
-    index_records(c);
-    check_references(c);
-    link_all(c);
-    double t1 = now_s();
-    merge_all(c);
-    link_ops(c);
-    deletions(c);
-    holds(c);
-    r->t_link = t1 - t0;
-    r->t_merge = now_s() - t1;
-  }
-  map_free(&c->by_id);
-  map_free(&c->by_code);
-  map_free(&c->ended);
-  map_free(&c->deleted);
-  sqlite3_finalize(c->st_link);
-  sqlite3_finalize(c->st_snap);
-  for (int e = 0; e < ENT__COUNT; e++) sqlite3_finalize(c->st_hub[e]);
-  for (int k = 0; k < 64; k++) sqlite3_finalize(c->st_domain[k]);
-  sqlite3_finalize(c->st_school);
-  arena_free(&c->ar);
-  free(c->recs);
-  free(c);
+  if (ok && spills_ok(c)) compute_phases(c);
+  ok = ok && spills_ok(c);
+  ctx_free(c);
+  if (own_txn) sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
   return ok;
 }
 
 void run_free(run_result *r) {
-  json_decref(r->ops);
+  oplog_free(r->ops);
   json_decref(r->report);
-  r->ops = r->report = NULL;
+  r->ops = NULL;
+  r->report = NULL;
 }
 
-int run_has_changes(const run_result *r) {
-  size_t i;
-  json_t *o;
-  json_array_foreach(r->ops, i, o) {
-    const char *k = json_string_value(json_object_get(o, "op"));
-    if (k && (strcmp(k, "create") == 0 || strcmp(k, "update") == 0 || strcmp(k, "deactivate") == 0 ||
-              strcmp(k, "delete") == 0 || strcmp(k, "reactivate") == 0 || strcmp(k, "link") == 0 || strcmp(k, "unlink") == 0))
-      return 1;
-  }
-  return 0;
-}
+int run_has_changes(const run_result *r) { return r->nchanges > 0; }
 
 /* ---- printing ---------------------------------------------------------------------------- */
 
@@ -1241,6 +1568,8 @@ static void print_value(FILE *out, json_t *v) {
     free(t);
   }
 }
+
+static void print_op(json_t *o, FILE *out, int *header);
 
 void run_print(const run_result *r, FILE *out, int summary_only) {
   static const char *const heads[CNT__COUNT] = {"create", "update", "deactivate", "reactivate", "unchanged",
@@ -1259,92 +1588,115 @@ void run_print(const run_result *r, FILE *out, int summary_only) {
   if (r->held[0]) fprintf(out, "\nheld for approval: %s\n", r->held);
   if (summary_only) return;
   int header = 0;
-  size_t i;
   json_t *o;
-  json_array_foreach(r->ops, i, o) {
-    const char *k = json_string_value(json_object_get(o, "op"));
-    const char *ent = json_string_value(json_object_get(o, "entity"));
-    const char *sid = json_string_value(json_object_get(o, "sid"));
-    const char *label = json_string_value(json_object_get(o, "label"));
-    if (!k) continue;
-    const char *dom = json_string_value(json_object_get(o, "domain"));
-    int joins = !strcmp(k, "link") && json_object_get(o, "hub_id") && dom && strcmp(dom, "new") != 0;
-    int is_change = !strcmp(k, "create") || !strcmp(k, "update") || !strcmp(k, "deactivate") || !strcmp(k, "delete") ||
-                    !strcmp(k, "reactivate") || !strcmp(k, "case") || joins;
-    if (!is_change) continue;
-    if (joins) {
-      if (!header++) fputc('\n', out);
-      fprintf(out, "= %s %s from %s joins hub %s %lld: %s\n", ent, sid ? sid : "", json_string_value(json_object_get(o, "source")),
-              ent, (long long)json_integer_value(json_object_get(o, "hub_id")), dom);
-      continue;
-    }
-    if (!header++) fputc('\n', out);
-    if (!strcmp(k, "create")) {
-      fprintf(out, "+ %s %s", ent, sid ? sid : "");
-      if (label && (!sid || strcmp(label, sid) != 0)) fprintf(out, " %s", label);
-      json_t *set = json_object_get(o, "set");
-      json_t *school = json_object_get(set, "school"), *grade = json_object_get(set, "grade");
-      if (json_is_string(school) || json_is_string(grade)) {
-        fputs(" (", out);
-        if (json_is_string(school)) fputs(json_string_value(school), out);
-        if (json_is_string(grade)) fprintf(out, "%sgrade %s", json_is_string(school) ? ", " : "", json_string_value(grade));
-        fputc(')', out);
-      }
-      fputc('\n', out);
-    } else if (!strcmp(k, "update") || !strcmp(k, "reactivate")) {
-      json_t *set = json_object_get(o, "set"), *old = json_object_get(o, "old"), *by = json_object_get(o, "by");
-      const char *key;
-      json_t *nv;
-      int first = 1;
-      if (!strcmp(k, "reactivate")) fprintf(out, "~ %s %s reactivate: sent again\n", ent, sid ? sid : "");
-      json_object_foreach(set, key, nv) {
-        fprintf(out, "~ %s %s %s: ", ent, sid ? sid : "", key);
-        print_value(out, json_object_get(old, key));
-        fputs(" -> ", out);
-        print_value(out, nv);
-        const char *src = json_string_value(json_object_get(by, key));
-        if (src) fprintf(out, " (%s)", src);
-        fputc('\n', out);
-        first = 0;
-      }
-      (void)first;
-    } else if (!strcmp(k, "case")) {
-      json_t *cand = json_object_get(o, "candidate");
-      const char *csid = json_string_value(json_object_get(o, "candidate_sid"));
-      fprintf(out, "? %s %s %s: possibly the same as ", ent, sid ? sid : "", label ? label : "");
-      if (csid) fprintf(out, "%s %s", ent, csid);
-      else fprintf(out, "hub %s %lld", ent, (long long)json_integer_value(cand));
-      fprintf(out, " (same %s): a duplicate case, waiting for a decision\n", json_string_value(json_object_get(o, "domain")));
-    } else {
-      fprintf(out, "- %s %s %s: %s\n", ent, sid ? sid : "", k, json_string_value(json_object_get(o, "reason")));
-    }
+  oplog_rewind(r->ops);
+  while ((o = oplog_next(r->ops))) {
+    print_op(o, out, &header);
+    json_decref(o);
   }
 }
 
-json_t *run_to_json(const run_result *r) {
+/* One line per change (several for an update); *header: lines so far. */
+static void print_op(json_t *o, FILE *out, int *header) {
+  const char *k = json_string_value(json_object_get(o, "op"));
+  const char *ent = json_string_value(json_object_get(o, "entity"));
+  const char *sid = json_string_value(json_object_get(o, "sid"));
+  const char *label = json_string_value(json_object_get(o, "label"));
+  if (!k) return;
+  const char *dom = json_string_value(json_object_get(o, "domain"));
+  int joins = !strcmp(k, "link") && json_object_get(o, "hub_id") && dom && strcmp(dom, "new") != 0;
+  int is_change = !strcmp(k, "create") || !strcmp(k, "update") || !strcmp(k, "deactivate") || !strcmp(k, "delete") ||
+                  !strcmp(k, "reactivate") || !strcmp(k, "case") || joins;
+  if (!is_change) return;
+  if (joins) {
+    if (!(*header)++) fputc('\n', out);
+    fprintf(out, "= %s %s from %s joins hub %s %lld: %s\n", ent, sid ? sid : "", json_string_value(json_object_get(o, "source")),
+            ent, (long long)json_integer_value(json_object_get(o, "hub_id")), dom);
+    return;
+  }
+  if (!(*header)++) fputc('\n', out);
+  if (!strcmp(k, "create")) {
+    fprintf(out, "+ %s %s", ent, sid ? sid : "");
+    if (label && (!sid || strcmp(label, sid) != 0)) fprintf(out, " %s", label);
+    json_t *set = json_object_get(o, "set");
+    json_t *school = json_object_get(set, "school"), *grade = json_object_get(set, "grade");
+    if (json_is_string(school) || json_is_string(grade)) {
+      fputs(" (", out);
+      if (json_is_string(school)) fputs(json_string_value(school), out);
+      if (json_is_string(grade)) fprintf(out, "%sgrade %s", json_is_string(school) ? ", " : "", json_string_value(grade));
+      fputc(')', out);
+    }
+    fputc('\n', out);
+  } else if (!strcmp(k, "update") || !strcmp(k, "reactivate")) {
+    json_t *set = json_object_get(o, "set"), *old = json_object_get(o, "old"), *by = json_object_get(o, "by");
+    const char *key;
+    json_t *nv;
+    if (!strcmp(k, "reactivate")) fprintf(out, "~ %s %s reactivate: sent again\n", ent, sid ? sid : "");
+    json_object_foreach(set, key, nv) {
+      fprintf(out, "~ %s %s %s: ", ent, sid ? sid : "", key);
+      print_value(out, json_object_get(old, key));
+      fputs(" -> ", out);
+      print_value(out, nv);
+      const char *src = json_string_value(json_object_get(by, key));
+      if (src) fprintf(out, " (%s)", src);
+      fputc('\n', out);
+    }
+  } else if (!strcmp(k, "case")) {
+    json_t *cand = json_object_get(o, "candidate");
+    const char *csid = json_string_value(json_object_get(o, "candidate_sid"));
+    fprintf(out, "? %s %s %s: possibly the same as ", ent, sid ? sid : "", label ? label : "");
+    if (csid) fprintf(out, "%s %s", ent, csid);
+    else fprintf(out, "hub %s %lld", ent, (long long)json_integer_value(cand));
+    fprintf(out, " (same %s): a duplicate case, waiting for a decision\n", json_string_value(json_object_get(o, "domain")));
+  } else {
+    fprintf(out, "- %s %s %s: %s\n", ent, sid ? sid : "", k, json_string_value(json_object_get(o, "reason")));
+  }
+}
+
+static const char *const count_keys[CNT__COUNT] = {"create", "update", "deactivate", "reactivate", "unchanged",
+                                                  "left_out", "dropped", "skipped", "reported", "duplicates"};
+
+json_t *run_counts_json(const run_result *r) {
+  json_t *counts = json_object();
+  for (int e = 0; e < ENT__COUNT; e++) {
+    json_t *row = json_object();
+    int any = 0;
+    for (int k = 0; k < CNT__COUNT; k++) {
+      json_object_set_new(row, count_keys[k], json_integer(r->counts[e][k]));
+      any |= r->counts[e][k] != 0;
+    }
+    if (any) json_object_set_new(counts, schema_entity_get(e)->name, row);
+    else json_decref(row);
+  }
+  return counts;
+}
+
+/* Stands for the operations in the dumped document; the writer splices the
+ * oplog in where it appears (no real value can be this string: it would be
+ * inside an array, never the whole "ops" value). */
+#define OPS_MARK "\"@@syncvm-ops@@\""
+
+int run_write_json(const run_result *r, FILE *out, size_t flags, json_t *extra) {
   json_t *doc = json_object();
   json_object_set_new(doc, "format", json_string("syncvm-run-1"));
   json_object_set_new(doc, "plan_sha256", json_string(r->plan_sha));
   json_object_set_new(doc, "spec_sha256", json_string(r->spec_sha));
   json_object_set_new(doc, "hub_version", json_integer(r->hub_version));
   json_object_set_new(doc, "held", r->held[0] ? json_string(r->held) : json_null());
-  json_t *counts = json_object();
-  static const char *const keys[CNT__COUNT] = {"create", "update", "deactivate", "reactivate", "unchanged",
-                                               "left_out", "dropped", "skipped", "reported", "duplicates"};
-  for (int e = 0; e < ENT__COUNT; e++) {
-    json_t *row = json_object();
-    int any = 0;
-    for (int k = 0; k < CNT__COUNT; k++) {
-      json_object_set_new(row, keys[k], json_integer(r->counts[e][k]));
-      any |= r->counts[e][k] != 0;
-    }
-    if (any) json_object_set_new(counts, schema_entity_get(e)->name, row);
-    else json_decref(row);
-  }
-  json_object_set_new(doc, "counts", counts);
-  json_object_set(doc, "ops", r->ops);
+  json_object_set_new(doc, "counts", run_counts_json(r));
+  json_object_set_new(doc, "ops", json_string("@@syncvm-ops@@"));
   json_object_set(doc, "report", r->report);
-  return doc;
+  json_object_update(doc, extra);
+  char *text = json_dumps(doc, flags);
+  json_decref(doc);
+  char *mark = text ? strstr(text, OPS_MARK) : NULL;
+  int ok = mark != NULL;
+  if (ok) {
+    fwrite(text, 1, (size_t)(mark - text), out);
+    ok = oplog_write_array(r->ops, out, flags, 1) && fputs(mark + strlen(OPS_MARK), out) != EOF && !ferror(out);
+  }
+  free(text);
+  return ok;
 }
 
 int run_from_json(json_t *doc, run_result *r, char *err, size_t errsize) {
@@ -1354,13 +1706,26 @@ int run_from_json(json_t *doc, run_result *r, char *err, size_t errsize) {
     snprintf(err, errsize, "not a syncvm run file");
     return 0;
   }
-  r->ops = json_incref(json_object_get(doc, "ops"));
+  json_t *ops = json_object_get(doc, "ops");
   r->report = json_incref(json_object_get(doc, "report"));
-  if (!json_is_array(r->ops) || !json_is_array(r->report)) {
+  if (!json_is_array(ops) || !json_is_array(r->report)) {
     snprintf(err, errsize, "the run file has no operations");
     run_free(r);
     return 0;
   }
+  r->ops = oplog_new();
+  if (!r->ops) {
+    snprintf(err, errsize, "cannot make a temporary file for the run's operations (TMPDIR): %s", strerror(errno));
+    run_free(r);
+    return 0;
+  }
+  size_t i;
+  json_t *o;
+  json_array_foreach(ops, i, o) {
+    if (is_change_op(json_string_value(json_object_get(o, "op")))) r->nchanges++;
+    oplog_add(r->ops, json_incref(o));
+  }
+  json_object_del(doc, "ops"); /* the oplog has them now: memory holds them once, briefly */
   r->hub_version = json_integer_value(json_object_get(doc, "hub_version"));
   const char *ps = json_string_value(json_object_get(doc, "plan_sha256"));
   const char *ss = json_string_value(json_object_get(doc, "spec_sha256"));
@@ -1368,12 +1733,10 @@ int run_from_json(json_t *doc, run_result *r, char *err, size_t errsize) {
   snprintf(r->spec_sha, sizeof r->spec_sha, "%s", ss ? ss : "");
   const char *held = json_string_value(json_object_get(doc, "held"));
   if (held) snprintf(r->held, sizeof r->held, "%s", held);
-  static const char *const keys[CNT__COUNT] = {"create", "update", "deactivate", "reactivate", "unchanged",
-                                               "left_out", "dropped", "skipped", "reported", "duplicates"};
   json_t *counts = json_object_get(doc, "counts");
   for (int e = 0; e < ENT__COUNT; e++) {
     json_t *row = json_object_get(counts, schema_entity_get(e)->name);
-    for (int k = 0; row && k < CNT__COUNT; k++) r->counts[e][k] = json_integer_value(json_object_get(row, keys[k]));
+    for (int k = 0; row && k < CNT__COUNT; k++) r->counts[e][k] = json_integer_value(json_object_get(row, count_keys[k]));
   }
   return 1;
 }
@@ -1554,12 +1917,10 @@ static int exec_bind(store *s, const char *sql, char *err, size_t errsize, int n
 
 int run_apply_ops(store *s, const run_result *r, int64_t run_id, op_filter keep, void *fctx, char *err, size_t errsize) {
   tmp_map tm = {NULL, 0};
-  size_t i;
-  json_t *o;
   int ok = 1;
   json_t *skipped_ids = json_object(); /* "entity/sid" of records whose create was filtered out */
-  json_array_foreach(r->ops, i, o) {
-    if (!ok) break;
+  oplog_rewind(r->ops);
+  for (json_t *o = oplog_next(r->ops); o; json_decref(o), o = ok ? oplog_next(r->ops) : NULL) {
     const char *k = json_string_value(json_object_get(o, "op"));
     int e = entity_of(o);
     if (!k || (e < 0 && strcmp(k, "case") != 0)) continue;
@@ -1651,6 +2012,75 @@ int run_apply_ops(store *s, const run_result *r, int64_t run_id, op_filter keep,
   free(tm.hub);
   json_decref(skipped_ids);
   free_stmt_cache(); /* the caller commits or rolls back next: no statement may stay open */
+  return ok;
+}
+
+/* ---- the history's copy of the operations ---------------------------------------------- */
+
+/* Up to this size the changes are stored as TEXT, read into memory once. */
+#define CHANGES_TEXT_MAX (16u << 20)
+
+typedef struct {
+  char *buf;
+  size_t n, cap;
+  sqlite3_blob *blob; /* when set, full buffers go here */
+  int64_t at;
+} piece_sink;
+
+static int sink_flush(piece_sink *k) {
+  if (!k->blob || !k->n) return 1;
+  int ok = sqlite3_blob_write(k->blob, k->buf, (int)k->n, (int)k->at) == SQLITE_OK;
+  k->at += (int64_t)k->n;
+  k->n = 0;
+  return ok;
+}
+
+static int sink_put(void *vp, const char *bytes, size_t n) {
+  piece_sink *k = vp;
+  if (k->n + n > k->cap && k->blob && !sink_flush(k)) return 0;
+  if (k->n + n > k->cap) {
+    k->cap = (k->n + n) * 2;
+    k->buf = realloc(k->buf, k->cap);
+  }
+  memcpy(k->buf + k->n, bytes, n);
+  k->n += n;
+  return 1;
+}
+
+static int history_large(const run_result *r) { return oplog_array_bytes(r->ops) > CHANGES_TEXT_MAX; }
+
+void run_bind_changes(const run_result *r, sqlite3_stmt *st, int ichanges, int ireport, const char *report) {
+  uint64_t n = oplog_array_bytes(r->ops);
+  if (history_large(r)) {
+    sqlite3_bind_zeroblob64(st, ichanges, n);
+    sqlite3_bind_zeroblob64(st, ireport, strlen(report));
+    return;
+  }
+  piece_sink k = {malloc(n + 1), 0, n + 1, NULL, 0};
+  if (oplog_each_piece(r->ops, sink_put, &k)) sqlite3_bind_text64(st, ichanges, k.buf, k.n, free, SQLITE_UTF8); /* SQLite frees it */
+  else free(k.buf);
+  sqlite3_bind_text(st, ireport, report, -1, SQLITE_TRANSIENT);
+}
+
+/* Writes `report` into its zero blob. */
+static int fill_report(store *s, int64_t run_id, const char *report) {
+  sqlite3_blob *b;
+  if (sqlite3_blob_open(s->db, "main", "sync_runs", "report", run_id, 1, &b) != SQLITE_OK) return 0;
+  int ok = sqlite3_blob_write(b, report, (int)strlen(report), 0) == SQLITE_OK;
+  sqlite3_blob_close(b);
+  return ok;
+}
+
+int run_fill_changes(const run_result *r, store *s, int64_t run_id, const char *report) {
+  uint64_t n = oplog_array_bytes(r->ops);
+  if (!history_large(r)) return 1;
+  if (!fill_report(s, run_id, report)) return 0;
+  if (n > (uint64_t)sqlite3_limit(s->db, SQLITE_LIMIT_LENGTH, -1)) return 1;
+  piece_sink k = {malloc(1 << 16), 0, 1 << 16, NULL, 0};
+  int ok = sqlite3_blob_open(s->db, "main", "sync_runs", "changes", run_id, 1, &k.blob) == SQLITE_OK &&
+           oplog_each_piece(r->ops, sink_put, &k) && sink_flush(&k);
+  if (k.blob) sqlite3_blob_close(k.blob);
+  free(k.buf);
   return ok;
 }
 

@@ -6,7 +6,8 @@
  * deletions -> holds and preview.  It writes nothing.  Its result is a list
  * of operations (JSON) that run_apply() replays in one transaction, so a
  * computed run can be printed, saved (-o RUNFILE), parked for approval and
- * applied later, and applying is the same code in every case.
+ * applied later, and applying is the same code in every case.  The
+ * operations live in an oplog (a temporary file), never all in memory.
  */
 #ifndef SYNC_PIPELINE_H
 #define SYNC_PIPELINE_H
@@ -14,6 +15,7 @@
 #include <jansson.h>
 #include <stdio.h>
 
+#include "oplog.h"
 #include "plan.h"
 #include "store.h"
 
@@ -21,7 +23,8 @@ enum { CNT_CREATE, CNT_UPDATE, CNT_DEACTIVATE, CNT_REACTIVATE, CNT_UNCHANGED, CN
        CNT_SKIPPED, CNT_REPORTED, CNT_CASES, CNT__COUNT };
 
 typedef struct {
-  json_t *ops;        /* the operations, in order */
+  oplog *ops;         /* the operations, in order */
+  int64_t nchanges;   /* how many of them change the hub (run_has_changes) */
   json_t *report;     /* left out, dropped, skipped, reported, warnings: one object each */
   int64_t counts[ENT__COUNT][CNT__COUNT];
   int64_t hub_version;
@@ -44,9 +47,26 @@ void run_free(run_result *r);
 
 /* The summary table and one line per change. */
 void run_print(const run_result *r, FILE *out, int summary_only);
-json_t *run_to_json(const run_result *r);
+/* The run document ({format, ..., counts, ops, report} and then the keys of
+ * `extra`, when not NULL) as json_dumps(doc, flags) would write it, with the
+ * operations streamed from the oplog; flags: JSON_COMPACT or JSON_INDENT(n).
+ * Returns 0 on a write error. */
+int run_write_json(const run_result *r, FILE *out, size_t flags, json_t *extra);
+/* The counts object of the run document. */
+json_t *run_counts_json(const run_result *r);
+/* Reads a run document; takes its "ops" out of `doc` into the run's oplog. */
 int run_from_json(json_t *doc, run_result *r, char *err, size_t errsize);
 int run_has_changes(const run_result *r);
+/* The history keeps a run's operations as the compact JSON array
+ * (sync_runs.changes) beside its report (text).  run_bind_changes() binds
+ * both to the INSERT's parameters ichanges and ireport.  SQLite takes a TEXT
+ * value only whole, so a large run (over 16 MB) binds zero blobs of their
+ * lengths instead, which SQLite writes without holding them when no column
+ * after them has data, and run_fill_changes() then writes the bytes in
+ * pieces.  0 when they cannot be written.  Beyond SQLite's length limit the
+ * operations are not kept (the column stays NULL), as before. */
+void run_bind_changes(const run_result *r, sqlite3_stmt *st, int ichanges, int ireport, const char *report);
+int run_fill_changes(const run_result *r, store *s, int64_t run_id, const char *report);
 
 /* Applies inside the caller's transaction; `keep` filters operations (NULL:
  * all).  Returns 0 with a message on failure (the caller rolls back). */

@@ -1,0 +1,141 @@
+/* oplog.c: a run's operations in an unlinked temporary file (see oplog.h).
+ *
+ * One operation per line, as jansson's compact dump: strings escape every
+ * control character, so a line never holds a raw newline, and the compact
+ * array jansson would write is exactly "[" + the lines joined by "," + "]".
+ */
+#include "oplog.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+struct oplog {
+  FILE *f;
+  size_t count;
+  uint64_t bytes;  /* of the lines, without their newlines */
+  int failed, reading;
+  char *line;      /* oplog_next()'s buffer, reused */
+  size_t linecap;
+};
+
+oplog *oplog_new(void) {
+  const char *dir = getenv("TMPDIR");
+  char path[1024];
+  snprintf(path, sizeof path, "%s/syncvm-ops-XXXXXX", dir && *dir ? dir : "/tmp");
+  int fd = mkstemp(path);
+  if (fd < 0) return NULL;
+  unlink(path); /* gone when the process ends, however it ends */
+  oplog *l = calloc(1, sizeof *l);
+  l->f = fdopen(fd, "w+");
+  if (!l->f) {
+    close(fd);
+    free(l);
+    return NULL;
+  }
+  return l;
+}
+
+void oplog_free(oplog *l) {
+  if (!l) return;
+  fclose(l->f);
+  free(l->line);
+  free(l);
+}
+
+static int put_line(oplog *l, const char *text, size_t n) {
+  if (l->reading) { /* appending after a read: back to the end */
+    fseek(l->f, 0, SEEK_END);
+    l->reading = 0;
+  }
+  if (fwrite(text, 1, n, l->f) != n || fputc('\n', l->f) == EOF) return 0;
+  l->count++;
+  l->bytes += n;
+  return 1;
+}
+
+int oplog_add(oplog *l, json_t *op) {
+  char *text = json_dumps(op, JSON_COMPACT);
+  json_decref(op);
+  if (!text || !put_line(l, text, strlen(text))) l->failed = 1;
+  free(text);
+  return !l->failed;
+}
+
+int oplog_failed(const oplog *l) { return l->failed; }
+size_t oplog_count(const oplog *l) { return l->count; }
+uint64_t oplog_array_bytes(const oplog *l) { return 2 + l->bytes + (l->count ? l->count - 1 : 0); }
+
+void oplog_rewind(oplog *l) {
+  fflush(l->f);
+  fseek(l->f, 0, SEEK_SET);
+  l->reading = 1;
+}
+
+/* The next line without its newline, or NULL at the end. */
+static const char *next_line(oplog *l, size_t *n) {
+  ssize_t got = getline(&l->line, &l->linecap, l->f);
+  if (got <= 0) return NULL;
+  if (l->line[got - 1] == '\n') l->line[--got] = 0;
+  *n = (size_t)got;
+  return l->line;
+}
+
+json_t *oplog_next(oplog *l) {
+  size_t n;
+  const char *t = next_line(l, &n);
+  return t ? json_loadb(t, n, JSON_ALLOW_NUL, NULL) : NULL;
+}
+
+int oplog_each_piece(oplog *l, int (*put)(void *ctx, const char *bytes, size_t n), void *ctx) {
+  oplog_rewind(l);
+  if (!put(ctx, "[", 1)) return 0;
+  size_t n, i = 0;
+  const char *t;
+  while ((t = next_line(l, &n)))
+    if ((i++ && !put(ctx, ",", 1)) || !put(ctx, t, n)) return 0;
+  return put(ctx, "]", 1);
+}
+
+static int put_file(void *ctx, const char *bytes, size_t n) { return fwrite(bytes, 1, n, ctx) == n; }
+
+/* `text` with (depth) indents after every newline: jansson's dump of a value
+ * nested that deep is its dump at the top, shifted right. */
+static int put_indented(FILE *out, const char *text, int spaces) {
+  for (const char *p = text; *p; p++) {
+    if (fputc(*p, out) == EOF) return 0;
+    if (*p == '\n')
+      for (int k = 0; k < spaces; k++) fputc(' ', out);
+  }
+  return 1;
+}
+
+static int put_newline(FILE *out, int spaces) {
+  fputc('\n', out);
+  for (int k = 0; k < spaces; k++) fputc(' ', out);
+  return !ferror(out);
+}
+
+int oplog_write_array(oplog *l, FILE *out, size_t flags, int depth) {
+  int indent = (int)(flags & 0x1F); /* JSON_INDENT(n) is n in the low bits */
+  if (!indent && !(flags & JSON_COMPACT)) return 0; /* no caller wants ", " separators */
+  if (!indent) return oplog_each_piece(l, put_file, out); /* the lines are the compact dump */
+  if (!l->count) return fputs("[]", out) != EOF;
+  oplog_rewind(l);
+  fputc('[', out);
+  put_newline(out, (depth + 1) * indent);
+  json_t *op;
+  for (size_t i = 0; (op = oplog_next(l)); i++) {
+    char *text = json_dumps(op, flags);
+    json_decref(op);
+    if (!text || !put_indented(out, text, (depth + 1) * indent)) {
+      free(text);
+      return 0;
+    }
+    free(text);
+    if (i + 1 < l->count) fputc(',', out), put_newline(out, (depth + 1) * indent);
+    else put_newline(out, depth * indent);
+  }
+  return fputc(']', out) != EOF && !ferror(out);
+}

@@ -1,0 +1,43 @@
+/* oplog.h: a run's operations, kept in a temporary file rather than in memory.
+ *
+ * A first sync of a large district computes millions of operations; held as
+ * JSON objects they took gigabytes.  An oplog writes each operation, as it is
+ * computed, as one line of compact JSON text to an unlinked temporary file
+ * (in $TMPDIR, else /tmp), and reads them back one at a time, in order, to
+ * print them, save them, record them in the history and apply them.  Memory
+ * holds one operation at a time, whatever the size of the run.
+ */
+#ifndef SYNC_OPLOG_H
+#define SYNC_OPLOG_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct oplog oplog;
+
+/* A new, empty log; NULL (with errno) when no temporary file can be made. */
+oplog *oplog_new(void);
+void oplog_free(oplog *l);
+/* Appends `op` (taking the reference).  0 when the file cannot be written
+ * (the log remembers it: oplog_failed()). */
+int oplog_add(oplog *l, json_t *op);
+int oplog_failed(const oplog *l);
+size_t oplog_count(const oplog *l);
+/* Bytes of the compact JSON array "[op,op,...]" the operations make. */
+uint64_t oplog_array_bytes(const oplog *l);
+
+/* Reading: oplog_rewind(), then oplog_next() until it returns NULL.  Each
+ * operation is a new reference the caller releases.  One reader at a time. */
+void oplog_rewind(oplog *l);
+json_t *oplog_next(oplog *l);
+
+/* Writes the operations as the JSON array jansson would dump with `flags`
+ * (JSON_COMPACT, or JSON_INDENT(n) for an array nested `depth` levels deep),
+ * byte for byte.  Returns 0 on a write error. */
+int oplog_write_array(oplog *l, FILE *out, size_t flags, int depth);
+/* The compact array in pieces, for writers that take text a piece at a time
+ * (an SQLite blob): calls put(ctx, bytes, n) in order; 0 when put fails. */
+int oplog_each_piece(oplog *l, int (*put)(void *ctx, const char *bytes, size_t n), void *ctx);
+
+#endif

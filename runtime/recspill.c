@@ -1,0 +1,230 @@
+/* recspill.c: records in a temporary file, and the fingerprint index (see
+ * recspill.h).
+ *
+ * A body is: where (u32 length, bytes, NUL), the 64-character hash and a
+ * NUL, then
+ * each attribute as a kind byte and its payload: 8 bytes for booleans,
+ * integers, dates, times and decimals; u32 length, bytes and NUL for
+ * strings (so a string read back is NUL-terminated too); u32 count and the
+ * items for lists.  Native byte order: the file lives as long as the run.
+ */
+#include "recspill.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+/* Phases read the records mostly in the order they were written: a read
+ * fetches a window this large, and the next records come from memory. */
+#define WINDOW (256u << 10)
+
+struct recspill {
+  FILE *f;
+  uint64_t size;   /* bytes written */
+  int dirty, failed;
+  uint8_t *buf;    /* one body being encoded */
+  size_t n, cap;
+  uint8_t *win;    /* bytes [win_off, win_off + win_len) of the file */
+  uint64_t win_off;
+  size_t win_len;
+};
+
+recspill *spill_new(void) {
+  const char *dir = getenv("TMPDIR");
+  char path[1024];
+  snprintf(path, sizeof path, "%s/syncvm-records-XXXXXX", dir && *dir ? dir : "/tmp");
+  int fd = mkstemp(path);
+  if (fd < 0) return NULL;
+  unlink(path); /* gone when the process ends, however it ends */
+  recspill *s = calloc(1, sizeof *s);
+  s->f = fdopen(fd, "w+");
+  if (!s->f) {
+    close(fd);
+    free(s);
+    return NULL;
+  }
+  setvbuf(s->f, NULL, _IOFBF, 1 << 20);
+  return s;
+}
+
+void spill_free(recspill *s) {
+  if (!s) return;
+  fclose(s->f);
+  free(s->buf);
+  free(s->win);
+  free(s);
+}
+
+int spill_failed(const recspill *s) { return s->failed; }
+
+static void put_bytes(recspill *s, const void *p, size_t n) {
+  if (s->n + n > s->cap) {
+    s->cap = (s->n + n) * 2 + 256;
+    s->buf = realloc(s->buf, s->cap);
+  }
+  memcpy(s->buf + s->n, p, n);
+  s->n += n;
+}
+
+static void put_text(recspill *s, const char *t, uint32_t n) {
+  put_bytes(s, &n, sizeof n);
+  put_bytes(s, t, n);
+  put_bytes(s, "", 1);
+}
+
+static void put_value(recspill *s, value v) {
+  put_bytes(s, &v.kind, 1);
+  switch (v.kind) {
+    case V_BOOL: case V_INT: case V_DATE: case V_TIME: put_bytes(s, &v.u.i, 8); break;
+    case V_DEC: put_bytes(s, &v.u.d, 8); break;
+    case V_STR: put_text(s, v.u.s, v.len); break;
+    case V_LIST:
+      put_bytes(s, &v.len, sizeof v.len);
+      for (uint32_t i = 0; i < v.len; i++) put_value(s, v.u.items[i]);
+      break;
+    default: break; /* V_NULL (a regex is never an attribute) */
+  }
+}
+
+int spill_put(recspill *s, const char *where, const char *hash, const value *attrs, int nattrs, uint64_t *off, uint32_t *len) {
+  s->n = 0;
+  put_text(s, where, (uint32_t)strlen(where));
+  put_bytes(s, hash, 65); /* with its NUL */
+  for (int i = 0; i < nattrs; i++) put_value(s, attrs[i]);
+  *off = s->size;
+  *len = (uint32_t)s->n;
+  if (fwrite(s->buf, 1, s->n, s->f) != s->n) s->failed = 1;
+  s->size += s->n;
+  s->dirty = 1;
+  return !s->failed;
+}
+
+typedef struct {
+  const uint8_t *p, *end;
+  arena *a;
+} reader;
+
+static int get_bytes(reader *r, void *out, size_t n) {
+  if ((size_t)(r->end - r->p) < n) return 0;
+  memcpy(out, r->p, n);
+  r->p += n;
+  return 1;
+}
+
+static int get_text(reader *r, const char **t, uint32_t *n) {
+  if (!get_bytes(r, n, sizeof *n) || (size_t)(r->end - r->p) < (size_t)*n + 1) return 0;
+  *t = (const char *)r->p;
+  r->p += *n + 1;
+  return 1;
+}
+
+static int get_value(reader *r, value *v) {
+  uint8_t kind;
+  if (!get_bytes(r, &kind, 1)) return 0;
+  *v = v_null();
+  v->kind = kind;
+  switch (kind) {
+    case V_BOOL: case V_INT: case V_DATE: case V_TIME: return get_bytes(r, &v->u.i, 8);
+    case V_DEC: return get_bytes(r, &v->u.d, 8);
+    case V_STR: return get_text(r, &v->u.s, &v->len);
+    case V_LIST: {
+      if (!get_bytes(r, &v->len, sizeof v->len)) return 0;
+      value *items = arena_alloc(r->a, ((size_t)v->len + 1) * sizeof *items);
+      for (uint32_t i = 0; i < v->len; i++)
+        if (!get_value(r, &items[i])) return 0;
+      v->u.items = items;
+      return 1;
+    }
+    default: return kind == V_NULL;
+  }
+}
+
+/* Copies bytes [off, off + len) into b, through the window. */
+static int read_at(recspill *s, uint64_t off, uint32_t len, uint8_t *b) {
+  if (s->dirty) {
+    if (fflush(s->f) != 0) return 0;
+    s->dirty = 0;
+    s->win_len = 0; /* the file grew: the window may be short */
+  }
+  if (len > WINDOW) return pread(fileno(s->f), b, len, (off_t)off) == (ssize_t)len;
+  if (off < s->win_off || off + len > s->win_off + s->win_len) {
+    if (!s->win) s->win = malloc(WINDOW);
+    ssize_t got = pread(fileno(s->f), s->win, WINDOW, (off_t)off);
+    if (got < (ssize_t)len) return 0;
+    s->win_off = off;
+    s->win_len = (size_t)got;
+  }
+  memcpy(b, s->win + (off - s->win_off), len);
+  return 1;
+}
+
+int spill_get(recspill *s, uint64_t off, uint32_t len, arena *a, const char **where, const char **hash, value *attrs, int nattrs) {
+  uint8_t *b = arena_alloc(a, (size_t)len + 1);
+  if (!read_at(s, off, len, b)) return 0;
+  reader r = {b, b + len, a};
+  uint32_t n;
+  if (!get_text(&r, where, &n) || (size_t)(r.end - r.p) < 65) return 0;
+  *hash = (const char *)r.p;
+  r.p += 65;
+  for (int i = 0; i < nattrs; i++)
+    if (!get_value(&r, &attrs[i])) return 0;
+  return 1;
+}
+
+/* ---- fpmap ----------------------------------------------------------------- */
+
+uint64_t fp_hash(const void *bytes, size_t n, uint64_t seed) {
+  const uint8_t *p = bytes;
+  uint64_t h = 1469598103934665603ull ^ seed;
+  for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ull;
+  h ^= h >> 33; /* FNV alone leaves the low bits (the slot) weakly mixed */
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  return h ? h : 1;
+}
+
+static void fp_grow(fpmap *m) {
+  fpmap old = *m;
+  m->cap = old.cap ? old.cap * 2 : 1024;
+  m->h = calloc(m->cap, sizeof *m->h);
+  m->v = malloc(m->cap * sizeof *m->v);
+  m->n = 0;
+  for (size_t i = 0; i < old.cap; i++)
+    if (old.h[i]) fp_put(m, old.h[i], old.v[i]);
+  free(old.h);
+  free(old.v);
+}
+
+/* Grows past three quarters full: every lookup's user takes the candidates
+ * in any order, and at 10 million records a half-full table would be 400 MB. */
+void fp_put(fpmap *m, uint64_t h, uint32_t v) {
+  if ((m->n + 1) * 4 > m->cap * 3) fp_grow(m);
+  size_t i = (size_t)h & (m->cap - 1);
+  while (m->h[i]) i = (i + 1) & (m->cap - 1);
+  m->h[i] = h;
+  m->v[i] = v;
+  m->n++;
+}
+
+int fp_next(const fpmap *m, uint64_t h, size_t *pos, uint32_t *v) {
+  if (!m->cap) return 0;
+  size_t i = *pos ? *pos - 1 : (size_t)h & (m->cap - 1);
+  while (m->h[i]) {
+    size_t at = i;
+    i = (i + 1) & (m->cap - 1);
+    if (m->h[at] == h) {
+      *v = m->v[at];
+      *pos = i + 1;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+void fp_free(fpmap *m) {
+  free(m->h);
+  free(m->v);
+  memset(m, 0, sizeof *m);
+}

@@ -1,0 +1,50 @@
+/* recspill.h: the run's mapped records, kept out of memory.
+ *
+ * A run keeps each mapped record from its source's read to the end of the
+ * computation (references, link and merge look at every record).  In memory
+ * that cost about a kilobyte a record.  A spill holds each record's body
+ * (where it came from, its content hash, its attribute values) in an unlinked
+ * temporary file (in $TMPDIR, else /tmp), written once while reading the
+ * sources and read back by offset (from the page cache, not the heap) when a
+ * phase needs it.  Memory keeps a small header per record (pipeline.c).
+ *
+ * fpmap is the index beside it: 64-bit key hashes to record numbers, 12
+ * bytes a slot rather than a copy of every key.  Two keys may share a hash,
+ * so a lookup yields candidates and the caller checks the real key.
+ */
+#ifndef SYNC_RECSPILL_H
+#define SYNC_RECSPILL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "value.h"
+
+typedef struct recspill recspill;
+
+/* NULL (with errno) when no temporary file can be made. */
+recspill *spill_new(void);
+void spill_free(recspill *s);
+/* Appends one record's body; *off and *len say where it is.  0 on a write
+ * error (the spill remembers it: spill_failed()). */
+int spill_put(recspill *s, const char *where, const char *hash, const value *attrs, int nattrs, uint64_t *off, uint32_t *len);
+int spill_failed(const recspill *s);
+/* Reads a body back: strings and lists point into memory from arena `a`.
+ * attrs gets nattrs values (as many as were put).  0 on a read error. */
+int spill_get(recspill *s, uint64_t off, uint32_t len, arena *a, const char **where, const char **hash, value *attrs, int nattrs);
+
+typedef struct {
+  uint64_t *h;   /* 0: an empty slot */
+  uint32_t *v;
+  size_t cap, n;
+} fpmap;
+
+/* A key's hash (never 0), over parts joined as if by a separator no part holds. */
+uint64_t fp_hash(const void *bytes, size_t n, uint64_t seed);
+void fp_put(fpmap *m, uint64_t h, uint32_t v);
+/* Candidates for h, in no particular order: start with *pos = 0; each call
+ * gives the next (1) or says there is none (0). */
+int fp_next(const fpmap *m, uint64_t h, size_t *pos, uint32_t *v);
+void fp_free(fpmap *m);
+
+#endif
