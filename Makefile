@@ -166,12 +166,18 @@ build/bench/vm: bench/vm.c $(RUNTIME_SRC) $(HEADERS)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -O2 -o $@ $< $(RUNTIME_SRC) $(LIBS)
 
+# The jansson-parse reference of bench/run's Veracross section.
+build/bench/jparse: bench/jparse.c
+	@mkdir -p build/bench
+	@echo "  CC      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -O2 -o $@ $< $(LIBS)
+
 build/bench/springfield.plan: examples/springfield.sync build/syncc
 	@mkdir -p build/bench
 	$(Q)build/syncc build examples/springfield.sync -o $@
 
 # The sync benchmark: a generated district of BENCH_STUDENTS (default 100,000).
-bench: deps build/syncc build/syncvm bench-vm
+bench: deps build/syncc build/syncvm build/bench/jparse bench-vm
 	@BENCH_STUDENTS=$(or $(BENCH_STUDENTS),100000) bench/run
 
 bench-vm: deps build/bench/vm build/bench/springfield.plan
@@ -183,7 +189,8 @@ build/test/small.plan: tests/plans/small.sync build/syncc
 
 unit: deps $(UNIT_BINS) build/test/small.plan
 
-test: deps build/syncc build/san/syncc build/syncvm build/san/syncvm $(UNIT_BINS) build/test/small.plan build/fuzz/fuzz_parse build/fuzz/fuzz_plan build/fuzz/corpus
+test: deps build/syncc build/san/syncc build/syncvm build/san/syncvm $(UNIT_BINS) build/test/small.plan build/fuzz/fuzz_parse build/fuzz/fuzz_plan build/fuzz/corpus \
+      build/bench/jparse
 	@python3 tests/run.py --syncc build/syncc --san-syncc build/san/syncc
 
 # Regenerates the docs that are expanded from the single sources of truth.
