@@ -30,7 +30,7 @@ STDLIB_SYNC  := $(sort $(wildcard stdlib/*.sync))
 HEADERS      := $(wildcard compiler/*.h compiler/*.def grammar/*.h runtime/*.h runtime/*.def runtime/connectors/*.h \
                   stdlib/*.h stdlib/*.def) build/parser.h
 
-.PHONY: all deps test demo clean docs san unit fuzz fuzz-smoke bench bench-vm
+.PHONY: all deps test demo clean docs san unit fuzz fuzz-smoke bench bench-vm bench-connectors
 .DEFAULT_GOAL := all
 
 all: deps build/syncc build/syncvm
@@ -179,6 +179,11 @@ build/bench/springfield.plan: examples/springfield.sync build/syncc
 # The sync benchmark: a generated district of BENCH_STUDENTS (default 100,000).
 bench: deps build/syncc build/syncvm build/bench/jparse bench-vm
 	@BENCH_STUDENTS=$(or $(BENCH_STUDENTS),100000) bench/run
+
+# The connectors against the vendor mocks (Veracross + PowerSchool), default
+# 99,999 students (the PowerSchool mock's largest district).
+bench-connectors: deps build/syncc build/syncvm
+	bench/connectors --students $(or $(BENCH_STUDENTS),99999)
 
 bench-vm: deps build/bench/vm build/bench/springfield.plan
 	build/bench/vm build/bench/springfield.plan $(or $(BENCH_RECORDS),1000000)
