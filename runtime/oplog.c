@@ -11,6 +11,8 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "scratch.h"
+
 struct oplog {
   FILE *f;
   size_t count;
@@ -21,19 +23,10 @@ struct oplog {
 };
 
 oplog *oplog_new(void) {
-  const char *dir = getenv("TMPDIR");
-  char path[1024];
-  snprintf(path, sizeof path, "%s/syncvm-ops-XXXXXX", dir && *dir ? dir : "/tmp");
-  int fd = mkstemp(path);
-  if (fd < 0) return NULL;
-  unlink(path); /* gone when the process ends, however it ends */
+  FILE *f = scratch_file("ops");
+  if (!f) return NULL;
   oplog *l = calloc(1, sizeof *l);
-  l->f = fdopen(fd, "w+");
-  if (!l->f) {
-    close(fd);
-    free(l);
-    return NULL;
-  }
+  l->f = f;
   return l;
 }
 

@@ -16,6 +16,8 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "scratch.h"
+
 /* Phases read the records mostly in the order they were written: a read
  * fetches a window this large, and the next records come from memory. */
 #define WINDOW (256u << 10)
@@ -32,19 +34,10 @@ struct recspill {
 };
 
 recspill *spill_new(void) {
-  const char *dir = getenv("TMPDIR");
-  char path[1024];
-  snprintf(path, sizeof path, "%s/syncvm-records-XXXXXX", dir && *dir ? dir : "/tmp");
-  int fd = mkstemp(path);
-  if (fd < 0) return NULL;
-  unlink(path); /* gone when the process ends, however it ends */
+  FILE *f = scratch_file("records");
+  if (!f) return NULL;
   recspill *s = calloc(1, sizeof *s);
-  s->f = fdopen(fd, "w+");
-  if (!s->f) {
-    close(fd);
-    free(s);
-    return NULL;
-  }
+  s->f = f;
   setvbuf(s->f, NULL, _IOFBF, 1 << 20);
   return s;
 }
