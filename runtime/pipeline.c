@@ -31,6 +31,7 @@
 #include "opcodes.h"
 #include "kinds.h"
 #include "recspill.h"
+#include "rectext.h"
 #include "sha256.h"
 #include "vm.h"
 
@@ -148,6 +149,8 @@ typedef struct {
   strmap deleted;               /* "source/entity/sid" of tobedeleted rows */
   const char *names[ENT__COUNT][MAX_ATTRS];
   uint8_t types[ENT__COUNT][MAX_ATTRS];
+  int order[ENT__COUNT][MAX_ATTRS];  /* attributes sorted by name: the record text's key order */
+  rectext text;                      /* record_hash's buffer, reused */
   int nattrs[ENT__COUNT];
 } ctx;
 
@@ -261,15 +264,13 @@ static json_t *record_json(ctx *c, int entity, const value *attrs) {
   return o;
 }
 
-/* The snapshot's content hash: SHA-256 of the record as sorted compact JSON. */
+/* The snapshot's content hash: SHA-256 of the record as sorted compact JSON
+ * (written directly, see rectext.h: no JSON object per record). */
 static void record_hash(ctx *c, int entity, const value *attrs, char hash[65]) {
-  json_t *o = record_json(c, entity, attrs);
-  char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+  rectext_record(&c->text, c->names[entity], c->order[entity], c->nattrs[entity], attrs);
   uint8_t d[32];
-  sha256(text, strlen(text), d);
+  sha256(c->text.buf, c->text.len, d);
   sha256_hex(d, hash);
-  free(text);
-  json_decref(o);
 }
 
 /* Reads a record's body into the scratch arena (valid until it is rewound). */
@@ -1468,6 +1469,7 @@ static void compute_phases(ctx *c) {
 }
 
 static void ctx_free(ctx *c) {
+  rectext_free(&c->text);
   fp_free(&c->by_id);
   fp_free(&c->schools);
   map_free(&c->ended);
@@ -1531,7 +1533,10 @@ int run_compute(const plan *p, const uint8_t *plan_bytes, size_t plan_len, store
   c->dom_words = calloc(p->ndomains + 1, sizeof *c->dom_words);
   c->dom_text = calloc(p->ndomains + 1, sizeof *c->dom_text);
   c->dom_idx = calloc(p->ndomains + 1, sizeof *c->dom_idx);
-  for (int e = 0; e < ENT__COUNT; e++) c->nattrs[e] = plan_entity_attrs(p, e, c->names[e], c->types[e], MAX_ATTRS);
+  for (int e = 0; e < ENT__COUNT; e++) {
+    c->nattrs[e] = plan_entity_attrs(p, e, c->names[e], c->types[e], MAX_ATTRS);
+    rectext_sort_names(c->names[e], c->nattrs[e], c->order[e]);
+  }
   /* One read transaction (unless the caller's write one is open): one
    * consistent view of the hub, and no lock taken per lookup. */
   int own_txn = sqlite3_get_autocommit(s->db) && sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
