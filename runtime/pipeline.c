@@ -482,6 +482,7 @@ static uint64_t id_hash(uint32_t source, int entity, const char *sid) {
 
 /* Indexes hold hashes; the record's own sid (in memory) settles a match. */
 static void index_records(ctx *c) {
+  fp_reserve(&c->by_id, c->nrecs);
   for (size_t i = 0; i < c->nrecs; i++) {
     inrec *r = &c->recs[i];
     fp_put(&c->by_id, id_hash(r->source, r->entity, r->sid), (uint32_t)i);

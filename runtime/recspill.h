@@ -42,6 +42,8 @@ typedef struct {
 /* A key's hash (never 0), over parts joined as if by a separator no part holds. */
 uint64_t fp_hash(const void *bytes, size_t n, uint64_t seed);
 void fp_put(fpmap *m, uint64_t h, uint32_t v);
+/* Makes an empty map room for n entries at once (no growth until then). */
+void fp_reserve(fpmap *m, size_t n);
 /* Candidates for h, in no particular order: start with *pos = 0; each call
  * gives the next (1) or says there is none (0). */
 int fp_next(const fpmap *m, uint64_t h, size_t *pos, uint32_t *v);
