@@ -75,6 +75,8 @@ static const char *next_line(oplog *l, size_t *n) {
   return l->line;
 }
 
+const char *oplog_next_text(oplog *l, size_t *n) { return next_line(l, n); }
+
 json_t *oplog_next(oplog *l) {
   size_t n;
   const char *t = next_line(l, &n);

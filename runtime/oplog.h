@@ -31,6 +31,9 @@ uint64_t oplog_array_bytes(const oplog *l);
  * operation is a new reference the caller releases.  One reader at a time. */
 void oplog_rewind(oplog *l);
 json_t *oplog_next(oplog *l);
+/* The next operation's compact JSON text (without a newline; valid until
+ * the next read), or NULL at the end. */
+const char *oplog_next_text(oplog *l, size_t *n);
 
 /* Writes the operations as the JSON array jansson would dump with `flags`
  * (JSON_COMPACT, or JSON_INDENT(n) for an array nested `depth` levels deep),
