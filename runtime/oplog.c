@@ -56,6 +56,11 @@ int oplog_add(oplog *l, json_t *op) {
   return !l->failed;
 }
 
+int oplog_add_text(oplog *l, const char *text, size_t n) {
+  if (!put_line(l, text, n)) l->failed = 1;
+  return !l->failed;
+}
+
 int oplog_failed(const oplog *l) { return l->failed; }
 size_t oplog_count(const oplog *l) { return l->count; }
 uint64_t oplog_array_bytes(const oplog *l) { return 2 + l->bytes + (l->count ? l->count - 1 : 0); }

@@ -22,6 +22,9 @@ void oplog_free(oplog *l);
 /* Appends `op` (taking the reference).  0 when the file cannot be written
  * (the log remembers it: oplog_failed()). */
 int oplog_add(oplog *l, json_t *op);
+/* Appends an operation already dumped as jansson's compact JSON (one line:
+ * jtext.h writes it so). */
+int oplog_add_text(oplog *l, const char *text, size_t n);
 int oplog_failed(const oplog *l);
 size_t oplog_count(const oplog *l);
 /* Bytes of the compact JSON array "[op,op,...]" the operations make. */

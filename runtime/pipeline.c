@@ -22,12 +22,14 @@
 #include "pipeline.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "feed.h"
+#include "jtext.h"
 #include "opcodes.h"
 #include "kinds.h"
 #include "recspill.h"
@@ -149,6 +151,8 @@ typedef struct {
   const char *names[ENT__COUNT][MAX_ATTRS];
   uint8_t types[ENT__COUNT][MAX_ATTRS];
   int nattrs[ENT__COUNT];
+  uint8_t sorted[ENT__COUNT][MAX_ATTRS]; /* attribute indexes in the order of their names (sorted dumps) */
+  jtext jt, jt2;                         /* an operation's text, and a text it holds as a string */
 } ctx;
 
 /* ---- values <-> JSON ---------------------------------------------------------- */
@@ -179,8 +183,6 @@ static json_t *to_json(value v) {
     default: return json_null();
   }
 }
-
-static int json_same(json_t *a, json_t *b) { return json_equal(a, b); }
 
 /* ---- helpers ----------------------------------------------------------------- */
 
@@ -891,6 +893,107 @@ static void link_all(ctx *c) {
   fp_free(&seen_domains);
 }
 
+/* ---- operations as text --------------------------------------------------------------- */
+
+/* Whether to_json(v) is a value: json_string() refuses text that is not
+ * UTF-8, json_real() a NaN or an infinity (the member is then left out). */
+static int json_ok(value v) {
+  if (v.kind == V_STR) return jt_utf8_ok(v.u.s, v.len);
+  if (v.kind == V_DEC) return isfinite(v.u.d);
+  return 1;
+}
+
+/* to_json(v) as jansson dumps it compact (json_ok(v) holds). */
+static void put_value(jtext *t, value v) {
+  switch (v.kind) {
+    case V_BOOL: jt_raw(t, v.u.i ? "true" : "false", v.u.i ? 4 : 5); break;
+    case V_INT: jt_int(t, v.u.i); break;
+    case V_STR: jt_str(t, v.u.s, v.len); break;
+    case V_DATE: {
+      char b[64];
+      int n = snprintf(b, sizeof b, "%04lld-%02lld-%02lld", (long long)(v.u.i / 10000), (long long)(v.u.i / 100 % 100),
+                       (long long)(v.u.i % 100));
+      jt_str(t, b, (size_t)n);
+      break;
+    }
+    case V_TIME: {
+      char b[48];
+      int n = snprintf(b, sizeof b, "%02lld:%02lld", (long long)(v.u.i / 100), (long long)(v.u.i % 100));
+      jt_str(t, b, (size_t)n);
+      break;
+    }
+    case V_DEC: { /* rare: jansson's own text for a real */
+      json_t *j = to_json(v);
+      char *text = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+      jt_raw(t, text, strlen(text));
+      free(text);
+      json_decref(j);
+      break;
+    }
+    case V_LIST:
+      jt_open(t, '[');
+      for (uint32_t i = 0; i < v.len; i++)
+        if (json_ok(v.u.items[i])) jt_elem(t), put_value(t, v.u.items[i]);
+      jt_close(t, ']');
+      break;
+    default: jt_raw(t, "null", 4); break;
+  }
+}
+
+static void put_member(jtext *t, const char *key, value v) {
+  if (!json_ok(v)) return;
+  jt_key(t, key);
+  put_value(t, v);
+}
+
+/* Spilled as soon as computed: memory never holds the run's operations. */
+static void op_text(ctx *c, jtext *t, int change) {
+  if (change) c->r->nchanges++;
+  oplog_add_text(c->r->ops, t->b, t->n);
+}
+
+/* json_equal(to_json(a), to_json(b)), the common kinds without making them. */
+static int same_json(value a, value b) {
+  if (a.kind == b.kind) switch (a.kind) {
+      case V_NULL: return 1;
+      case V_BOOL: return !a.u.i == !b.u.i;
+      case V_INT: return a.u.i == b.u.i;
+      case V_STR: return a.len == b.len && (!a.len || !memcmp(a.u.s, b.u.s, a.len)) && jt_utf8_ok(a.u.s, a.len);
+      default: break;
+    }
+  json_t *x = to_json(a), *y = to_json(b);
+  int same = json_equal(x, y);
+  json_decref(x), json_decref(y);
+  return same;
+}
+
+static const ctx *names_base;
+static int names_entity;
+
+static int cmp_names(const void *a, const void *b) {
+  return strcmp(names_base->names[names_entity][*(const uint8_t *)a], names_base->names[names_entity][*(const uint8_t *)b]);
+}
+
+/* Each entity's attributes in name order, for the dumps with sorted keys. */
+static void sort_names(ctx *c) {
+  names_base = c;
+  for (int e = 0; e < ENT__COUNT; e++) {
+    for (int i = 0; i < c->nattrs[e]; i++) c->sorted[e][i] = (uint8_t)i;
+    names_entity = e;
+    qsort(c->sorted[e], (size_t)c->nattrs[e], 1, cmp_names);
+  }
+}
+
+/* record_json() as dumped with sorted keys: the snapshot's record. */
+static void put_record_sorted(ctx *c, jtext *t, int e, const value *attrs) {
+  jt_open(t, '{');
+  for (int k = 0; k < c->nattrs[e]; k++) {
+    int i = c->sorted[e][k];
+    if (attrs[i].kind != V_NULL) put_member(t, c->names[e][i], attrs[i]);
+  }
+  jt_close(t, '}');
+}
+
 /* ---- merge and diff ----------------------------------------------------------------- */
 
 /* The source order for attribute `name` of `entity`: precedence rule for the
@@ -957,11 +1060,6 @@ static int load_hub(ctx *c, int entity, int64_t hub_id, value *out) {
   return found;
 }
 
-static json_t *json_of_attr(ctx *c, int entity, int a, value v) {
-  (void)c, (void)entity, (void)a;
-  return to_json(v);
-}
-
 /* An object's attributes merged from its records, and who gave each. */
 typedef struct {
   value v[MAX_ATTRS];
@@ -999,9 +1097,10 @@ static void merge_values(ctx *c, int e, const uint32_t *members, size_t nm, valu
 
 /* Provenance, for `syncvm why`: which source gave each attribute, and by
  * which precedence line when several sources gave one.  Made only for an
- * object that changes (an unchanged one would throw it away). */
-static json_t *provenance(ctx *c, int e, const merged_obj *m) {
-  json_t *prov = json_object();
+ * object that changes (an unchanged one would throw it away).  `sorted`:
+ * keys in name order (a create keeps it as that text), else in attribute
+ * order ("*" first either way: no attribute name sorts before it). */
+static void put_provenance(ctx *c, jtext *t, int e, const merged_obj *m, int sorted) {
   const char *only = NULL;
   int single = 1;
   for (int a = 0; a < c->nattrs[e] && single; a++)
@@ -1009,14 +1108,17 @@ static json_t *provenance(ctx *c, int e, const merged_obj *m) {
       if (m->contenders[a] > 1 || (only && strcmp(only, m->by[a]) != 0)) single = 0;
       only = m->by[a];
     }
+  jt_open(t, '{');
   if (single && only) { /* one source gave everything: one entry, not one per attribute */
     char text[300];
     snprintf(text, sizeof text, "%s, the only source that gives it", only);
-    json_object_set_new(prov, "*", json_string(text));
-    return prov;
+    jt_mstr(t, "*", text);
+    jt_close(t, '}');
+    return;
   }
-  json_object_set_new(prov, "*", json_null()); /* json_patch drops an older "*" */
-  for (int a = 0; a < c->nattrs[e]; a++) {
+  jt_key(t, "*"), jt_raw(t, "null", 4); /* json_patch drops an older "*" */
+  for (int k = 0; k < c->nattrs[e]; k++) {
+    int a = sorted ? c->sorted[e][k] : k;
     if (!m->by[a]) continue;
     char text[400];
     if (m->contenders[a] > 1 && m->byloc[a] != PLAN_NONE)
@@ -1026,71 +1128,75 @@ static json_t *provenance(ctx *c, int e, const merged_obj *m) {
       snprintf(text, sizeof text, "%s, the first declared of the sources that give it", m->by[a]);
     else
       snprintf(text, sizeof text, "%s, the only source that gives it", m->by[a]);
-    json_object_set_new(prov, c->names[e][a], json_string(text));
+    jt_mstr(t, c->names[e][a], text);
   }
-  return prov;
+  jt_close(t, '}');
+}
+
+/* The members every create and update starts with. */
+static void put_head(ctx *c, jtext *t, const char *kind, int e, const char *idkey, int64_t id, const merged_obj *m, const char *sid) {
+  jt_reset(t);
+  jt_open(t, '{');
+  jt_mstr(t, "op", kind);
+  jt_mstr(t, "entity", schema_entity_get(e)->name);
+  jt_mint(t, idkey, id);
+  jt_mstr(t, "label", label_of(c, e, m->v, sid));
+  jt_mstr(t, "sid", sid);
 }
 
 static void emit_create(ctx *c, int e, int64_t hub_id, const char *sid, const merged_obj *m) {
-  json_t *set = json_object();
+  jtext *t = &c->jt;
+  put_head(c, t, "create", e, "tmp", -hub_id, m, sid);
+  jt_key(t, "set");
+  jt_open(t, '{');
   for (int a = 0; a < c->nattrs[e]; a++)
-    if (m->assigned[a] && m->v[a].kind != V_NULL) json_object_set_new(set, c->names[e][a], json_of_attr(c, e, a, m->v[a]));
-  json_t *o = json_object();
-  json_object_set_new(o, "op", json_string("create"));
-  json_object_set_new(o, "entity", json_string(schema_entity_get(e)->name));
-  json_object_set_new(o, "tmp", json_integer(-hub_id));
-  json_object_set_new(o, "label", json_string(label_of(c, e, m->v, sid)));
-  json_object_set_new(o, "sid", json_string(sid));
-  json_object_set_new(o, "set", set);
-  json_t *prov = provenance(c, e, m);
-  char *pt = json_dumps(prov, JSON_COMPACT | JSON_SORT_KEYS);
-  json_decref(prov);
-  json_object_set_new(o, "provenance", json_string(pt ? pt : "{}")); /* text: one string per record */
-  free(pt);
-  op(c, o);
+    if (m->assigned[a] && m->v[a].kind != V_NULL) put_member(t, c->names[e][a], m->v[a]);
+  jt_close(t, '}');
+  jt_reset(&c->jt2);
+  put_provenance(c, &c->jt2, e, m, 1);
+  jt_mstr(t, "provenance", c->jt2.b); /* text: one string per record */
+  jt_close(t, '}');
+  op_text(c, t, 1);
   c->r->counts[e][CNT_CREATE]++;
 }
 
 static int is_word(value v, const char *w) { return v.kind == V_STR && v.len == strlen(w) && memcmp(v.u.s, w, v.len) == 0; }
 
 /* Diffs the merged object against the hub's: an update (changed attributes
- * only), a reactivation, or unchanged. */
+ * only), a reactivation, or unchanged.  A value that is no JSON value
+ * (json_ok) is left out of the object it would be in, as jansson did. */
 static void emit_update(ctx *c, int e, int64_t hub_id, const char *sid, const merged_obj *m) {
   value cur[MAX_ATTRS];
   load_hub(c, e, hub_id, cur);
-  json_t *set = json_object(), *old = json_object(), *src = json_object();
-  for (int a = 0; a < c->nattrs[e]; a++) {
-    if (!m->assigned[a]) continue;
-    json_t *nv = json_of_attr(c, e, a, m->v[a]), *ov = json_of_attr(c, e, a, cur[a]);
-    if (json_same(nv, ov)) {
-      json_decref(nv);
-      json_decref(ov);
-      continue;
-    }
-    json_object_set_new(set, c->names[e][a], nv);
-    json_object_set_new(old, c->names[e][a], ov);
-    if (m->by[a]) json_object_set_new(src, c->names[e][a], json_string(m->by[a]));
-  }
-  if (json_object_size(set) == 0) {
+  int changed[MAX_ATTRS], nch = 0, nset = 0;
+  for (int a = 0; a < c->nattrs[e]; a++)
+    if (m->assigned[a] && !same_json(m->v[a], cur[a])) changed[nch++] = a, nset += json_ok(m->v[a]);
+  if (nset == 0) {
     c->r->counts[e][CNT_UNCHANGED]++;
-    json_decref(set), json_decref(old), json_decref(src);
     return;
   }
   int status = attr_index(c, e, "status");
   int back = status >= 0 && is_word(cur[status], "inactive") && is_word(m->v[status], "active");
-  json_t *o = json_object();
-  json_object_set_new(o, "op", json_string(back ? "reactivate" : "update"));
-  json_object_set_new(o, "entity", json_string(schema_entity_get(e)->name));
-  json_object_set_new(o, "hub_id", json_integer(hub_id));
-  json_object_set_new(o, "label", json_string(label_of(c, e, m->v, sid)));
-  json_object_set_new(o, "sid", json_string(sid));
-  json_object_set_new(o, "set", set);
-  json_object_set_new(o, "old", old);
-  json_object_set_new(o, "by", src);
-  json_object_set_new(o, "provenance", provenance(c, e, m));
+  jtext *t = &c->jt;
+  put_head(c, t, back ? "reactivate" : "update", e, "hub_id", hub_id, m, sid);
+  static const char *const parts[] = {"set", "old", "by"};
+  for (int p = 0; p < 3; p++) {
+    jt_key(t, parts[p]);
+    jt_open(t, '{');
+    for (int k = 0; k < nch; k++) {
+      int a = changed[k];
+      if (p == 0) put_member(t, c->names[e][a], m->v[a]);
+      else if (p == 1) put_member(t, c->names[e][a], cur[a]);
+      else if (m->by[a]) jt_mstr(t, c->names[e][a], m->by[a]);
+    }
+    jt_close(t, '}');
+  }
+  jt_key(t, "provenance");
+  put_provenance(c, t, e, m, 0);
   int sc = attr_index(c, e, "school");
-  if (sc >= 0 && m->v[sc].kind == V_STR) json_object_set_new(o, "school", to_json(m->v[sc]));
-  op(c, o);
+  if (sc >= 0 && m->v[sc].kind == V_STR) put_member(t, "school", m->v[sc]);
+  jt_close(t, '}');
+  op_text(c, t, 1);
   c->r->counts[e][back ? CNT_REACTIVATE : CNT_UPDATE]++;
 }
 
@@ -1154,8 +1260,19 @@ static void merge_all(ctx *c) {
   free(order);
 }
 
+/* The members a link and a snapshot start with. */
+static void put_record_head(jtext *t, const char *kind, const char *src, const char *ent, const char *sid) {
+  jt_reset(t);
+  jt_open(t, '{');
+  jt_mstr(t, "op", kind);
+  jt_mstr(t, "source", src);
+  jt_mstr(t, "entity", ent);
+  jt_mstr(t, "sid", sid);
+}
+
 /* Links, and snapshots of what each source sent. */
 static void link_ops(ctx *c) {
+  jtext *t = &c->jt;
   for (size_t i = 0; i < c->nrecs; i++) {
     inrec *rec = &c->recs[i];
     if (rec->parked) continue;
@@ -1165,31 +1282,22 @@ static void link_ops(ctx *c) {
     arena_rewind(&c->tmp);
     const value *attrs = load_rec(c, rec, NULL, &hash);
     if (strcmp(rec->domain, "id") != 0) {
-      json_t *o = json_object();
-      json_object_set_new(o, "op", json_string("link"));
-      json_object_set_new(o, "source", json_string(src));
-      json_object_set_new(o, "entity", json_string(ent));
-      json_object_set_new(o, "sid", json_string(rec->sid));
-      if (rec->hub_id > 0) json_object_set_new(o, "hub_id", json_integer(rec->hub_id));
-      else json_object_set_new(o, "tmp", json_integer(-rec->hub_id));
-      json_object_set_new(o, "domain", json_string(rec->domain));
-      op(c, o);
+      put_record_head(t, "link", src, ent, rec->sid);
+      jt_mint(t, rec->hub_id > 0 ? "hub_id" : "tmp", rec->hub_id > 0 ? rec->hub_id : -rec->hub_id);
+      jt_mstr(t, "domain", rec->domain);
+      jt_close(t, '}');
+      op_text(c, t, 1);
     }
     if (!strcmp(rec->domain, "id") && snapshot_same(c, src, rec->entity, rec->sid, hash)) continue;
-    json_t *o = json_object();
-    json_object_set_new(o, "op", json_string("snapshot"));
-    json_object_set_new(o, "source", json_string(src));
-    json_object_set_new(o, "entity", json_string(ent));
-    json_object_set_new(o, "sid", json_string(rec->sid));
-    json_object_set_new(o, "hash", json_string(hash));
+    put_record_head(t, "snapshot", src, ent, rec->sid);
+    jt_mstr(t, "hash", hash);
     /* The record as compact JSON text: one string, not an object per record
      * (a first sync holds one snapshot operation per record in memory). */
-    json_t *rj = record_json(c, rec->entity, attrs);
-    char *text = json_dumps(rj, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(rj);
-    json_object_set_new(o, "record", json_string(text ? text : "{}"));
-    free(text);
-    op(c, o);
+    jt_reset(&c->jt2);
+    put_record_sorted(c, &c->jt2, rec->entity, attrs);
+    jt_mstr(t, "record", c->jt2.b);
+    jt_close(t, '}');
+    op_text(c, t, 0);
   }
 }
 
@@ -1459,6 +1567,7 @@ static void compute_phases(ctx *c) {
   link_all(c);
   double t1 = now_s();
   find_map_sets(c);
+  sort_names(c);
   merge_all(c);
   link_ops(c);
   deletions(c);
@@ -1468,6 +1577,8 @@ static void compute_phases(ctx *c) {
 }
 
 static void ctx_free(ctx *c) {
+  jt_free(&c->jt);
+  jt_free(&c->jt2);
   fp_free(&c->by_id);
   fp_free(&c->schools);
   map_free(&c->ended);
