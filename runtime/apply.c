@@ -326,6 +326,18 @@ static int apply_case(applier *a, const op_view *o, int64_t run_id) {
   return step_done(a, st);
 }
 
+/* Links the record to `hub`, or (absent) to the object its create made, *slot. */
+static int apply_link(applier *a, const op_view *o, jspan hub, const int64_t *slot) {
+  jspan args[5] = {get(o, "source"), get(o, "entity"), get(o, "sid"), hub, get(o, "domain")};
+  sqlite3_stmt *st =
+      prepare_cached(a, "INSERT OR REPLACE INTO sync_links (source, entity, source_id, hub_id, domain, gone) VALUES (?1, ?2, ?3, ?4, ?5, 0)");
+  if (!st) return 0;
+  for (int i = 0; i < 5; i++)
+    if (i == 3 && !hub.p) sqlite3_bind_int64(st, 4, *slot);
+    else bind_span(a, st, i + 1, args[i]);
+  return step_done(a, st);
+}
+
 static int apply_snapshot(applier *a, const op_view *o) {
   jspan r0 = get(o, "record");
   jspan args[4] = {get(o, "source"), get(o, "entity"), get(o, "sid"), get(o, "hash")};
@@ -342,7 +354,10 @@ static int apply_snapshot(applier *a, const op_view *o) {
 static int view_op(applier *a, op_view *o, const char *line, size_t n, int *e) {
   o->n = jspan_members((jspan){line, n}, o->m, MAX_MEMBERS);
   long len = jspan_str(get(o, "entity"), &a->dec, &a->deccap);
-  snprintf(o->ent, sizeof o->ent, "%s", len >= 0 ? a->dec : "(null)");
+  const char *ent = len >= 0 ? a->dec : "(null)";
+  size_t n_ent = strnlen(ent, sizeof o->ent - 1); /* as snprintf into it would keep */
+  memcpy(o->ent, ent, n_ent);
+  o->ent[n_ent] = 0;
   *e = len >= 0 ? schema_entity_find(a->dec) : -1;
   jspan k = get(o, "op");
   return jspan_type(k) == JS_STRING && (*e >= 0 || jspan_str_is(k, "case"));
@@ -352,7 +367,7 @@ static int view_op(applier *a, op_view *o, const char *line, size_t n, int *e) {
  * out (a jansson object, made when the first is). */
 static int apply_op(applier *a, const op_view *o, int e, tmp_map *tm, json_t *skipped, int filtered, int64_t run_id) {
   jspan k = get(o, "op");
-  char idkey[600], hubtxt[32];
+  char idkey[600];
   if (jspan_str_is(k, "create")) {
     int64_t *slot = tmp_slot(tm, jspan_int(get(o, "tmp")));
     if (!slot) return 1;
@@ -371,17 +386,12 @@ static int apply_op(applier *a, const op_view *o, int e, tmp_map *tm, json_t *sk
   if (jspan_str_is(k, "delete")) return filtered || apply_delete(a, o, e);
   if (jspan_str_is(k, "link")) {
     jspan hub = get(o, "hub_id");
-    if (!hub.p) {
-      int64_t *slot = tmp_slot(tm, jspan_int(get(o, "tmp")));
-      if (!slot || *slot <= 0) {
-        json_object_set_new(skipped, id_key(a, o, idkey, sizeof idkey), json_true());
-        return 1;
-      }
-      hub = int_span(hubtxt, sizeof hubtxt, *slot);
+    int64_t *slot = NULL;
+    if (!hub.p && (!(slot = tmp_slot(tm, jspan_int(get(o, "tmp")))) || *slot <= 0)) {
+      json_object_set_new(skipped, id_key(a, o, idkey, sizeof idkey), json_true());
+      return 1;
     }
-    jspan args[5] = {get(o, "source"), get(o, "entity"), get(o, "sid"), hub, get(o, "domain")};
-    return exec_spans(a, "INSERT OR REPLACE INTO sync_links (source, entity, source_id, hub_id, domain, gone) VALUES (?1, ?2, ?3, ?4, ?5, 0)",
-                      5, args);
+    return apply_link(a, o, hub, slot);
   }
   if (jspan_str_is(k, "unlink")) {
     jspan args[3] = {get(o, "source"), get(o, "entity"), get(o, "sid")};

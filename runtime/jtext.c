@@ -94,10 +94,14 @@ void jt_str(jtext *t, const char *s, size_t n) {
   t->n = (size_t)(o - t->b);
 }
 
+/* As "%lld", without printf's cost (an operation has one or two). */
 void jt_int(jtext *t, int64_t v) {
-  char b[32];
-  int n = snprintf(b, sizeof b, "%lld", (long long)v);
-  jt_raw(t, b, (size_t)n);
+  char b[24], *p = b + sizeof b;
+  uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+  do *--p = (char)('0' + u % 10);
+  while (u /= 10);
+  if (v < 0) *--p = '-';
+  jt_raw(t, p, (size_t)(b + sizeof b - p));
 }
 
 void jt_open(jtext *t, char brace) {
