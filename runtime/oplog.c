@@ -56,6 +56,11 @@ int oplog_add(oplog *l, json_t *op) {
   return !l->failed;
 }
 
+int oplog_add_text(oplog *l, const char *text, size_t n) {
+  if (!put_line(l, text, n)) l->failed = 1;
+  return !l->failed;
+}
+
 int oplog_failed(const oplog *l) { return l->failed; }
 size_t oplog_count(const oplog *l) { return l->count; }
 uint64_t oplog_array_bytes(const oplog *l) { return 2 + l->bytes + (l->count ? l->count - 1 : 0); }
@@ -75,20 +80,34 @@ static const char *next_line(oplog *l, size_t *n) {
   return l->line;
 }
 
+const char *oplog_next_text(oplog *l, size_t *n) { return next_line(l, n); }
+
 json_t *oplog_next(oplog *l) {
   size_t n;
   const char *t = next_line(l, &n);
   return t ? json_loadb(t, n, JSON_ALLOW_NUL, NULL) : NULL;
 }
 
+/* The file in blocks, each newline made the separator it stands for: a ","
+ * between operations, the "]" after the last (the file is the lines, each
+ * with its newline: bytes + count long). */
 int oplog_each_piece(oplog *l, int (*put)(void *ctx, const char *bytes, size_t n), void *ctx) {
   oplog_rewind(l);
   if (!put(ctx, "[", 1)) return 0;
-  size_t n, i = 0;
-  const char *t;
-  while ((t = next_line(l, &n)))
-    if ((i++ && !put(ctx, ",", 1)) || !put(ctx, t, n)) return 0;
-  return put(ctx, "]", 1);
+  if (!l->count) return put(ctx, "]", 1);
+  uint64_t left = l->bytes + l->count;
+  char *block = malloc(1 << 16);
+  int ok = 1;
+  while (ok && left) {
+    size_t n = fread(block, 1, left < (1 << 16) ? (size_t)left : (1 << 16), l->f);
+    if (!n) break;
+    left -= n;
+    for (char *p = block; (p = memchr(p, '\n', (size_t)(block + n - p))); p++) *p = ',';
+    if (!left) block[n - 1] = ']';
+    ok = put(ctx, block, n);
+  }
+  free(block);
+  return ok && !left;
 }
 
 static int put_file(void *ctx, const char *bytes, size_t n) { return fwrite(bytes, 1, n, ctx) == n; }

@@ -22,6 +22,9 @@ void oplog_free(oplog *l);
 /* Appends `op` (taking the reference).  0 when the file cannot be written
  * (the log remembers it: oplog_failed()). */
 int oplog_add(oplog *l, json_t *op);
+/* Appends an operation already dumped as jansson's compact JSON (one line:
+ * jtext.h writes it so). */
+int oplog_add_text(oplog *l, const char *text, size_t n);
 int oplog_failed(const oplog *l);
 size_t oplog_count(const oplog *l);
 /* Bytes of the compact JSON array "[op,op,...]" the operations make. */
@@ -31,6 +34,9 @@ uint64_t oplog_array_bytes(const oplog *l);
  * operation is a new reference the caller releases.  One reader at a time. */
 void oplog_rewind(oplog *l);
 json_t *oplog_next(oplog *l);
+/* The next operation's compact JSON text (without a newline; valid until
+ * the next read), or NULL at the end. */
+const char *oplog_next_text(oplog *l, size_t *n);
 
 /* Writes the operations as the JSON array jansson would dump with `flags`
  * (JSON_COMPACT, or JSON_INDENT(n) for an array nested `depth` levels deep),

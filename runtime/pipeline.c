@@ -22,12 +22,14 @@
 #include "pipeline.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "feed.h"
+#include "jtext.h"
 #include "opcodes.h"
 #include "kinds.h"
 #include "recspill.h"
@@ -152,6 +154,8 @@ typedef struct {
   int order[ENT__COUNT][MAX_ATTRS];  /* attributes sorted by name: the record text's key order */
   rectext text;                      /* record_hash's buffer, reused */
   int nattrs[ENT__COUNT];
+  uint8_t sorted[ENT__COUNT][MAX_ATTRS]; /* attribute indexes in the order of their names (sorted dumps) */
+  jtext jt, jt2;                         /* an operation's text, and a text it holds as a string */
 } ctx;
 
 /* ---- values <-> JSON ---------------------------------------------------------- */
@@ -182,8 +186,6 @@ static json_t *to_json(value v) {
     default: return json_null();
   }
 }
-
-static int json_same(json_t *a, json_t *b) { return json_equal(a, b); }
 
 /* ---- helpers ----------------------------------------------------------------- */
 
@@ -893,6 +895,107 @@ static void link_all(ctx *c) {
   fp_free(&seen_domains);
 }
 
+/* ---- operations as text --------------------------------------------------------------- */
+
+/* Whether to_json(v) is a value: json_string() refuses text that is not
+ * UTF-8, json_real() a NaN or an infinity (the member is then left out). */
+static int json_ok(value v) {
+  if (v.kind == V_STR) return jt_utf8_ok(v.u.s, v.len);
+  if (v.kind == V_DEC) return isfinite(v.u.d);
+  return 1;
+}
+
+/* to_json(v) as jansson dumps it compact (json_ok(v) holds). */
+static void put_value(jtext *t, value v) {
+  switch (v.kind) {
+    case V_BOOL: jt_raw(t, v.u.i ? "true" : "false", v.u.i ? 4 : 5); break;
+    case V_INT: jt_int(t, v.u.i); break;
+    case V_STR: jt_str(t, v.u.s, v.len); break;
+    case V_DATE: {
+      char b[64];
+      int n = snprintf(b, sizeof b, "%04lld-%02lld-%02lld", (long long)(v.u.i / 10000), (long long)(v.u.i / 100 % 100),
+                       (long long)(v.u.i % 100));
+      jt_str(t, b, (size_t)n);
+      break;
+    }
+    case V_TIME: {
+      char b[48];
+      int n = snprintf(b, sizeof b, "%02lld:%02lld", (long long)(v.u.i / 100), (long long)(v.u.i % 100));
+      jt_str(t, b, (size_t)n);
+      break;
+    }
+    case V_DEC: { /* rare: jansson's own text for a real */
+      json_t *j = to_json(v);
+      char *text = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+      jt_raw(t, text, strlen(text));
+      free(text);
+      json_decref(j);
+      break;
+    }
+    case V_LIST:
+      jt_open(t, '[');
+      for (uint32_t i = 0; i < v.len; i++)
+        if (json_ok(v.u.items[i])) jt_elem(t), put_value(t, v.u.items[i]);
+      jt_close(t, ']');
+      break;
+    default: jt_raw(t, "null", 4); break;
+  }
+}
+
+static void put_member(jtext *t, const char *key, value v) {
+  if (!json_ok(v)) return;
+  jt_key(t, key);
+  put_value(t, v);
+}
+
+/* Spilled as soon as computed: memory never holds the run's operations. */
+static void op_text(ctx *c, jtext *t, int change) {
+  if (change) c->r->nchanges++;
+  oplog_add_text(c->r->ops, t->b, t->n);
+}
+
+/* json_equal(to_json(a), to_json(b)), the common kinds without making them. */
+static int same_json(value a, value b) {
+  if (a.kind == b.kind) switch (a.kind) {
+      case V_NULL: return 1;
+      case V_BOOL: return !a.u.i == !b.u.i;
+      case V_INT: return a.u.i == b.u.i;
+      case V_STR: return a.len == b.len && (!a.len || !memcmp(a.u.s, b.u.s, a.len)) && jt_utf8_ok(a.u.s, a.len);
+      default: break;
+    }
+  json_t *x = to_json(a), *y = to_json(b);
+  int same = json_equal(x, y);
+  json_decref(x), json_decref(y);
+  return same;
+}
+
+static const ctx *names_base;
+static int names_entity;
+
+static int cmp_names(const void *a, const void *b) {
+  return strcmp(names_base->names[names_entity][*(const uint8_t *)a], names_base->names[names_entity][*(const uint8_t *)b]);
+}
+
+/* Each entity's attributes in name order, for the dumps with sorted keys. */
+static void sort_names(ctx *c) {
+  names_base = c;
+  for (int e = 0; e < ENT__COUNT; e++) {
+    for (int i = 0; i < c->nattrs[e]; i++) c->sorted[e][i] = (uint8_t)i;
+    names_entity = e;
+    qsort(c->sorted[e], (size_t)c->nattrs[e], 1, cmp_names);
+  }
+}
+
+/* record_json() as dumped with sorted keys: the snapshot's record. */
+static void put_record_sorted(ctx *c, jtext *t, int e, const value *attrs) {
+  jt_open(t, '{');
+  for (int k = 0; k < c->nattrs[e]; k++) {
+    int i = c->sorted[e][k];
+    if (attrs[i].kind != V_NULL) put_member(t, c->names[e][i], attrs[i]);
+  }
+  jt_close(t, '}');
+}
+
 /* ---- merge and diff ----------------------------------------------------------------- */
 
 /* The source order for attribute `name` of `entity`: precedence rule for the
@@ -959,11 +1062,6 @@ static int load_hub(ctx *c, int entity, int64_t hub_id, value *out) {
   return found;
 }
 
-static json_t *json_of_attr(ctx *c, int entity, int a, value v) {
-  (void)c, (void)entity, (void)a;
-  return to_json(v);
-}
-
 /* An object's attributes merged from its records, and who gave each. */
 typedef struct {
   value v[MAX_ATTRS];
@@ -1001,9 +1099,10 @@ static void merge_values(ctx *c, int e, const uint32_t *members, size_t nm, valu
 
 /* Provenance, for `syncvm why`: which source gave each attribute, and by
  * which precedence line when several sources gave one.  Made only for an
- * object that changes (an unchanged one would throw it away). */
-static json_t *provenance(ctx *c, int e, const merged_obj *m) {
-  json_t *prov = json_object();
+ * object that changes (an unchanged one would throw it away).  `sorted`:
+ * keys in name order (a create keeps it as that text), else in attribute
+ * order ("*" first either way: no attribute name sorts before it). */
+static void put_provenance(ctx *c, jtext *t, int e, const merged_obj *m, int sorted) {
   const char *only = NULL;
   int single = 1;
   for (int a = 0; a < c->nattrs[e] && single; a++)
@@ -1011,14 +1110,17 @@ static json_t *provenance(ctx *c, int e, const merged_obj *m) {
       if (m->contenders[a] > 1 || (only && strcmp(only, m->by[a]) != 0)) single = 0;
       only = m->by[a];
     }
+  jt_open(t, '{');
   if (single && only) { /* one source gave everything: one entry, not one per attribute */
     char text[300];
     snprintf(text, sizeof text, "%s, the only source that gives it", only);
-    json_object_set_new(prov, "*", json_string(text));
-    return prov;
+    jt_mstr(t, "*", text);
+    jt_close(t, '}');
+    return;
   }
-  json_object_set_new(prov, "*", json_null()); /* json_patch drops an older "*" */
-  for (int a = 0; a < c->nattrs[e]; a++) {
+  jt_key(t, "*"), jt_raw(t, "null", 4); /* json_patch drops an older "*" */
+  for (int k = 0; k < c->nattrs[e]; k++) {
+    int a = sorted ? c->sorted[e][k] : k;
     if (!m->by[a]) continue;
     char text[400];
     if (m->contenders[a] > 1 && m->byloc[a] != PLAN_NONE)
@@ -1028,71 +1130,75 @@ static json_t *provenance(ctx *c, int e, const merged_obj *m) {
       snprintf(text, sizeof text, "%s, the first declared of the sources that give it", m->by[a]);
     else
       snprintf(text, sizeof text, "%s, the only source that gives it", m->by[a]);
-    json_object_set_new(prov, c->names[e][a], json_string(text));
+    jt_mstr(t, c->names[e][a], text);
   }
-  return prov;
+  jt_close(t, '}');
+}
+
+/* The members every create and update starts with. */
+static void put_head(ctx *c, jtext *t, const char *kind, int e, const char *idkey, int64_t id, const merged_obj *m, const char *sid) {
+  jt_reset(t);
+  jt_open(t, '{');
+  jt_mstr(t, "op", kind);
+  jt_mstr(t, "entity", schema_entity_get(e)->name);
+  jt_mint(t, idkey, id);
+  jt_mstr(t, "label", label_of(c, e, m->v, sid));
+  jt_mstr(t, "sid", sid);
 }
 
 static void emit_create(ctx *c, int e, int64_t hub_id, const char *sid, const merged_obj *m) {
-  json_t *set = json_object();
+  jtext *t = &c->jt;
+  put_head(c, t, "create", e, "tmp", -hub_id, m, sid);
+  jt_key(t, "set");
+  jt_open(t, '{');
   for (int a = 0; a < c->nattrs[e]; a++)
-    if (m->assigned[a] && m->v[a].kind != V_NULL) json_object_set_new(set, c->names[e][a], json_of_attr(c, e, a, m->v[a]));
-  json_t *o = json_object();
-  json_object_set_new(o, "op", json_string("create"));
-  json_object_set_new(o, "entity", json_string(schema_entity_get(e)->name));
-  json_object_set_new(o, "tmp", json_integer(-hub_id));
-  json_object_set_new(o, "label", json_string(label_of(c, e, m->v, sid)));
-  json_object_set_new(o, "sid", json_string(sid));
-  json_object_set_new(o, "set", set);
-  json_t *prov = provenance(c, e, m);
-  char *pt = json_dumps(prov, JSON_COMPACT | JSON_SORT_KEYS);
-  json_decref(prov);
-  json_object_set_new(o, "provenance", json_string(pt ? pt : "{}")); /* text: one string per record */
-  free(pt);
-  op(c, o);
+    if (m->assigned[a] && m->v[a].kind != V_NULL) put_member(t, c->names[e][a], m->v[a]);
+  jt_close(t, '}');
+  jt_reset(&c->jt2);
+  put_provenance(c, &c->jt2, e, m, 1);
+  jt_mstr(t, "provenance", c->jt2.b); /* text: one string per record */
+  jt_close(t, '}');
+  op_text(c, t, 1);
   c->r->counts[e][CNT_CREATE]++;
 }
 
 static int is_word(value v, const char *w) { return v.kind == V_STR && v.len == strlen(w) && memcmp(v.u.s, w, v.len) == 0; }
 
 /* Diffs the merged object against the hub's: an update (changed attributes
- * only), a reactivation, or unchanged. */
+ * only), a reactivation, or unchanged.  A value that is no JSON value
+ * (json_ok) is left out of the object it would be in, as jansson did. */
 static void emit_update(ctx *c, int e, int64_t hub_id, const char *sid, const merged_obj *m) {
   value cur[MAX_ATTRS];
   load_hub(c, e, hub_id, cur);
-  json_t *set = json_object(), *old = json_object(), *src = json_object();
-  for (int a = 0; a < c->nattrs[e]; a++) {
-    if (!m->assigned[a]) continue;
-    json_t *nv = json_of_attr(c, e, a, m->v[a]), *ov = json_of_attr(c, e, a, cur[a]);
-    if (json_same(nv, ov)) {
-      json_decref(nv);
-      json_decref(ov);
-      continue;
-    }
-    json_object_set_new(set, c->names[e][a], nv);
-    json_object_set_new(old, c->names[e][a], ov);
-    if (m->by[a]) json_object_set_new(src, c->names[e][a], json_string(m->by[a]));
-  }
-  if (json_object_size(set) == 0) {
+  int changed[MAX_ATTRS], nch = 0, nset = 0;
+  for (int a = 0; a < c->nattrs[e]; a++)
+    if (m->assigned[a] && !same_json(m->v[a], cur[a])) changed[nch++] = a, nset += json_ok(m->v[a]);
+  if (nset == 0) {
     c->r->counts[e][CNT_UNCHANGED]++;
-    json_decref(set), json_decref(old), json_decref(src);
     return;
   }
   int status = attr_index(c, e, "status");
   int back = status >= 0 && is_word(cur[status], "inactive") && is_word(m->v[status], "active");
-  json_t *o = json_object();
-  json_object_set_new(o, "op", json_string(back ? "reactivate" : "update"));
-  json_object_set_new(o, "entity", json_string(schema_entity_get(e)->name));
-  json_object_set_new(o, "hub_id", json_integer(hub_id));
-  json_object_set_new(o, "label", json_string(label_of(c, e, m->v, sid)));
-  json_object_set_new(o, "sid", json_string(sid));
-  json_object_set_new(o, "set", set);
-  json_object_set_new(o, "old", old);
-  json_object_set_new(o, "by", src);
-  json_object_set_new(o, "provenance", provenance(c, e, m));
+  jtext *t = &c->jt;
+  put_head(c, t, back ? "reactivate" : "update", e, "hub_id", hub_id, m, sid);
+  static const char *const parts[] = {"set", "old", "by"};
+  for (int p = 0; p < 3; p++) {
+    jt_key(t, parts[p]);
+    jt_open(t, '{');
+    for (int k = 0; k < nch; k++) {
+      int a = changed[k];
+      if (p == 0) put_member(t, c->names[e][a], m->v[a]);
+      else if (p == 1) put_member(t, c->names[e][a], cur[a]);
+      else if (m->by[a]) jt_mstr(t, c->names[e][a], m->by[a]);
+    }
+    jt_close(t, '}');
+  }
+  jt_key(t, "provenance");
+  put_provenance(c, t, e, m, 0);
   int sc = attr_index(c, e, "school");
-  if (sc >= 0 && m->v[sc].kind == V_STR) json_object_set_new(o, "school", to_json(m->v[sc]));
-  op(c, o);
+  if (sc >= 0 && m->v[sc].kind == V_STR) put_member(t, "school", m->v[sc]);
+  jt_close(t, '}');
+  op_text(c, t, 1);
   c->r->counts[e][back ? CNT_REACTIVATE : CNT_UPDATE]++;
 }
 
@@ -1156,8 +1262,19 @@ static void merge_all(ctx *c) {
   free(order);
 }
 
+/* The members a link and a snapshot start with. */
+static void put_record_head(jtext *t, const char *kind, const char *src, const char *ent, const char *sid) {
+  jt_reset(t);
+  jt_open(t, '{');
+  jt_mstr(t, "op", kind);
+  jt_mstr(t, "source", src);
+  jt_mstr(t, "entity", ent);
+  jt_mstr(t, "sid", sid);
+}
+
 /* Links, and snapshots of what each source sent. */
 static void link_ops(ctx *c) {
+  jtext *t = &c->jt;
   for (size_t i = 0; i < c->nrecs; i++) {
     inrec *rec = &c->recs[i];
     if (rec->parked) continue;
@@ -1167,31 +1284,22 @@ static void link_ops(ctx *c) {
     arena_rewind(&c->tmp);
     const value *attrs = load_rec(c, rec, NULL, &hash);
     if (strcmp(rec->domain, "id") != 0) {
-      json_t *o = json_object();
-      json_object_set_new(o, "op", json_string("link"));
-      json_object_set_new(o, "source", json_string(src));
-      json_object_set_new(o, "entity", json_string(ent));
-      json_object_set_new(o, "sid", json_string(rec->sid));
-      if (rec->hub_id > 0) json_object_set_new(o, "hub_id", json_integer(rec->hub_id));
-      else json_object_set_new(o, "tmp", json_integer(-rec->hub_id));
-      json_object_set_new(o, "domain", json_string(rec->domain));
-      op(c, o);
+      put_record_head(t, "link", src, ent, rec->sid);
+      jt_mint(t, rec->hub_id > 0 ? "hub_id" : "tmp", rec->hub_id > 0 ? rec->hub_id : -rec->hub_id);
+      jt_mstr(t, "domain", rec->domain);
+      jt_close(t, '}');
+      op_text(c, t, 1);
     }
     if (!strcmp(rec->domain, "id") && snapshot_same(c, src, rec->entity, rec->sid, hash)) continue;
-    json_t *o = json_object();
-    json_object_set_new(o, "op", json_string("snapshot"));
-    json_object_set_new(o, "source", json_string(src));
-    json_object_set_new(o, "entity", json_string(ent));
-    json_object_set_new(o, "sid", json_string(rec->sid));
-    json_object_set_new(o, "hash", json_string(hash));
+    put_record_head(t, "snapshot", src, ent, rec->sid);
+    jt_mstr(t, "hash", hash);
     /* The record as compact JSON text: one string, not an object per record
      * (a first sync holds one snapshot operation per record in memory). */
-    json_t *rj = record_json(c, rec->entity, attrs);
-    char *text = json_dumps(rj, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(rj);
-    json_object_set_new(o, "record", json_string(text ? text : "{}"));
-    free(text);
-    op(c, o);
+    jt_reset(&c->jt2);
+    put_record_sorted(c, &c->jt2, rec->entity, attrs);
+    jt_mstr(t, "record", c->jt2.b);
+    jt_close(t, '}');
+    op_text(c, t, 0);
   }
 }
 
@@ -1461,6 +1569,7 @@ static void compute_phases(ctx *c) {
   link_all(c);
   double t1 = now_s();
   find_map_sets(c);
+  sort_names(c);
   merge_all(c);
   link_ops(c);
   deletions(c);
@@ -1471,6 +1580,8 @@ static void compute_phases(ctx *c) {
 
 static void ctx_free(ctx *c) {
   rectext_free(&c->text);
+  jt_free(&c->jt);
+  jt_free(&c->jt2);
   fp_free(&c->by_id);
   fp_free(&c->schools);
   map_free(&c->ended);
@@ -1745,280 +1856,6 @@ int run_from_json(json_t *doc, run_result *r, char *err, size_t errsize) {
     for (int k = 0; row && k < CNT__COUNT; k++) r->counts[e][k] = json_integer_value(json_object_get(row, count_keys[k]));
   }
   return 1;
-}
-
-/* ---- applying ------------------------------------------------------------------------------ */
-
-typedef struct {
-  int64_t *hub;     /* per tmp: the hub id it got, 0 if not created, -1 if filtered out */
-  size_t n;
-} tmp_map;
-
-static int64_t *tmp_slot(tmp_map *m, json_int_t tmp) {
-  if (tmp <= 0 || tmp > 10000000) return NULL;
-  if ((size_t)tmp >= m->n) {
-    size_t n = (size_t)tmp * 2 + 16;
-    m->hub = realloc(m->hub, n * sizeof *m->hub);
-    memset(m->hub + m->n, 0, (n - m->n) * sizeof *m->hub);
-    m->n = n;
-  }
-  return &m->hub[tmp];
-}
-
-static void bind_json(sqlite3_stmt *st, int i, json_t *v) {
-  if (!v) { /* an absent field: SQL NULL */
-    sqlite3_bind_null(st, i);
-    return;
-  }
-  switch (json_typeof(v)) {
-    case JSON_STRING: sqlite3_bind_text(st, i, json_string_value(v), (int)json_string_length(v), SQLITE_TRANSIENT); break;
-    case JSON_INTEGER: sqlite3_bind_int64(st, i, json_integer_value(v)); break;
-    case JSON_REAL: sqlite3_bind_double(st, i, json_real_value(v)); break;
-    case JSON_TRUE: sqlite3_bind_int64(st, i, 1); break;
-    case JSON_FALSE: sqlite3_bind_int64(st, i, 0); break;
-    case JSON_ARRAY: {
-      char *t = json_dumps(v, JSON_COMPACT);
-      sqlite3_bind_text(st, i, t, -1, SQLITE_TRANSIENT);
-      free(t);
-      break;
-    }
-    default: sqlite3_bind_null(st, i); break;
-  }
-}
-
-static int entity_of(json_t *o) {
-  const char *e = json_string_value(json_object_get(o, "entity"));
-  return e ? schema_entity_find(e) : -1;
-}
-
-/* Applying prepares each distinct statement once: an apply issues a few
- * dozen different statements, each many thousand times. */
-#define STMT_CACHE 96
-static struct {
-  sqlite3 *db;
-  char *sql;
-  sqlite3_stmt *st;
-} stmt_cache[STMT_CACHE];
-
-static sqlite3_stmt *prepare_cached(store *s, const char *sql) {
-  for (int i = 0; i < STMT_CACHE; i++)
-    if (stmt_cache[i].sql && stmt_cache[i].db == s->db && strcmp(stmt_cache[i].sql, sql) == 0) {
-      sqlite3_reset(stmt_cache[i].st);
-      sqlite3_clear_bindings(stmt_cache[i].st);
-      return stmt_cache[i].st;
-    }
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return NULL;
-  for (int i = 0; i < STMT_CACHE; i++)
-    if (!stmt_cache[i].sql) {
-      stmt_cache[i].db = s->db;
-      stmt_cache[i].sql = strdup(sql);
-      stmt_cache[i].st = st;
-      return st;
-    }
-  return st; /* cache full: the caller's step_done finalizes it (not cached) */
-}
-
-static int is_cached(sqlite3_stmt *st) {
-  for (int i = 0; i < STMT_CACHE; i++)
-    if (stmt_cache[i].st == st) return 1;
-  return 0;
-}
-
-static void free_stmt_cache(void) {
-  for (int i = 0; i < STMT_CACHE; i++) {
-    if (stmt_cache[i].st) sqlite3_finalize(stmt_cache[i].st);
-    free(stmt_cache[i].sql);
-    memset(&stmt_cache[i], 0, sizeof stmt_cache[i]);
-  }
-}
-
-static int step_done(store *s, sqlite3_stmt *st, char *err, size_t errsize) {
-  int rc = sqlite3_step(st);
-  int ok = rc == SQLITE_DONE || rc == SQLITE_ROW;
-  if (!ok) snprintf(err, errsize, "%s: %s", s->path, sqlite3_errmsg(s->db));
-  if (is_cached(st)) sqlite3_reset(st);
-  else sqlite3_finalize(st);
-  return ok;
-}
-
-/* Writes the `set` attributes of an op into the entity's row: schema
- * attributes to their columns, declared ones into the extra JSON. */
-static int write_attrs(store *s, int entity, int64_t hub_id, json_t *set, json_t *prov, int64_t run_id, int create, char *err,
-                       size_t errsize) {
-  const schema_entity *en = schema_entity_get(entity);
-  char sql[8192];
-  size_t n;
-  json_t *extra = json_object();
-  const char *key;
-  json_t *v;
-  if (create) {
-    n = (size_t)snprintf(sql, sizeof sql, "INSERT INTO hub_%s (created_run, updated_run", en->name);
-  } else {
-    n = (size_t)snprintf(sql, sizeof sql, "UPDATE hub_%s SET updated_run = ?1", en->name);
-  }
-  int nb = 0;
-  const char *cols[128];
-  json_t *vals[128];
-  json_object_foreach(set, key, v) {
-    if (!schema_attr_find(entity, key)) {
-      json_object_set(extra, key, v);
-      continue;
-    }
-    if (nb == 128) break;
-    cols[nb] = key, vals[nb] = v, nb++;
-  }
-  if (create) {
-    for (int i = 0; i < nb; i++) n += (size_t)snprintf(sql + n, sizeof sql - n, ", \"%s\"", cols[i]);
-    n += (size_t)snprintf(sql + n, sizeof sql - n, ", extra, provenance) VALUES (?1, ?1");
-    for (int i = 0; i < nb; i++) n += (size_t)snprintf(sql + n, sizeof sql - n, ", ?%d", i + 3);
-    snprintf(sql + n, sizeof sql - n, ", ?2, ?%d)", nb + 3);
-  } else {
-    for (int i = 0; i < nb; i++) n += (size_t)snprintf(sql + n, sizeof sql - n, ", \"%s\" = ?%d", cols[i], i + 3);
-    if (json_object_size(extra)) n += (size_t)snprintf(sql + n, sizeof sql - n, ", extra = json_patch(coalesce(extra, '{}'), ?2)");
-    n += (size_t)snprintf(sql + n, sizeof sql - n, ", provenance = json_patch(coalesce(provenance, '{}'), ?%d)", nb + 3);
-    snprintf(sql + n, sizeof sql - n, " WHERE hub_id = %lld", (long long)hub_id);
-  }
-  sqlite3_stmt *st = prepare_cached(s, sql);
-  if (!st) {
-    snprintf(err, errsize, "%s: %s", s->path, sqlite3_errmsg(s->db));
-    json_decref(extra);
-    return 0;
-  }
-  sqlite3_bind_int64(st, 1, run_id);
-  if (json_object_size(extra)) {
-    char *t = json_dumps(extra, JSON_COMPACT | JSON_SORT_KEYS);
-    sqlite3_bind_text(st, 2, t, -1, SQLITE_TRANSIENT);
-    free(t);
-  } else {
-    sqlite3_bind_null(st, 2);
-  }
-  for (int i = 0; i < nb; i++) bind_json(st, i + 3, vals[i]);
-  if (json_is_string(prov)) {
-    sqlite3_bind_text(st, nb + 3, json_string_value(prov), -1, SQLITE_TRANSIENT);
-  } else {
-    char *pt = prov ? json_dumps(prov, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    sqlite3_bind_text(st, nb + 3, pt ? pt : "{}", -1, SQLITE_TRANSIENT);
-    free(pt);
-  }
-  json_decref(extra);
-  return step_done(s, st, err, errsize);
-}
-
-static int exec_bind(store *s, const char *sql, char *err, size_t errsize, int nargs, ...) {
-  sqlite3_stmt *st = prepare_cached(s, sql);
-  if (!st) {
-    snprintf(err, errsize, "%s: %s", s->path, sqlite3_errmsg(s->db));
-    return 0;
-  }
-  va_list ap;
-  va_start(ap, nargs);
-  for (int i = 1; i <= nargs; i++) {
-    json_t *v = va_arg(ap, json_t *);
-    bind_json(st, i, v);
-  }
-  va_end(ap);
-  return step_done(s, st, err, errsize);
-}
-
-int run_apply_ops(store *s, const run_result *r, int64_t run_id, op_filter keep, void *fctx, char *err, size_t errsize) {
-  tmp_map tm = {NULL, 0};
-  int ok = 1;
-  json_t *skipped_ids = json_object(); /* "entity/sid" of records whose create was filtered out */
-  oplog_rewind(r->ops);
-  for (json_t *o = oplog_next(r->ops); o; json_decref(o), o = ok ? oplog_next(r->ops) : NULL) {
-    const char *k = json_string_value(json_object_get(o, "op"));
-    int e = entity_of(o);
-    if (!k || (e < 0 && strcmp(k, "case") != 0)) continue;
-    json_t *sidj = json_object_get(o, "sid");
-    char idkey[600];
-    snprintf(idkey, sizeof idkey, "%s/%s", json_string_value(json_object_get(o, "entity")), json_string_value(sidj) ? json_string_value(sidj) : "");
-    int filtered = keep && !keep(o, fctx);
-    if (!strcmp(k, "create")) {
-      int64_t *slot = tmp_slot(&tm, json_integer_value(json_object_get(o, "tmp")));
-      if (!slot) continue;
-      if (filtered) {
-        *slot = -1;
-        json_object_set_new(skipped_ids, idkey, json_true());
-        continue;
-      }
-      ok = write_attrs(s, e, 0, json_object_get(o, "set"), json_object_get(o, "provenance"), run_id, 1, err, errsize);
-      *slot = sqlite3_last_insert_rowid(s->db);
-    } else if (!strcmp(k, "update") || !strcmp(k, "reactivate")) {
-      if (!filtered)
-        ok = write_attrs(s, e, json_integer_value(json_object_get(o, "hub_id")), json_object_get(o, "set"),
-                         json_object_get(o, "provenance"), run_id, 0, err, errsize);
-    } else if (!strcmp(k, "deactivate")) {
-      if (filtered) continue;
-      char sql[256];
-      json_t *end = json_object_get(o, "end_date");
-      snprintf(sql, sizeof sql, "UPDATE hub_%s SET status = 'inactive', updated_run = ?2%s WHERE hub_id = ?1",
-               schema_entity_get(e)->name, end ? ", end_date = coalesce(end_date, ?3)" : "");
-      json_t *rid = json_integer(run_id);
-      ok = end ? exec_bind(s, sql, err, errsize, 3, json_object_get(o, "hub_id"), rid, end)
-               : exec_bind(s, sql, err, errsize, 2, json_object_get(o, "hub_id"), rid);
-      json_decref(rid);
-    } else if (!strcmp(k, "delete")) {
-      if (filtered) continue;
-      char sql[256];
-      snprintf(sql, sizeof sql, "DELETE FROM hub_%s WHERE hub_id = ?1", schema_entity_get(e)->name);
-      /* Deleted for good: the object, what its sources sent, and its links. */
-      ok = exec_bind(s, sql, err, errsize, 1, json_object_get(o, "hub_id")) &&
-           exec_bind(s,
-                     "DELETE FROM sync_snapshot WHERE (source, entity, source_id) IN"
-                     " (SELECT source, entity, source_id FROM sync_links WHERE entity = ?1 AND hub_id = ?2)",
-                     err, errsize, 2, json_object_get(o, "entity"), json_object_get(o, "hub_id")) &&
-           exec_bind(s, "DELETE FROM sync_links WHERE entity = ?1 AND hub_id = ?2", err, errsize, 2, json_object_get(o, "entity"),
-                     json_object_get(o, "hub_id"));
-    } else if (!strcmp(k, "link")) {
-      json_t *hub = json_object_get(o, "hub_id");
-      json_t *own = NULL;
-      if (!hub) {
-        int64_t *slot = tmp_slot(&tm, json_integer_value(json_object_get(o, "tmp")));
-        if (!slot || *slot <= 0) {
-          json_object_set_new(skipped_ids, idkey, json_true());
-          continue;
-        }
-        hub = own = json_integer(*slot);
-      }
-      ok = exec_bind(s, "INSERT OR REPLACE INTO sync_links (source, entity, source_id, hub_id, domain, gone) VALUES (?1, ?2, ?3, ?4, ?5, 0)",
-                     err, errsize, 5, json_object_get(o, "source"), json_object_get(o, "entity"), sidj, hub,
-                     json_object_get(o, "domain"));
-      json_decref(own);
-    } else if (!strcmp(k, "unlink")) {
-      if (filtered) continue;
-      ok = exec_bind(s, "UPDATE sync_links SET gone = 1 WHERE source = ?1 AND entity = ?2 AND source_id = ?3", err, errsize, 3,
-                     json_object_get(o, "source"), json_object_get(o, "entity"), sidj);
-    } else if (!strcmp(k, "snapshot")) {
-      if (json_object_get(skipped_ids, idkey)) continue;
-      json_t *r0 = json_object_get(o, "record");
-      char *rec = json_is_string(r0) ? NULL : json_dumps(r0, JSON_COMPACT | JSON_SORT_KEYS);
-      json_t *recj = json_is_string(r0) ? json_incref(r0) : json_string(rec ? rec : "{}");
-      free(rec);
-      ok = exec_bind(s, "INSERT OR REPLACE INTO sync_snapshot (source, entity, source_id, hash, record) VALUES (?1, ?2, ?3, ?4, ?5)",
-                     err, errsize, 5, json_object_get(o, "source"), json_object_get(o, "entity"), sidj, json_object_get(o, "hash"), recj);
-      json_decref(recj);
-    } else if (!strcmp(k, "case")) {
-      char *rec = json_dumps(json_object_get(o, "record"), JSON_COMPACT | JSON_SORT_KEYS);
-      json_t *recj = json_string(rec ? rec : "{}"), *rid = json_integer(run_id);
-      free(rec);
-      ok = exec_bind(s,
-                     "INSERT INTO sync_cases (run_id, entity, source, source_id, record, candidate, domain, status,"
-                     " candidate_source, candidate_sid)"
-                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'open', ?8, ?9)"
-                     " ON CONFLICT (source, entity, source_id) DO UPDATE SET run_id = ?1, record = ?5, candidate = ?6,"
-                     " domain = ?7, candidate_source = ?8, candidate_sid = ?9 WHERE status = 'open'",
-                     err, errsize, 9, rid, json_object_get(o, "entity"), json_object_get(o, "source"), sidj, recj,
-                     json_object_get(o, "candidate"), json_object_get(o, "domain"), json_object_get(o, "candidate_source"),
-                     json_object_get(o, "candidate_sid"));
-      json_decref(recj);
-      json_decref(rid);
-    }
-  }
-  free(tm.hub);
-  json_decref(skipped_ids);
-  free_stmt_cache(); /* the caller commits or rolls back next: no statement may stay open */
-  return ok;
 }
 
 /* ---- the history's copy of the operations ---------------------------------------------- */

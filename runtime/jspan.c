@@ -1,0 +1,203 @@
+/* jspan.c: JSON values read in place (see jspan.h). */
+#include "jspan.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *skip_ws(const char *p, const char *end) {
+  while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
+  return p;
+}
+
+static const char *skip_string(const char *p, const char *end) {
+  for (p++; p < end; p++) {
+    if (*p == '\\') p++;
+    else if (*p == '"') return p + 1;
+  }
+  return NULL;
+}
+
+/* The end of the value starting at p (no leading space), or NULL. */
+static const char *skip_value(const char *p, const char *end) {
+  if (p >= end) return NULL;
+  if (*p == '"') return skip_string(p, end);
+  if (*p != '{' && *p != '[') {
+    while (p < end && !strchr(",]} \t\r\n", *p)) p++;
+    return p;
+  }
+  int depth = 0;
+  while (p < end) {
+    if (*p == '"') {
+      if (!(p = skip_string(p, end))) return NULL;
+      continue;
+    }
+    if (*p == '{' || *p == '[') depth++;
+    else if ((*p == '}' || *p == ']') && --depth == 0) return p + 1;
+    p++;
+  }
+  return NULL;
+}
+
+int jspan_type(jspan v) {
+  if (!v.p || !v.n) return JS_ABSENT;
+  switch (v.p[0]) {
+    case '{': return JS_OBJECT;
+    case '[': return JS_ARRAY;
+    case '"': return JS_STRING;
+    case 't': return JS_TRUE;
+    case 'f': return JS_FALSE;
+    case 'n': return JS_NULL;
+  }
+  for (size_t i = 0; i < v.n; i++)
+    if (v.p[i] == '.' || v.p[i] == 'e' || v.p[i] == 'E') return JS_REAL;
+  return JS_INTEGER;
+}
+
+/* Members and elements alike: a container's items, keys for an object. */
+static size_t items(jspan v, int object, jmember *out, size_t max) {
+  const char *p = v.p + 1, *end = v.p + v.n - 1;
+  size_t n = 0;
+  for (p = skip_ws(p, end); p < end && n < max; n++) {
+    jspan k = {NULL, 0};
+    if (object) {
+      const char *ke = *p == '"' ? skip_string(p, end) : NULL;
+      if (!ke) return n;
+      k = (jspan){p, (size_t)(ke - p)};
+      p = skip_ws(ke, end);
+      if (p >= end || *p != ':') return n;
+      p = skip_ws(p + 1, end);
+    }
+    const char *ve = skip_value(p, end);
+    if (!ve) return n;
+    out[n].key = k;
+    out[n].val = (jspan){p, (size_t)(ve - p)};
+    p = skip_ws(ve, end);
+    if (p < end && *p == ',') p = skip_ws(p + 1, end);
+  }
+  return n;
+}
+
+size_t jspan_members(jspan obj, jmember *out, size_t max) {
+  return jspan_type(obj) == JS_OBJECT ? items(obj, 1, out, max) : 0;
+}
+
+int jspan_key_is(jspan k, const char *key) {
+  size_t n = strlen(key);
+  return k.n == n + 2 && memcmp(k.p + 1, key, n) == 0;
+}
+
+jspan jspan_get(const jmember *m, size_t n, const char *key) {
+  for (size_t i = 0; i < n; i++)
+    if (jspan_key_is(m[i].key, key)) return m[i].val;
+  return (jspan){NULL, 0};
+}
+
+int64_t jspan_int(jspan v) { return jspan_type(v) == JS_INTEGER ? strtoll(v.p, NULL, 10) : 0; }
+
+double jspan_real(jspan v) { return strtod(v.p, NULL); }
+
+static void grow(char **buf, size_t *cap, size_t need) {
+  if (need <= *cap) return;
+  *cap = need * 2 + 64;
+  *buf = realloc(*buf, *cap);
+}
+
+static size_t put_utf8(char *o, uint32_t cp) {
+  if (cp < 0x80) return o[0] = (char)cp, 1;
+  if (cp < 0x800) return o[0] = (char)(0xC0 | cp >> 6), o[1] = (char)(0x80 | (cp & 0x3F)), 2;
+  if (cp < 0x10000)
+    return o[0] = (char)(0xE0 | cp >> 12), o[1] = (char)(0x80 | (cp >> 6 & 0x3F)), o[2] = (char)(0x80 | (cp & 0x3F)), 3;
+  o[0] = (char)(0xF0 | cp >> 18), o[1] = (char)(0x80 | (cp >> 12 & 0x3F));
+  o[2] = (char)(0x80 | (cp >> 6 & 0x3F)), o[3] = (char)(0x80 | (cp & 0x3F));
+  return 4;
+}
+
+static uint32_t hex4(const char *p) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; i++) {
+    char c = p[i];
+    v = v << 4 | (uint32_t)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+  }
+  return v;
+}
+
+long jspan_str(jspan v, char **buf, size_t *cap) {
+  if (jspan_type(v) != JS_STRING || v.n < 2) return -1;
+  grow(buf, cap, v.n);
+  char *o = *buf;
+  const char *p = v.p + 1, *end = v.p + v.n - 1;
+  while (p < end) {
+    if (*p != '\\') {
+      *o++ = *p++;
+      continue;
+    }
+    char c = p[1];
+    p += 2;
+    if (c == 'u' && p + 4 <= end) {
+      uint32_t cp = hex4(p);
+      p += 4;
+      if (cp >= 0xD800 && cp < 0xDC00 && p + 6 <= end && p[0] == '\\' && p[1] == 'u') { /* a surrogate pair */
+        cp = 0x10000 + ((cp - 0xD800) << 10) + (hex4(p + 2) - 0xDC00);
+        p += 6;
+      }
+      o += put_utf8(o, cp);
+    } else {
+      *o++ = c == 'b' ? '\b' : c == 'f' ? '\f' : c == 'n' ? '\n' : c == 'r' ? '\r' : c == 't' ? '\t' : c;
+    }
+  }
+  *o = 0;
+  return (long)(o - *buf);
+}
+
+int jspan_str_is(jspan v, const char *s) {
+  size_t n = strlen(s);
+  return v.p && v.n == n + 2 && v.p[0] == '"' && memcmp(v.p + 1, s, n) == 0;
+}
+
+static void append(char **buf, size_t *len, size_t *cap, const char *s, size_t n) {
+  grow(buf, cap, *len + n + 1);
+  memcpy(*buf + *len, s, n);
+  *len += n;
+  (*buf)[*len] = 0;
+}
+
+typedef struct {
+  jmember m;
+  char *key; /* decoded, for sorting */
+} keyed;
+
+static int cmp_keyed(const void *a, const void *b) { return strcmp(((const keyed *)a)->key, ((const keyed *)b)->key); }
+
+static int dump_container(jspan v, int object, char **buf, size_t *len, size_t *cap) {
+  size_t max = v.n / 2 + 1, n;
+  jmember *m = malloc(max * sizeof *m);
+  keyed *k = malloc(max * sizeof *k);
+  n = items(v, object, m, max);
+  for (size_t i = 0; i < n; i++) {
+    size_t kc = 0;
+    k[i].m = m[i];
+    k[i].key = NULL;
+    if (object) jspan_str(m[i].key, &k[i].key, &kc);
+  }
+  if (object) qsort(k, n, sizeof *k, cmp_keyed);
+  append(buf, len, cap, object ? "{" : "[", 1);
+  int ok = 1;
+  for (size_t i = 0; i < n && ok; i++) {
+    if (i) append(buf, len, cap, ",", 1);
+    if (object) append(buf, len, cap, k[i].m.key.p, k[i].m.key.n), append(buf, len, cap, ":", 1);
+    ok = jspan_dump_sorted(k[i].m.val, buf, len, cap);
+  }
+  append(buf, len, cap, object ? "}" : "]", 1);
+  for (size_t i = 0; i < n; i++) free(k[i].key);
+  free(k);
+  free(m);
+  return ok;
+}
+
+int jspan_dump_sorted(jspan v, char **buf, size_t *len, size_t *cap) {
+  int t = jspan_type(v);
+  if (t == JS_ABSENT) return 0;
+  if (t == JS_OBJECT || t == JS_ARRAY) return dump_container(v, t == JS_OBJECT, buf, len, cap);
+  append(buf, len, cap, v.p, v.n); /* a scalar's compact text is itself */
+  return 1;
+}

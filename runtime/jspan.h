@@ -1,0 +1,48 @@
+/* jspan.h: reading JSON text in place, without building a value tree.
+ *
+ * Applying a run reads every operation back from the oplog, one compact
+ * JSON object per line; parsing each into jansson values (and freeing them)
+ * was a third of the apply.  A span is a value's own bytes inside the line:
+ * finding a member, reading an integer or a string, or copying an array's
+ * text costs a walk over the bytes and no allocation.  The text must be
+ * well-formed JSON (the oplog holds jansson's dumps); a malformed span reads
+ * as absent.
+ */
+#ifndef SYNC_JSPAN_H
+#define SYNC_JSPAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+  const char *p; /* NULL: absent */
+  size_t n;
+} jspan;
+
+enum { JS_ABSENT, JS_OBJECT, JS_ARRAY, JS_STRING, JS_INTEGER, JS_REAL, JS_TRUE, JS_FALSE, JS_NULL };
+
+/* The members of an object, in their order (keys as spans of their quoted text). */
+typedef struct {
+  jspan key, val;
+} jmember;
+
+int jspan_type(jspan v);
+/* Splits an object into up to `max` members; returns how many (0 for a non-object). */
+size_t jspan_members(jspan obj, jmember *out, size_t max);
+/* The member whose key is `key` (ASCII, no escapes), or an absent span. */
+jspan jspan_get(const jmember *m, size_t n, const char *key);
+/* Whether a quoted key span equals `key` (ASCII, no escapes). */
+int jspan_key_is(jspan k, const char *key);
+/* An integer's value (0 for any other type, as json_integer_value). */
+int64_t jspan_int(jspan v);
+double jspan_real(jspan v);
+/* A string's decoded bytes into *buf (grown with realloc; NUL-terminated);
+ * returns its length, or -1 for a non-string. */
+long jspan_str(jspan v, char **buf, size_t *cap);
+/* Whether the string equals `s` (NUL-terminated; no escapes in `s`). */
+int jspan_str_is(jspan v, const char *s);
+/* Appends the compact dump with keys sorted (as jansson's JSON_COMPACT |
+ * JSON_SORT_KEYS) of the value to *buf at *len; 0 on malformed text. */
+int jspan_dump_sorted(jspan v, char **buf, size_t *len, size_t *cap);
+
+#endif
