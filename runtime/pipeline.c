@@ -45,10 +45,13 @@ typedef struct {
   uint64_t off;         /* its body in the spill */
   int64_t hub_id;       /* > 0 existing object; < 0 new object -(n+1); 0 none yet */
   const char *sid;      /* prefixed source id (run arena) */
-  const char *domain;   /* the domain that linked it, or "id" (never a copy per record) */
   uint32_t unit, len;   /* len: of its body */
   uint8_t source, entity, parked;
-} inrec;
+  uint16_t how;         /* how it was linked: LINK_ID... (rec_domain() gives the text) */
+} inrec; /* 40 bytes: a million-student district holds ten million of these */
+
+/* How a record was linked: small codes, not a pointer per record. */
+enum { LINK_NONE, LINK_ID, LINK_ID_AGAIN, LINK_DECISION, LINK_NEW, LINK_DOMAIN /* + the domain's index */ };
 
 /* A string -> index map (open addressing), so that looking up a record by
  * its id, or by its domain values, costs the same at 100 records or 1M. */
@@ -833,6 +836,18 @@ static void park(ctx *c, inrec *rec, const value *attrs, int64_t candidate, cons
   op(c, o);
 }
 
+/* The words a link operation gives for how its record was linked. */
+static const char *rec_domain(ctx *c, const inrec *r) {
+  switch (r->how) {
+    case LINK_ID: return "id";
+    case LINK_ID_AGAIN: return "by its id: the source sends it again";
+    case LINK_DECISION: return "by a duplicate decision (syncvm duplicates merge)";
+    case LINK_NEW: return "new";
+    case LINK_NONE: return NULL;
+    default: return domain_text(c, (uint32_t)(r->how - LINK_DOMAIN));
+  }
+}
+
 static void link_all(ctx *c) {
   fpmap seen_domains = {0}; /* hash of a domain key -> the records of this run that had it */
   int has_domains[ENT__COUNT] = {0};
@@ -846,7 +861,7 @@ static void link_all(ctx *c) {
     int gone;
     rec->hub_id = linked_hub(c, src, rec->entity, rec->sid, &gone);
     if (rec->hub_id) {
-      rec->domain = gone ? "by its id: the source sends it again" : "id";
+      rec->how = gone ? LINK_ID_AGAIN : LINK_ID;
       continue;
     }
     int64_t dhub;
@@ -857,7 +872,7 @@ static void link_all(ctx *c) {
     }
     if (dec && strcmp(dec, "merge") == 0 && dhub > 0) {
       rec->hub_id = dhub;
-      rec->domain = "by a duplicate decision (syncvm duplicates merge)";
+      rec->how = LINK_DECISION;
       continue;
     }
     if (has_domains[rec->entity]) attrs = load_rec(c, rec, NULL, NULL);
@@ -875,13 +890,13 @@ static void link_all(ctx *c) {
           park(c, rec, attrs, match > 0 ? match : 0, other, domain_words(c, d));
         } else {
           rec->hub_id = match;
-          rec->domain = domain_text(c, d);
+          rec->how = (uint16_t)(LINK_DOMAIN + d);
         }
       }
     }
     if (!rec->hub_id && !rec->parked) {
       rec->hub_id = -(++c->ntmp);
-      rec->domain = "new";
+      rec->how = LINK_NEW;
     }
     /* Later records of this run can match this one, domain by domain. */
     if (rec->hub_id && !rec->parked && attrs)
@@ -1223,10 +1238,15 @@ static int cmp_by_object(const void *a, const void *b) {
   return i < j ? -1 : 1;
 }
 
-static int cmp_pair(const void *a, const void *b) {
-  uint32_t x = ((const uint32_t *)a)[0], y = ((const uint32_t *)b)[0];
+static const uint32_t *sort_order;
+
+/* Group starts (positions in the sorted order) by their first record. */
+static int cmp_start(const void *a, const void *b) {
+  uint32_t x = sort_order[*(const uint32_t *)a], y = sort_order[*(const uint32_t *)b];
   return x < y ? -1 : x > y;
 }
+
+static int same_object(const inrec *x, const inrec *y) { return x->entity == y->entity && x->hub_id == y->hub_id; }
 
 /* Reads a group's records and merges them (the scratch arena holds them
  * until the next group). */
@@ -1243,21 +1263,19 @@ static void merge_all(ctx *c) {
     if (!c->recs[i].parked) order[n++] = (uint32_t)i;
   sort_base = c->recs;
   qsort(order, n, sizeof *order, cmp_by_object);
-  /* Groups, then the groups in the order of their first record. */
+  /* Groups, then the groups in the order of their first record; a group
+   * ends where the next object begins (no array of ends: ten million
+   * records make millions of groups). */
   uint32_t *starts = malloc(((size_t)n + 1) * sizeof *starts), ng = 0;
   for (uint32_t i = 0; i < n; i++)
-    if (i == 0 || c->recs[order[i]].entity != c->recs[order[i - 1]].entity || c->recs[order[i]].hub_id != c->recs[order[i - 1]].hub_id)
-      starts[ng++] = i;
-  starts[ng] = n;
-  /* (first record, group) pairs sorted by first record: groups in arrival order */
-  uint32_t (*firsts)[2] = malloc(((size_t)ng + 1) * sizeof *firsts);
-  for (uint32_t g = 0; g < ng; g++) firsts[g][0] = order[starts[g]], firsts[g][1] = g;
-  qsort(firsts, ng, sizeof *firsts, cmp_pair);
+    if (i == 0 || !same_object(&c->recs[order[i]], &c->recs[order[i - 1]])) starts[ng++] = i;
+  sort_order = order;
+  qsort(starts, ng, sizeof *starts, cmp_start);
   for (uint32_t k = 0; k < ng; k++) {
-    uint32_t g = firsts[k][1];
-    merge_group(c, order + starts[g], starts[g + 1] - starts[g]);
+    uint32_t s = starts[k], e = s + 1;
+    while (e < n && same_object(&c->recs[order[e]], &c->recs[order[s]])) e++;
+    merge_group(c, order + s, e - s);
   }
-  free(firsts);
   free(starts);
   free(order);
 }
@@ -1283,14 +1301,14 @@ static void link_ops(ctx *c) {
     const char *hash;
     arena_rewind(&c->tmp);
     const value *attrs = load_rec(c, rec, NULL, &hash);
-    if (strcmp(rec->domain, "id") != 0) {
+    if (rec->how != LINK_ID) {
       put_record_head(t, "link", src, ent, rec->sid);
       jt_mint(t, rec->hub_id > 0 ? "hub_id" : "tmp", rec->hub_id > 0 ? rec->hub_id : -rec->hub_id);
-      jt_mstr(t, "domain", rec->domain);
+      jt_mstr(t, "domain", rec_domain(c, rec));
       jt_close(t, '}');
       op_text(c, t, 1);
     }
-    if (!strcmp(rec->domain, "id") && snapshot_same(c, src, rec->entity, rec->sid, hash)) continue;
+    if (rec->how == LINK_ID && snapshot_same(c, src, rec->entity, rec->sid, hash)) continue;
     put_record_head(t, "snapshot", src, ent, rec->sid);
     jt_mstr(t, "hash", hash);
     /* The record as compact JSON text: one string, not an object per record

@@ -346,6 +346,8 @@ static int check_rest(verifier *v) {
   plan *p = v->p;
   for (uint32_t i = 0; i < p->nlocs; i++)
     if (!STR_OK(p, p->locs[i].file)) return vfail(v, 0, "location %u names a missing file", i);
+  /* The pipeline notes a record's linking domain in 16 bits. */
+  if (p->ndomains > 60000) return vfail(v, 0, "%u uniqueness domains (at most 60000)", p->ndomains);
   for (uint32_t i = 0; i < p->ndomains; i++) {
     plan_domain *d = &p->domains[i];
     if (d->entity >= ENT__COUNT || d->manual > 1 || d->loc >= p->nlocs || d->nattrs == 0) return vfail(v, 0, "domain %u is malformed", i);
