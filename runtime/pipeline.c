@@ -457,7 +457,7 @@ static int fetch_unit(ctx *c, vm *v, uint32_t ui) {
     } else {
       char hash[65];
       record_hash(c, e, attrs, hash);
-      rec->sid = arena_strndup(&c->ar, id, strlen(id));
+      rec->sid = arena_strpack(&c->ar, id, strlen(id));
       spill_put(c->spill, wc.where, hash, attrs, c->nattrs[e], &rec->off, &rec->len);
     }
     vm_reset_record(v);

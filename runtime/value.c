@@ -61,13 +61,30 @@ void *arena_alloc(arena *a, size_t n) {
     }
     return b->data;
   }
-  if (!a->head || a->head->size - a->head->used < n) {
+  /* aligned again: arena_strpack() leaves `used` anywhere */
+  size_t at = a->head ? (a->head->used + 15) & ~(size_t)15 : 0;
+  if (!a->head || a->head->size < at || a->head->size - at < n) {
+    arena_block *b = standard_block(a);
+    b->next = a->head;
+    a->head = b;
+    at = 0;
+  }
+  void *p = a->head->data + at;
+  a->head->used = at + n;
+  return p;
+}
+
+char *arena_strpack(arena *a, const char *s, size_t n) {
+  if (n + 1 > ARENA_BLOCK / 4) return arena_strndup(a, s, n);
+  if (!a->head || a->head->size - a->head->used < n + 1) {
     arena_block *b = standard_block(a);
     b->next = a->head;
     a->head = b;
   }
-  void *p = a->head->data + a->head->used;
-  a->head->used += n;
+  char *p = (char *)a->head->data + a->head->used;
+  a->head->used += n + 1;
+  memcpy(p, s, n);
+  p[n] = 0;
   return p;
 }
 

@@ -51,6 +51,9 @@ typedef struct {
 
 void *arena_alloc(arena *a, size_t n);
 char *arena_strndup(arena *a, const char *s, size_t n);
+/* A copy with no padding after it (arena_strndup rounds to 16 bytes): for
+ * the millions of source ids a run keeps. */
+char *arena_strpack(arena *a, const char *s, size_t n);
 void arena_rewind(arena *a);
 void arena_free(arena *a);
 
