@@ -139,9 +139,6 @@ typedef struct {
   uint8_t (*unit_sets)[MAX_ATTRS];    /* per unit: its map assigns the attribute (map_sets, once) */
   sqlite3_stmt *st_link, *st_snap, *st_school, *st_decision; /* prepared once, reused for every record */
   sqlite3_stmt *st_person_ids, *st_enrollment;
-  fpmap enr_users;      /* hash of hub_enrollment.user -> index into enr_ids (made when first needed) */
-  int64_t *enr_ids;
-  int enr_indexed;
   struct dom_index *dom_idx;  /* per domain: the hub's values, hashed (hub_match) */
   sqlite3_stmt *st_hub[ENT__COUNT];
   sqlite3_stmt *st_domain[64];
@@ -1338,22 +1335,6 @@ static int first_deactivation(ctx *c, int entity, int64_t hub) {
 /* hub_enrollment has no index on "user": hash its users once, rather than
  * scanning the table once per withdrawn person (which made a day with a
  * thousand withdrawals take minutes).  Only hashes and hub ids are kept. */
-static void index_enrollment_users(ctx *c) {
-  sqlite3_stmt *st;
-  size_t n = 0, cap = 0;
-  c->enr_indexed = 1;
-  if (sqlite3_prepare_v2(c->s->db, "SELECT hub_id, \"user\" FROM hub_enrollment WHERE \"user\" IS NOT NULL", -1, &st, NULL) != SQLITE_OK)
-    return;
-  while (sqlite3_step(st) == SQLITE_ROW) {
-    if (n == cap) c->enr_ids = realloc(c->enr_ids, (cap = cap ? cap * 2 : 1024) * sizeof *c->enr_ids);
-    const char *u = (const char *)sqlite3_column_text(st, 1);
-    c->enr_ids[n] = sqlite3_column_int64(st, 0);
-    fp_put(&c->enr_users, fp_hash(u, (size_t)sqlite3_column_bytes(st, 1), 0), (uint32_t)n);
-    n++;
-  }
-  sqlite3_finalize(st);
-}
-
 typedef struct {
   int64_t hub;
   const char *sid;
@@ -1364,30 +1345,27 @@ static int cmp_enr(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-/* Adds the active enrollments whose user is `user` (checked in the hub:
- * the hash only names candidates) to rows, once each. */
+/* Adds the active enrollments whose user is `user` (the hub_enrollment_user
+ * index finds them) to rows, once each. */
 static void enrollments_of(ctx *c, const char *user, enr_row **rows, size_t *n, size_t *cap) {
-  size_t pos = 0;
-  uint32_t k;
-  uint64_t h = fp_hash(user, strlen(user), 0);
-  while (fp_next(&c->enr_users, h, &pos, &k)) {
+  if (!c->st_enrollment && sqlite3_prepare_v2(c->s->db,
+                                               "SELECT hub_id, sis_id FROM hub_enrollment WHERE \"user\" = ?"
+                                               " AND (status IS NULL OR status != 'inactive')",
+                                               -1, &c->st_enrollment, NULL) != SQLITE_OK)
+    return;
+  sqlite3_reset(c->st_enrollment);
+  sqlite3_bind_text(c->st_enrollment, 1, user, -1, SQLITE_TRANSIENT);
+  while (sqlite3_step(c->st_enrollment) == SQLITE_ROW) {
+    int64_t hub = sqlite3_column_int64(c->st_enrollment, 0);
     int dup = 0;
-    for (size_t i = 0; i < *n && !dup; i++) dup = (*rows)[i].hub == c->enr_ids[k];
-    if (dup || (!c->st_enrollment && sqlite3_prepare_v2(c->s->db,
-                     "SELECT sis_id FROM hub_enrollment WHERE hub_id = ? AND \"user\" = ? AND (status IS NULL OR status != 'inactive')",
-                     -1, &c->st_enrollment, NULL) != SQLITE_OK))
-      continue;
-    sqlite3_reset(c->st_enrollment);
-    sqlite3_bind_int64(c->st_enrollment, 1, c->enr_ids[k]);
-    sqlite3_bind_text(c->st_enrollment, 2, user, -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(c->st_enrollment) == SQLITE_ROW) {
-      if (*n == *cap) *rows = realloc(*rows, (*cap = *cap ? *cap * 2 : 16) * sizeof **rows);
-      const char *sid = (const char *)sqlite3_column_text(c->st_enrollment, 0);
-      (*rows)[*n].hub = c->enr_ids[k];
-      (*rows)[(*n)++].sid = sid ? arena_strndup(&c->tmp, sid, strlen(sid)) : NULL;
-    }
-    sqlite3_reset(c->st_enrollment);
+    for (size_t i = 0; i < *n && !dup; i++) dup = (*rows)[i].hub == hub;
+    if (dup) continue;
+    if (*n == *cap) *rows = realloc(*rows, (*cap = *cap ? *cap * 2 : 16) * sizeof **rows);
+    const char *sid = (const char *)sqlite3_column_text(c->st_enrollment, 1);
+    (*rows)[*n].hub = hub;
+    (*rows)[(*n)++].sid = sid ? arena_strndup(&c->tmp, sid, strlen(sid)) : NULL;
   }
+  sqlite3_reset(c->st_enrollment);
 }
 
 /* The enrollments whose user is one of the person's source ids (any
@@ -1396,7 +1374,6 @@ static enr_row *person_enrollments(ctx *c, int64_t person, int entity, size_t *n
   enr_row *rows = NULL;
   size_t cap = 0;
   *n = 0;
-  if (!c->enr_indexed) index_enrollment_users(c);
   if (!c->st_person_ids &&
       sqlite3_prepare_v2(c->s->db, "SELECT DISTINCT source_id FROM sync_links WHERE entity = ? AND hub_id = ?", -1, &c->st_person_ids, NULL) != SQLITE_OK)
     return NULL;
@@ -1609,8 +1586,6 @@ static void ctx_free(ctx *c) {
   sqlite3_finalize(c->st_decision);
   sqlite3_finalize(c->st_person_ids);
   sqlite3_finalize(c->st_enrollment);
-  fp_free(&c->enr_users);
-  free(c->enr_ids);
   for (int e = 0; e < ENT__COUNT; e++) sqlite3_finalize(c->st_hub[e]);
   for (int k = 0; k < 64; k++) sqlite3_finalize(c->st_domain[k]);
   sqlite3_finalize(c->st_school);

@@ -18,7 +18,7 @@
 
 #include "value.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 #define STORE_BUSY_MS 10000
 
 typedef struct {
