@@ -257,12 +257,16 @@ static int write_attrs(applier *a, int entity, int64_t hub_id, jspan set, jspan 
 typedef struct {
   int64_t *hub;     /* per tmp: the hub id it got, 0 if not created, -1 if filtered out */
   size_t n;
+  size_t max;       /* tmps run from 1 to at most the number of operations */
 } tmp_map;
 
+/* NULL for a tmp no run of this many operations can have (a corrupt run
+ * file): the caller fails the apply rather than skip a create. */
 static int64_t *tmp_slot(tmp_map *m, int64_t tmp) {
-  if (tmp <= 0 || tmp > 10000000) return NULL;
+  if (tmp <= 0 || (uint64_t)tmp > m->max) return NULL;
   if ((size_t)tmp >= m->n) {
-    size_t n = (size_t)tmp * 2 + 16;
+    size_t n = (size_t)tmp + (size_t)tmp / 2 + 16;
+    if (n > m->max + 1) n = m->max + 1;
     m->hub = realloc(m->hub, n * sizeof *m->hub);
     memset(m->hub + m->n, 0, (n - m->n) * sizeof *m->hub);
     m->n = n;
@@ -363,6 +367,12 @@ static int view_op(applier *a, op_view *o, const char *line, size_t n, int *e) {
   return jspan_type(k) == JS_STRING && (*e >= 0 || jspan_str_is(k, "case"));
 }
 
+static int bad_tmp(applier *a, const op_view *o, const tmp_map *tm) {
+  snprintf(a->err, a->errsize, "an operation on %.100s has no tmp from 1 to %zu (the run's operations): the run is corrupt", o->ent,
+           tm->max);
+  return 0;
+}
+
 /* One operation; *skipped: "entity/sid" of records whose create was filtered
  * out (a jansson object, made when the first is). */
 static int apply_op(applier *a, const op_view *o, int e, tmp_map *tm, json_t *skipped, int filtered, int64_t run_id) {
@@ -370,7 +380,7 @@ static int apply_op(applier *a, const op_view *o, int e, tmp_map *tm, json_t *sk
   char idkey[600];
   if (jspan_str_is(k, "create")) {
     int64_t *slot = tmp_slot(tm, jspan_int(get(o, "tmp")));
-    if (!slot) return 1;
+    if (!slot) return bad_tmp(a, o, tm);
     if (filtered) {
       *slot = -1;
       json_object_set_new(skipped, id_key(a, o, idkey, sizeof idkey), json_true());
@@ -387,7 +397,8 @@ static int apply_op(applier *a, const op_view *o, int e, tmp_map *tm, json_t *sk
   if (jspan_str_is(k, "link")) {
     jspan hub = get(o, "hub_id");
     int64_t *slot = NULL;
-    if (!hub.p && (!(slot = tmp_slot(tm, jspan_int(get(o, "tmp")))) || *slot <= 0)) {
+    if (!hub.p && !(slot = tmp_slot(tm, jspan_int(get(o, "tmp"))))) return bad_tmp(a, o, tm);
+    if (!hub.p && *slot <= 0) {
       json_object_set_new(skipped, id_key(a, o, idkey, sizeof idkey), json_true());
       return 1;
     }
@@ -407,7 +418,7 @@ static int apply_op(applier *a, const op_view *o, int e, tmp_map *tm, json_t *sk
 
 int run_apply_ops(store *s, const run_result *r, int64_t run_id, op_filter keep, void *fctx, char *err, size_t errsize) {
   applier a = {s, err, errsize, NULL, 0, NULL, 0, 0};
-  tmp_map tm = {NULL, 0};
+  tmp_map tm = {NULL, 0, oplog_count(r->ops)};
   json_t *skipped = json_object();
   op_view *o = malloc(sizeof *o);
   int ok = 1;

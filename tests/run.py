@@ -457,6 +457,40 @@ def scenarios_with(syncc, tag):
                 ok(label, good, detail)
 
 
+def suite_runfile(binaries):
+    """A saved run file (plan -o) applies as computed; one whose operations
+    were tampered with (a create's tmp out of range) fails whole, with a
+    message, and leaves the hub as it was."""
+    import sqlite3
+    vm = os.path.abspath(binaries[0].replace("syncc", "syncvm"))
+    with tempfile.TemporaryDirectory() as tmp:
+        spec = os.path.join(tmp, "r.sync")
+        open(spec, "w").write('source sis : csv {\n  file student = "students.csv"\n  prefix = "S-"\n}\n\n'
+                              'map sis.student {\n  sis_id = id\n  first_name = first\n  last_name = last\n}\n')
+        with open(os.path.join(tmp, "students.csv"), "w") as f:
+            f.write("id,first,last\n" + "".join(f"{i},F{i},L{i}\n" for i in range(5)))
+        plan, runf, hub = (os.path.join(tmp, n) for n in ("r.plan", "r.json", "hub.db"))
+        run(binaries[0], ["build", spec, "-o", plan])
+        p = subprocess.run([vm, "plan", plan, "--store", hub, "-o", runf], cwd=tmp, capture_output=True, timeout=60)
+        doc = json.load(open(runf))
+        for bad in (0, 10**12, len(doc["ops"]) + 1):
+            ops = json.loads(json.dumps(doc["ops"]))
+            next(o for o in ops if o["op"] == "create")["tmp"] = bad
+            tampered = os.path.join(tmp, "bad.json")
+            json.dump(dict(doc, ops=ops), open(tampered, "w"))
+            p = subprocess.run([vm, "apply", tampered, "--store", hub], cwd=tmp, capture_output=True, timeout=60)
+            db = sqlite3.connect(hub)
+            rows = db.execute("SELECT count(*) FROM hub_student").fetchone()[0]
+            db.close()
+            ok(f"runfile with a create's tmp {bad} fails whole", p.returncode == 1 and b"the run is corrupt" in p.stderr
+               and rows == 0, p.stderr.decode()[-400:])
+        p = subprocess.run([vm, "apply", runf, "--store", hub], cwd=tmp, capture_output=True, timeout=60)
+        db = sqlite3.connect(hub)
+        rows = db.execute("SELECT count(*) FROM hub_student").fetchone()[0]
+        db.close()
+        ok("runfile as saved applies", p.returncode == 0 and rows == 5, p.stderr.decode()[-400:])
+
+
 def suite_crash(binaries):
     """Crash safety: `syncvm apply` killed with SIGKILL at random moments, 50
     times.  After each kill the hub must pass PRAGMA integrity_check and be
@@ -601,7 +635,7 @@ def main():
     binaries = [args.syncc] + ([args.san_syncc] if args.san_syncc else [])
     suites = [("ok", suite_ok), ("errors", suite_errors), ("fmt", suite_fmt), ("torture", suite_torture),
               ("cli", suite_cli), ("docs", suite_docs), ("unit", suite_unit),
-              ("plan", suite_plan), ("scenarios", suite_scenarios), ("connectors", suite_connectors), ("crash", suite_crash), ("writer", suite_writer), ("bench", suite_bench),
+              ("plan", suite_plan), ("scenarios", suite_scenarios), ("connectors", suite_connectors), ("runfile", suite_runfile), ("crash", suite_crash), ("writer", suite_writer), ("bench", suite_bench),
               ("fuzz", suite_fuzz)]
     for name, fn in suites:
         if args.only and name not in args.only.split(","):
