@@ -87,8 +87,9 @@ int jspan_key_is(jspan k, const char *key) {
 }
 
 jspan jspan_get(const jmember *m, size_t n, const char *key) {
+  size_t kn = strlen(key);
   for (size_t i = 0; i < n; i++)
-    if (jspan_key_is(m[i].key, key)) return m[i].val;
+    if (m[i].key.n == kn + 2 && memcmp(m[i].key.p + 1, key, kn) == 0) return m[i].val;
   return (jspan){NULL, 0};
 }
 

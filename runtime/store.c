@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jtext.h"
 #include "schema.h"
 
 int store_exec(store *s, const char *sql, char *err, size_t errsize) {
@@ -164,6 +165,33 @@ void store_bind(sqlite3_stmt *st, int i, value v, arena *a) {
   }
 }
 
+/* A list column as store_bind writes it, ["a","b"] (compact, strings
+ * without escapes), read without jansson; 0 for any other text (jansson
+ * reads it, and decides what is valid JSON). */
+static int simple_list(const char *text, size_t n, arena *a, value *out) {
+  if (n < 2 || text[0] != '[' || text[n - 1] != ']') return 0;
+  size_t count = 0;
+  for (size_t k = 1; k + 1 < n; k++) count += text[k] == '"';
+  if (count % 2) return 0;
+  value *items = arena_alloc(a, (count / 2 + 1) * sizeof *items);
+  size_t len = 0, k = 1;
+  while (k + 1 < n) {
+    if (text[k] != '"') return 0;
+    size_t start = ++k;
+    while (k + 1 < n && text[k] != '"') {
+      if ((unsigned char)text[k] < 0x20 || text[k] == '\\') return 0;
+      k++;
+    }
+    if (k + 1 >= n || !jt_utf8_ok(text + start, k - start)) return 0;
+    items[len++] = v_str(arena_strndup(a, text + start, k - start), k - start);
+    k++;
+    if (text[k] == ',' && k + 2 < n) k++;
+    else if (k + 1 != n) return 0;
+  }
+  *out = v_list(items, len);
+  return 1;
+}
+
 value store_column(sqlite3_stmt *st, int i, int type, arena *a) {
   int t = sqlite3_column_type(st, i);
   if (t == SQLITE_NULL) return v_null();
@@ -175,6 +203,8 @@ value store_column(sqlite3_stmt *st, int i, int type, arena *a) {
   if (type == TY_DATE && n == 10)
     return v_date((int64_t)atoi(text) * 10000 + atoi(text + 5) * 100 + atoi(text + 8));
   if (type == TY_LIST) {
+    value v;
+    if (simple_list(text, n, a, &v)) return v;
     json_error_t je;
     json_t *arr = json_loadb(text, n, 0, &je);
     if (json_is_array(arr)) {
