@@ -47,6 +47,7 @@ typedef struct {
   const char *sid;      /* prefixed source id (run arena) */
   uint32_t unit, len;   /* len: of its body */
   uint8_t source, entity, parked;
+  uint8_t same;         /* linked by id and its snapshot hash unchanged (known once merge has looked) */
   uint16_t how;         /* how it was linked: LINK_ID... (rec_domain() gives the text) */
 } inrec; /* 40 bytes: a million-student district holds ten million of these */
 
@@ -151,6 +152,7 @@ typedef struct {
   strmap deleted;               /* "source/entity/sid" of tobedeleted rows */
   const char *names[ENT__COUNT][MAX_ATTRS];
   uint8_t types[ENT__COUNT][MAX_ATTRS];
+  int skip_same[ENT__COUNT]; /* merge may pass over objects whose records are all unchanged (may_skip_same) */
   int order[ENT__COUNT][MAX_ATTRS];  /* attributes sorted by name: the record text's key order */
   rectext text;                      /* record_hash's buffer, reused */
   int nattrs[ENT__COUNT];
@@ -1262,11 +1264,58 @@ static int same_object(const inrec *x, const inrec *y) { return x->entity == y->
 static void merge_group(ctx *c, const uint32_t *members, size_t nm) {
   arena_rewind(&c->tmp);
   value **mattrs = arena_alloc(&c->tmp, nm * sizeof *mattrs);
-  for (size_t k = 0; k < nm; k++) mattrs[k] = load_rec(c, &c->recs[members[k]], NULL, NULL);
+  int e = c->recs[members[0]].entity, all_same = c->skip_same[e] && c->recs[members[0]].hub_id > 0;
+  for (size_t k = 0; k < nm; k++) {
+    inrec *rec = &c->recs[members[k]];
+    const char *hash;
+    mattrs[k] = load_rec(c, rec, NULL, &hash);
+    if (rec->how == LINK_ID)
+      rec->same = (uint8_t)snapshot_same(c, plan_str(c->p, c->p->sources[rec->source].name), e, rec->sid, hash);
+    all_same &= rec->same;
+  }
+  if (all_same) { /* what the last run merged from these very records, with this very plan */
+    c->r->counts[e][CNT_UNCHANGED]++;
+    return;
+  }
   merge_object(c, c->recs[members[0]].hub_id, members, nm, mattrs);
 }
 
+/* Whether merge may take an object whose records all come back unchanged
+ * as unchanged without loading its hub row: when the last run that wrote
+ * the hub was applied whole (not partly approved: a held-back update would
+ * never be made) by this same plan (same maps and precedence), and every
+ * live link of the entity is to a record of this run (no source dropped a
+ * record of a merged object).  The hub then holds exactly what merging
+ * these records gave; only edits made to the hub by hand, outside syncvm,
+ * are not put back until their record changes. */
+static void may_skip_same(ctx *c) {
+  sqlite3_stmt *st;
+  int same_plan = 0;
+  if (sqlite3_prepare_v2(c->s->db,
+                         "SELECT status, plan_sha FROM sync_runs WHERE status IN ('applied', 'approved', 'partly approved')"
+                         " ORDER BY run_id DESC LIMIT 1",
+                         -1, &st, NULL) == SQLITE_OK) {
+    if (sqlite3_step(st) == SQLITE_ROW) {
+      const char *status = (const char *)sqlite3_column_text(st, 0), *sha = (const char *)sqlite3_column_text(st, 1);
+      same_plan = status && strcmp(status, "partly approved") != 0 && sha && strcmp(sha, c->r->plan_sha) == 0;
+    }
+    sqlite3_finalize(st);
+  }
+  if (!same_plan) return;
+  int64_t by_id[ENT__COUNT] = {0};
+  for (size_t i = 0; i < c->nrecs; i++)
+    if (!c->recs[i].parked && c->recs[i].how == LINK_ID) by_id[c->recs[i].entity]++;
+  if (sqlite3_prepare_v2(c->s->db, "SELECT count(*) FROM sync_links WHERE entity = ? AND gone = 0", -1, &st, NULL) != SQLITE_OK) return;
+  for (int e = 0; e < ENT__COUNT; e++) {
+    sqlite3_reset(st);
+    sqlite3_bind_text(st, 1, schema_entity_get(e)->name, -1, SQLITE_STATIC);
+    c->skip_same[e] = by_id[e] > 0 && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) == by_id[e];
+  }
+  sqlite3_finalize(st);
+}
+
 static void merge_all(ctx *c) {
+  may_skip_same(c);
   uint32_t *order = malloc((c->nrecs + 1) * sizeof *order), n = 0;
   for (size_t i = 0; i < c->nrecs; i++)
     if (!c->recs[i].parked) order[n++] = (uint32_t)i;
@@ -1317,7 +1366,7 @@ static void link_ops(ctx *c) {
       jt_close(t, '}');
       op_text(c, t, 1);
     }
-    if (rec->how == LINK_ID && snapshot_same(c, src, rec->entity, rec->sid, hash)) continue;
+    if (rec->how == LINK_ID && (rec->same || snapshot_same(c, src, rec->entity, rec->sid, hash))) continue;
     put_record_head(t, "snapshot", src, ent, rec->sid);
     jt_mstr(t, "hash", hash);
     /* The record as compact JSON text: one string, not an object per record
