@@ -31,14 +31,15 @@ typedef struct {
 
 /* ---- statements ----------------------------------------------------------------------------- */
 
-/* Each distinct statement is prepared once, found by a hash of its text
- * (fixed statements) or by its shape (write_attrs): an apply issues a few
- * dozen different statements, each many thousand times. */
+/* Each distinct statement is prepared once, found by a hash of its key: its
+ * text, the address of its text (a literal, prepare_literal), or the shape
+ * of the set it writes (write_attrs).  An apply issues a few dozen
+ * different statements, each many thousand times. */
 #define STMT_CACHE 128
 static struct {
   sqlite3 *db;
   uint64_t hash;
-  char *key;  /* the SQL text, or the shape for write_attrs */
+  char *key;  /* see above: the three kinds never start with the same byte */
   size_t n;
   sqlite3_stmt *st;
 } stmt_cache[STMT_CACHE];
