@@ -154,9 +154,8 @@ typedef struct {
   uint8_t types[ENT__COUNT][MAX_ATTRS];
   int skip_same[ENT__COUNT]; /* merge may pass over objects whose records are all unchanged (may_skip_same) */
   int order[ENT__COUNT][MAX_ATTRS];  /* attributes sorted by name: the record text's key order */
-  rectext text;                      /* record_hash's buffer, reused */
+  jtext text;                        /* record_hash's buffer, reused */
   int nattrs[ENT__COUNT];
-  uint8_t sorted[ENT__COUNT][MAX_ATTRS]; /* attribute indexes in the order of their names (sorted dumps) */
   jtext jt, jt2;                         /* an operation's text, and a text it holds as a string */
 } ctx;
 
@@ -271,9 +270,10 @@ static json_t *record_json(ctx *c, int entity, const value *attrs) {
 /* The snapshot's content hash: SHA-256 of the record as sorted compact JSON
  * (written directly, see rectext.h: no JSON object per record). */
 static void record_hash(ctx *c, int entity, const value *attrs, char hash[65]) {
+  jt_reset(&c->text);
   rectext_record(&c->text, c->names[entity], c->order[entity], c->nattrs[entity], attrs);
   uint8_t d[32];
-  sha256(c->text.buf, c->text.len, d);
+  sha256(c->text.b, c->text.n, d);
   sha256_hex(d, hash);
 }
 
@@ -911,57 +911,6 @@ static void link_all(ctx *c) {
 
 /* ---- operations as text --------------------------------------------------------------- */
 
-/* Whether to_json(v) is a value: json_string() refuses text that is not
- * UTF-8, json_real() a NaN or an infinity (the member is then left out). */
-static int json_ok(value v) {
-  if (v.kind == V_STR) return jt_utf8_ok(v.u.s, v.len);
-  if (v.kind == V_DEC) return isfinite(v.u.d);
-  return 1;
-}
-
-/* to_json(v) as jansson dumps it compact (json_ok(v) holds). */
-static void put_value(jtext *t, value v) {
-  switch (v.kind) {
-    case V_BOOL: jt_raw(t, v.u.i ? "true" : "false", v.u.i ? 4 : 5); break;
-    case V_INT: jt_int(t, v.u.i); break;
-    case V_STR: jt_str(t, v.u.s, v.len); break;
-    case V_DATE: {
-      char b[64];
-      int n = snprintf(b, sizeof b, "%04lld-%02lld-%02lld", (long long)(v.u.i / 10000), (long long)(v.u.i / 100 % 100),
-                       (long long)(v.u.i % 100));
-      jt_str(t, b, (size_t)n);
-      break;
-    }
-    case V_TIME: {
-      char b[48];
-      int n = snprintf(b, sizeof b, "%02lld:%02lld", (long long)(v.u.i / 100), (long long)(v.u.i % 100));
-      jt_str(t, b, (size_t)n);
-      break;
-    }
-    case V_DEC: { /* rare: jansson's own text for a real */
-      json_t *j = to_json(v);
-      char *text = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
-      jt_raw(t, text, strlen(text));
-      free(text);
-      json_decref(j);
-      break;
-    }
-    case V_LIST:
-      jt_open(t, '[');
-      for (uint32_t i = 0; i < v.len; i++)
-        if (json_ok(v.u.items[i])) jt_elem(t), put_value(t, v.u.items[i]);
-      jt_close(t, ']');
-      break;
-    default: jt_raw(t, "null", 4); break;
-  }
-}
-
-static void put_member(jtext *t, const char *key, value v) {
-  if (!json_ok(v)) return;
-  jt_key(t, key);
-  put_value(t, v);
-}
-
 /* Spilled as soon as computed: memory never holds the run's operations. */
 static void op_text(ctx *c, jtext *t, int change) {
   if (change) c->r->nchanges++;
@@ -981,8 +930,8 @@ static int same_json(value a, value b) {
       case V_LIST: { /* arrays of the items to_json keeps, item by item */
         uint32_t i = 0, j = 0;
         for (;; i++, j++) {
-          while (i < a.len && !json_ok(a.u.items[i])) i++;
-          while (j < b.len && !json_ok(b.u.items[j])) j++;
+          while (i < a.len && !rectext_ok(a.u.items[i])) i++;
+          while (j < b.len && !rectext_ok(b.u.items[j])) j++;
           if (i == a.len || j == b.len) return i == a.len && j == b.len;
           if (!same_json(a.u.items[i], b.u.items[j])) return 0;
         }
@@ -993,33 +942,6 @@ static int same_json(value a, value b) {
   int same = json_equal(x, y);
   json_decref(x), json_decref(y);
   return same;
-}
-
-static const ctx *names_base;
-static int names_entity;
-
-static int cmp_names(const void *a, const void *b) {
-  return strcmp(names_base->names[names_entity][*(const uint8_t *)a], names_base->names[names_entity][*(const uint8_t *)b]);
-}
-
-/* Each entity's attributes in name order, for the dumps with sorted keys. */
-static void sort_names(ctx *c) {
-  names_base = c;
-  for (int e = 0; e < ENT__COUNT; e++) {
-    for (int i = 0; i < c->nattrs[e]; i++) c->sorted[e][i] = (uint8_t)i;
-    names_entity = e;
-    qsort(c->sorted[e], (size_t)c->nattrs[e], 1, cmp_names);
-  }
-}
-
-/* record_json() as dumped with sorted keys: the snapshot's record. */
-static void put_record_sorted(ctx *c, jtext *t, int e, const value *attrs) {
-  jt_open(t, '{');
-  for (int k = 0; k < c->nattrs[e]; k++) {
-    int i = c->sorted[e][k];
-    if (attrs[i].kind != V_NULL) put_member(t, c->names[e][i], attrs[i]);
-  }
-  jt_close(t, '}');
 }
 
 /* ---- merge and diff ----------------------------------------------------------------- */
@@ -1146,7 +1068,7 @@ static void put_provenance(ctx *c, jtext *t, int e, const merged_obj *m, int sor
   }
   jt_key(t, "*"), jt_raw(t, "null", 4); /* json_patch drops an older "*" */
   for (int k = 0; k < c->nattrs[e]; k++) {
-    int a = sorted ? c->sorted[e][k] : k;
+    int a = sorted ? c->order[e][k] : k;
     if (!m->by[a]) continue;
     char text[400];
     if (m->contenders[a] > 1 && m->byloc[a] != PLAN_NONE)
@@ -1178,7 +1100,7 @@ static void emit_create(ctx *c, int e, int64_t hub_id, const char *sid, const me
   jt_key(t, "set");
   jt_open(t, '{');
   for (int a = 0; a < c->nattrs[e]; a++)
-    if (m->assigned[a] && m->v[a].kind != V_NULL) put_member(t, c->names[e][a], m->v[a]);
+    if (m->assigned[a] && m->v[a].kind != V_NULL) rectext_member(t, c->names[e][a], m->v[a]);
   jt_close(t, '}');
   jt_reset(&c->jt2);
   put_provenance(c, &c->jt2, e, m, 1);
@@ -1198,7 +1120,7 @@ static void emit_update(ctx *c, int e, int64_t hub_id, const char *sid, const me
   load_hub(c, e, hub_id, cur);
   int changed[MAX_ATTRS], nch = 0, nset = 0;
   for (int a = 0; a < c->nattrs[e]; a++)
-    if (m->assigned[a] && !same_json(m->v[a], cur[a])) changed[nch++] = a, nset += json_ok(m->v[a]);
+    if (m->assigned[a] && !same_json(m->v[a], cur[a])) changed[nch++] = a, nset += rectext_ok(m->v[a]);
   if (nset == 0) {
     c->r->counts[e][CNT_UNCHANGED]++;
     return;
@@ -1213,8 +1135,8 @@ static void emit_update(ctx *c, int e, int64_t hub_id, const char *sid, const me
     jt_open(t, '{');
     for (int k = 0; k < nch; k++) {
       int a = changed[k];
-      if (p == 0) put_member(t, c->names[e][a], m->v[a]);
-      else if (p == 1) put_member(t, c->names[e][a], cur[a]);
+      if (p == 0) rectext_member(t, c->names[e][a], m->v[a]);
+      else if (p == 1) rectext_member(t, c->names[e][a], cur[a]);
       else if (m->by[a]) jt_mstr(t, c->names[e][a], m->by[a]);
     }
     jt_close(t, '}');
@@ -1222,7 +1144,7 @@ static void emit_update(ctx *c, int e, int64_t hub_id, const char *sid, const me
   jt_key(t, "provenance");
   put_provenance(c, t, e, m, 0);
   int sc = attr_index(c, e, "school");
-  if (sc >= 0 && m->v[sc].kind == V_STR) put_member(t, "school", m->v[sc]);
+  if (sc >= 0 && m->v[sc].kind == V_STR) rectext_member(t, "school", m->v[sc]);
   jt_close(t, '}');
   op_text(c, t, 1);
   c->r->counts[e][back ? CNT_REACTIVATE : CNT_UPDATE]++;
@@ -1372,7 +1294,7 @@ static void link_ops(ctx *c) {
     /* The record as compact JSON text: one string, not an object per record
      * (a first sync holds one snapshot operation per record in memory). */
     jt_reset(&c->jt2);
-    put_record_sorted(c, &c->jt2, rec->entity, attrs);
+    rectext_record(&c->jt2, c->names[rec->entity], c->order[rec->entity], c->nattrs[rec->entity], attrs);
     jt_mstr(t, "record", c->jt2.b);
     jt_close(t, '}');
     op_text(c, t, 0);
@@ -1625,7 +1547,6 @@ static void compute_phases(ctx *c) {
   link_all(c);
   double t1 = now_s();
   find_map_sets(c);
-  sort_names(c);
   merge_all(c);
   link_ops(c);
   deletions(c);
@@ -1635,7 +1556,7 @@ static void compute_phases(ctx *c) {
 }
 
 static void ctx_free(ctx *c) {
-  rectext_free(&c->text);
+  jt_free(&c->text);
   jt_free(&c->jt);
   jt_free(&c->jt2);
   fp_free(&c->by_id);

@@ -1,5 +1,5 @@
-/* test_rectext.c: rectext writes, byte for byte, the text jansson dumps for
- * the same record (the content hashes in every hub were taken over that
+/* test_rectext.c: rectext (on jtext) writes, byte for byte, the text jansson
+ * dumps for the same record (the content hashes in every hub were taken over that
  * text).  The reference builds the jansson object the way the pipeline did
  * before rectext, and dumps it with JSON_COMPACT | JSON_SORT_KEYS; records
  * come from a fixed list of awkward values and from a seeded random mix of
@@ -56,15 +56,16 @@ static char *ref_text(const char *const *names, int n, const value *attrs) {
 
 static void compare(const char *what, const char *const *names, int n, const value *attrs) {
   int order[64];
-  rectext t = {0};
+  jtext t = {0};
+  jt_reset(&t);
   rectext_sort_names(names, n, order);
   rectext_record(&t, names, order, n, attrs);
   char *want = ref_text(names, n, attrs);
   char detail[600];
-  snprintf(detail, sizeof detail, "got %.250s, want %.250s", t.buf, want);
-  check(strlen(want) == t.len && strcmp(want, t.buf) == 0, what, detail);
+  snprintf(detail, sizeof detail, "got %.250s, want %.250s", t.b, want);
+  check(strlen(want) == t.n && strcmp(want, t.b) == 0, what, detail);
   free(want);
-  rectext_free(&t);
+  jt_free(&t);
 }
 
 static const char *const NAMES[] = {"sis_id", "last_name", "email", "grade", "birth_date", "a", "zeta", "Zeta", "_x", "roles"};
