@@ -178,6 +178,22 @@ uint64_t fp_hash(const void *bytes, size_t n, uint64_t seed) {
   return h ? h : 1;
 }
 
+/* The tag kept for a hash (never 0: it marks an empty slot), and the slot
+ * a tag's search starts at (from the tag alone, so that growing can place
+ * the entries again). */
+static uint32_t fp_tag(uint64_t h) {
+  uint32_t t = (uint32_t)(h >> 32);
+  return t ? t : 1;
+}
+
+static void put_tag(fpmap *m, uint32_t t, uint32_t v) {
+  size_t i = (size_t)t & (m->cap - 1);
+  while (m->h[i]) i = (i + 1) & (m->cap - 1);
+  m->h[i] = t;
+  m->v[i] = v;
+  m->n++;
+}
+
 static void fp_grow(fpmap *m) {
   fpmap old = *m;
   m->cap = old.cap ? old.cap * 2 : 1024;
@@ -185,7 +201,7 @@ static void fp_grow(fpmap *m) {
   m->v = malloc(m->cap * sizeof *m->v);
   m->n = 0;
   for (size_t i = 0; i < old.cap; i++)
-    if (old.h[i]) fp_put(m, old.h[i], old.v[i]);
+    if (old.h[i]) put_tag(m, old.h[i], old.v[i]);
   free(old.h);
   free(old.v);
 }
@@ -205,20 +221,17 @@ void fp_reserve(fpmap *m, size_t n) {
  * in any order, and at 10 million records a half-full table would be 400 MB. */
 void fp_put(fpmap *m, uint64_t h, uint32_t v) {
   if ((m->n + 1) * 4 > m->cap * 3) fp_grow(m);
-  size_t i = (size_t)h & (m->cap - 1);
-  while (m->h[i]) i = (i + 1) & (m->cap - 1);
-  m->h[i] = h;
-  m->v[i] = v;
-  m->n++;
+  put_tag(m, fp_tag(h), v);
 }
 
 int fp_next(const fpmap *m, uint64_t h, size_t *pos, uint32_t *v) {
   if (!m->cap) return 0;
-  size_t i = *pos ? *pos - 1 : (size_t)h & (m->cap - 1);
+  uint32_t t = fp_tag(h);
+  size_t i = *pos ? *pos - 1 : (size_t)t & (m->cap - 1);
   while (m->h[i]) {
     size_t at = i;
     i = (i + 1) & (m->cap - 1);
-    if (m->h[at] == h) {
+    if (m->h[at] == t) {
       *v = m->v[at];
       *pos = i + 1;
       return 1;
