@@ -172,12 +172,18 @@ build/bench/jparse: bench/jparse.c
 	@echo "  CC      $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -O2 -o $@ $< $(LIBS)
 
+# Runs a command and reports its own peak RSS (bench/run's measure()).
+build/bench/maxrss: bench/maxrss.c
+	@mkdir -p build/bench
+	@echo "  CC      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -O2 -o $@ $<
+
 build/bench/springfield.plan: examples/springfield.sync build/syncc
 	@mkdir -p build/bench
 	$(Q)build/syncc build examples/springfield.sync -o $@
 
 # The sync benchmark: a generated district of BENCH_STUDENTS (default 100,000).
-bench: deps build/syncc build/syncvm build/bench/jparse bench-vm
+bench: deps build/syncc build/syncvm build/bench/jparse build/bench/maxrss bench-vm
 	@BENCH_STUDENTS=$(or $(BENCH_STUDENTS),100000) bench/run
 
 # The connectors against the vendor mocks (Veracross + PowerSchool), default
@@ -195,7 +201,7 @@ build/test/small.plan: tests/plans/small.sync build/syncc
 unit: deps $(UNIT_BINS) build/test/small.plan
 
 test: deps build/syncc build/san/syncc build/syncvm build/san/syncvm $(UNIT_BINS) build/test/small.plan build/fuzz/fuzz_parse build/fuzz/fuzz_plan build/fuzz/corpus \
-      build/bench/jparse
+      build/bench/jparse build/bench/maxrss
 	@python3 tests/run.py --syncc build/syncc --san-syncc build/san/syncc
 
 # Regenerates the docs that are expanded from the single sources of truth.
