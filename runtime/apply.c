@@ -27,6 +27,11 @@ typedef struct {
   char *txt;          /* a dumped object */
   size_t txtlen, txtcap;
   int uncached;       /* the statement last prepared is not in the cache (step_done finalizes it) */
+  struct op_view *pv; /* a link waiting for its record's snapshot (hold_link), when pending */
+  char *pline;        /* that link's line, which pv points into */
+  size_t plinecap;
+  int64_t phub;       /* the hub id of its create, when it has no hub_id */
+  int pending;
 } applier;
 
 /* ---- statements ----------------------------------------------------------------------------- */
@@ -285,7 +290,7 @@ static int64_t *tmp_slot(tmp_map *m, int64_t tmp) {
 }
 
 /* One operation's line, split into its members. */
-typedef struct {
+typedef struct op_view {
   jmember m[MAX_MEMBERS];
   size_t n;
   char ent[512];    /* the entity's name, "(null)" when it has none (as snprintf prints NULL) */
@@ -309,17 +314,12 @@ static int apply_deactivate(applier *a, const op_view *o, int e, int64_t run_id)
   return exec_spans(a, sql, end.p ? 3 : 2, args);
 }
 
-/* Deleted for good: the object, what its sources sent, and its links. */
+/* Deleted for good: the object and its links (with its sources' hashes). */
 static int apply_delete(applier *a, const op_view *o, int e) {
   char sql[256];
   snprintf(sql, sizeof sql, "DELETE FROM hub_%s WHERE hub_id = ?1", schema_entity_get(e)->name);
   jspan args[2] = {get(o, "entity"), get(o, "hub_id")};
-  return exec_spans(a, sql, 1, args + 1) &&
-         exec_spans(a,
-                    "DELETE FROM sync_snapshot WHERE (source, entity, source_id) IN"
-                    " (SELECT source, entity, source_id FROM sync_links WHERE entity = ?1 AND hub_id = ?2)",
-                    2, args) &&
-         exec_spans(a, "DELETE FROM sync_links WHERE entity = ?1 AND hub_id = ?2", 2, args);
+  return exec_spans(a, sql, 1, args + 1) && exec_spans(a, "DELETE FROM sync_links WHERE entity = ?1 AND hub_id = ?2", 2, args);
 }
 
 static int apply_case(applier *a, const op_view *o, int64_t run_id) {
@@ -340,38 +340,75 @@ static int apply_case(applier *a, const op_view *o, int64_t run_id) {
   return step_done(a, st);
 }
 
-/* Links the record to `hub`, or (absent) to the object its create made, *slot. */
-static int apply_link(applier *a, const op_view *o, jspan hub, const int64_t *slot) {
-  jspan args[5] = {get(o, "source"), get(o, "entity"), get(o, "sid"), hub, get(o, "domain")};
-  sqlite3_stmt *st =
-      prepare_literal(a, "INSERT OR REPLACE INTO sync_links (source, entity, source_id, hub_id, domain, gone) VALUES (?1, ?2, ?3, ?4, ?5, 0)");
+/* Writes a link, and the content hash of what its source sent (`hash`:
+ * absent when no snapshot came with it).  The link is to `hub`, or (when
+ * the op names none) to the object its create made, phub. */
+static int write_link(applier *a, const op_view *o, int64_t phub, jspan hash) {
+  jspan hub = get(o, "hub_id");
+  jspan args[6] = {get(o, "source"), get(o, "entity"), get(o, "sid"), hub, get(o, "domain"), hash};
+  sqlite3_stmt *st = prepare_literal(
+      a, "INSERT OR REPLACE INTO sync_links (source, entity, source_id, hub_id, domain, gone, hash) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6)");
   if (!st) return 0;
-  for (int i = 0; i < 5; i++)
-    if (i == 3 && !hub.p) sqlite3_bind_int64(st, 4, *slot);
+  for (int i = 0; i < 6; i++)
+    if (i == 3 && !hub.p) sqlite3_bind_int64(st, 4, phub);
     else bind_span(a, st, i + 1, args[i]);
   return step_done(a, st);
 }
 
+/* A link is held until the next operation: the pipeline follows every
+ * link with its record's snapshot, and the two become one row written
+ * once, not a row written and then updated. */
+static void view_line(applier *a, op_view *o, const char *line, size_t n);
+
+static void hold_link(applier *a, const char *line, size_t n, int64_t phub) {
+  if (n + 1 > a->plinecap) {
+    a->plinecap = n + 1 > 2 * a->plinecap ? n + 1 : 2 * a->plinecap;
+    a->pline = realloc(a->pline, a->plinecap);
+  }
+  memcpy(a->pline, line, n);
+  a->pline[n] = 0;
+  view_line(a, a->pv, a->pline, n);
+  a->phub = phub;
+  a->pending = 1;
+}
+
+/* Writes the held link, with `hash` (absent: none came). */
+static int flush_link(applier *a, jspan hash) {
+  if (!a->pending) return 1;
+  a->pending = 0;
+  return write_link(a, a->pv, a->phub, hash);
+}
+
+static int span_eq(jspan x, jspan y) { return x.n == y.n && (!x.n || !memcmp(x.p, y.p, x.n)); }
+
+/* Whether snapshot o is of the held link's record. */
+static int of_held_link(applier *a, const op_view *o) {
+  static const char *const keys[] = {"source", "entity", "sid"};
+  for (int i = 0; i < 3; i++)
+    if (!span_eq(get(o, keys[i]), get(a->pv, keys[i]))) return 0;
+  return 1;
+}
+
+/* A snapshot on its own (the record's link is already in the hub): its hash. */
 static int apply_snapshot(applier *a, const op_view *o) {
-  jspan r0 = get(o, "record");
   jspan args[4] = {get(o, "source"), get(o, "entity"), get(o, "sid"), get(o, "hash")};
-  sqlite3_stmt *st = prepare_literal(a, "INSERT OR REPLACE INTO sync_snapshot (source, entity, source_id, hash, record) VALUES (?1, ?2, ?3, ?4, ?5)");
-  if (!st) return 0;
-  for (int i = 0; i < 4; i++) bind_span(a, st, i + 1, args[i]);
-  if (jspan_type(r0) == JS_STRING) bind_span(a, st, 5, r0); /* the record as text already */
-  else sqlite3_bind_text(st, 5, dump_sorted(a, r0), -1, SQLITE_TRANSIENT);
-  return step_done(a, st);
+  return exec_spans(a, "UPDATE sync_links SET hash = ?4 WHERE source = ?1 AND entity = ?2 AND source_id = ?3", 4, args);
 }
 
 /* Reads the line into o; returns whether it is an operation to apply (a
  * kind, and an entity unless it is a case), and its entity in *e. */
-static int view_op(applier *a, op_view *o, const char *line, size_t n, int *e) {
+static void view_line(applier *a, op_view *o, const char *line, size_t n) {
   o->n = jspan_members((jspan){line, n}, o->m, MAX_MEMBERS);
   long len = jspan_str(get(o, "entity"), &a->dec, &a->deccap);
   const char *ent = len >= 0 ? a->dec : "(null)";
   size_t n_ent = strnlen(ent, sizeof o->ent - 1); /* as snprintf into it would keep */
   memcpy(o->ent, ent, n_ent);
   o->ent[n_ent] = 0;
+}
+
+static int view_op(applier *a, op_view *o, const char *line, size_t n, int *e) {
+  view_line(a, o, line, n);
+  long len = jspan_str(get(o, "entity"), &a->dec, &a->deccap);
   *e = len >= 0 ? schema_entity_find(a->dec) : -1;
   jspan k = get(o, "op");
   return jspan_type(k) == JS_STRING && (*e >= 0 || jspan_str_is(k, "case"));
@@ -385,9 +422,12 @@ static int bad_tmp(applier *a, const op_view *o, const tmp_map *tm) {
 
 /* One operation; *skipped: "entity/sid" of records whose create was filtered
  * out (a jansson object, made when the first is). */
-static int apply_op(applier *a, const op_view *o, int e, tmp_map *tm, json_t *skipped, int filtered, int64_t run_id) {
+static int apply_op(applier *a, const op_view *o, const char *line, size_t n, int e, tmp_map *tm, json_t *skipped, int filtered,
+                    int64_t run_id) {
   jspan k = get(o, "op");
   char idkey[600];
+  int snapshot = jspan_str_is(k, "snapshot");
+  if (a->pending && !(snapshot && of_held_link(a, o)) && !flush_link(a, (jspan){NULL, 0})) return 0;
   if (jspan_str_is(k, "create")) {
     int64_t *slot = tmp_slot(tm, jspan_int(get(o, "tmp")));
     if (!slot) return bad_tmp(a, o, tm);
@@ -412,13 +452,15 @@ static int apply_op(applier *a, const op_view *o, int e, tmp_map *tm, json_t *sk
       json_object_set_new(skipped, id_key(a, o, idkey, sizeof idkey), json_true());
       return 1;
     }
-    return apply_link(a, o, hub, slot);
+    hold_link(a, line, n, slot ? *slot : 0);
+    return 1;
   }
   if (jspan_str_is(k, "unlink")) {
     jspan args[3] = {get(o, "source"), get(o, "entity"), get(o, "sid")};
     return filtered || exec_spans(a, "UPDATE sync_links SET gone = 1 WHERE source = ?1 AND entity = ?2 AND source_id = ?3", 3, args);
   }
-  if (jspan_str_is(k, "snapshot")) {
+  if (snapshot) {
+    if (a->pending) return flush_link(a, get(o, "hash")); /* of the held link's record (checked above) */
     if (json_object_size(skipped) && json_object_get(skipped, id_key(a, o, idkey, sizeof idkey))) return 1;
     return apply_snapshot(a, o);
   }
@@ -448,7 +490,7 @@ static void set_cache(sqlite3 *db, int64_t size) {
 }
 
 int run_apply_ops(store *s, const run_result *r, int64_t run_id, op_filter keep, void *fctx, char *err, size_t errsize) {
-  applier a = {s, err, errsize, NULL, 0, NULL, 0, 0};
+  applier a = {s, err, errsize, NULL, 0, NULL, 0, 0, 0, malloc(sizeof(op_view)), NULL, 0, 0, 0};
   tmp_map tm = {NULL, 0, oplog_count(r->ops)};
   json_t *skipped = json_object();
   op_view *o = malloc(sizeof *o);
@@ -463,11 +505,14 @@ int run_apply_ops(store *s, const run_result *r, int64_t run_id, op_filter keep,
     if (!view_op(&a, o, line, n, &e)) continue;
     json_t *j = keep ? json_loadb(line, n, JSON_ALLOW_NUL, NULL) : NULL; /* the filter takes jansson values */
     int filtered = keep && !keep(j, fctx);
-    ok = apply_op(&a, o, e, &tm, skipped, filtered, run_id);
+    ok = apply_op(&a, o, line, n, e, &tm, skipped, filtered, run_id);
     json_decref(j);
   }
+  if (ok) ok = flush_link(&a, (jspan){NULL, 0});
   set_cache(s->db, cache);
   free(o);
+  free(a.pv);
+  free(a.pline);
   free(tm.hub);
   free(a.dec);
   free(a.txt);

@@ -160,6 +160,7 @@ static int64_t record_run(store *s, const run_result *r, const char *status, con
   now_text(now, sizeof now);
   sqlite3_stmt *st;
   int64_t id = 0;
+  run_history h = run_history_of(r, strcmp(status, "parked") == 0);
   if (sqlite3_prepare_v2(s->db,
                          "INSERT INTO sync_runs (created, finished, status, plan_sha, spec_sha, hub_version, counts, changes, report, held_by)"
                          " VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -170,12 +171,12 @@ static int64_t record_run(store *s, const run_result *r, const char *status, con
     sqlite3_bind_text(st, 4, r->spec_sha, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 5, r->hub_version);
     sqlite3_bind_text(st, 6, counts_t, -1, SQLITE_TRANSIENT);
-    run_bind_changes(r, st, 7, 8, report_t);
+    run_bind_changes(&h, st, 7, 8, report_t);
     if (r->held[0]) sqlite3_bind_text(st, 9, r->held, -1, SQLITE_TRANSIENT);
     if (sqlite3_step(st) == SQLITE_DONE) id = sqlite3_last_insert_rowid(s->db);
     sqlite3_finalize(st);
   }
-  if (id && !run_fill_changes(r, s, id, report_t)) id = 0;
+  if (id && !run_fill_changes(&h, s, id, report_t)) id = 0;
   (void)plan_bytes, (void)plan_len;
   free(counts_t), free(report_t);
   json_decref(counts);

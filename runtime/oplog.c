@@ -110,6 +110,31 @@ int oplog_each_piece(oplog *l, int (*put)(void *ctx, const char *bytes, size_t n
   return ok && !left;
 }
 
+uint64_t oplog_array_bytes_if(oplog *l, int (*keep)(const char *text, size_t n)) {
+  uint64_t bytes = 0, count = 0;
+  const char *t;
+  size_t n;
+  oplog_rewind(l);
+  while ((t = next_line(l, &n)))
+    if (keep(t, n)) bytes += n, count++;
+  return 2 + bytes + (count ? count - 1 : 0);
+}
+
+int oplog_each_piece_if(oplog *l, int (*keep)(const char *text, size_t n), int (*put)(void *ctx, const char *bytes, size_t n),
+                        void *ctx) {
+  const char *t;
+  size_t n;
+  int first = 1;
+  oplog_rewind(l);
+  if (!put(ctx, "[", 1)) return 0;
+  while ((t = next_line(l, &n))) {
+    if (!keep(t, n)) continue;
+    if ((!first && !put(ctx, ",", 1)) || !put(ctx, t, n)) return 0;
+    first = 0;
+  }
+  return put(ctx, "]", 1);
+}
+
 static int put_file(void *ctx, const char *bytes, size_t n) { return fwrite(bytes, 1, n, ctx) == n; }
 
 /* `text` with (depth) indents after every newline: jansson's dump of a value

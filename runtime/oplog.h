@@ -45,5 +45,10 @@ int oplog_write_array(oplog *l, FILE *out, size_t flags, int depth);
 /* The compact array in pieces, for writers that take text a piece at a time
  * (an SQLite blob): calls put(ctx, bytes, n) in order; 0 when put fails. */
 int oplog_each_piece(oplog *l, int (*put)(void *ctx, const char *bytes, size_t n), void *ctx);
+/* The same two for the compact array of only the operations keep(text, n)
+ * accepts (the bytes: one read of the log). */
+uint64_t oplog_array_bytes_if(oplog *l, int (*keep)(const char *text, size_t n));
+int oplog_each_piece_if(oplog *l, int (*keep)(const char *text, size_t n), int (*put)(void *ctx, const char *bytes, size_t n),
+                        void *ctx);
 
 #endif

@@ -48,7 +48,7 @@ typedef struct {
   const char *sid;      /* prefixed source id (run arena) */
   uint32_t unit, len;   /* len: of its body */
   uint8_t source, entity, parked;
-  uint8_t same;         /* linked by id and its snapshot hash unchanged (known once merge has looked) */
+  uint8_t same;         /* linked by id, and its content hash is the one the link keeps (known once linked) */
   uint16_t how;         /* how it was linked: LINK_ID... (rec_domain() gives the text) */
 } inrec; /* 40 bytes: a million-student district holds ten million of these */
 
@@ -139,7 +139,7 @@ typedef struct {
   strmap ended;         /* "entity/hub_id" already deactivated by this run */
   const char **dom_words, **dom_text; /* per domain, made once: "email", "by the unattended domain (email) at f:3" */
   uint8_t (*unit_sets)[MAX_ATTRS];    /* per unit: its map assigns the attribute (map_sets, once) */
-  sqlite3_stmt *st_link, *st_snap, *st_school, *st_decision; /* prepared once, reused for every record */
+  sqlite3_stmt *st_link, *st_school, *st_decision; /* prepared once, reused for every record */
   sqlite3_stmt *st_person_ids, *st_enrollment;
   struct dom_index *dom_idx;  /* per domain: the hub's values, hashed (hub_match) */
   sqlite3_stmt *st_hub[ENT__COUNT];
@@ -519,12 +519,12 @@ static int has_school(ctx *c, const char *code) {
 
 /* ---- references ---------------------------------------------------------------- */
 
-static int64_t linked_hub(ctx *c, const char *source, int entity, const char *sid, int *gone);
+static int64_t linked_hub(ctx *c, const char *source, int entity, const char *sid, int *gone, char *hash);
 
 /* A live link (a record the source still sends) for this id. */
 static int link_exists(ctx *c, const char *source, int entity, const char *sid) {
   int gone;
-  return linked_hub(c, source, entity, sid, &gone) != 0 && !gone;
+  return linked_hub(c, source, entity, sid, &gone, NULL) != 0 && !gone;
 }
 
 static int school_exists(ctx *c, const char *code) {
@@ -611,25 +611,28 @@ static int keyed_step(ctx *c, sqlite3_stmt **slot, const char *sql, const char *
 }
 
 /* The object a source record is linked to; *gone when the link is one the
- * source had dropped (the record is coming back). */
-static int64_t linked_hub(ctx *c, const char *source, int entity, const char *sid, int *gone) {
+ * source had dropped (the record is coming back).  `hash` (65 bytes, when
+ * not NULL) gets the content hash of what the source sent last, "" when
+ * the link keeps none. */
+static int64_t linked_hub(ctx *c, const char *source, int entity, const char *sid, int *gone, char *hash) {
   int64_t id = 0;
   *gone = 0;
-  if (keyed_step(c, &c->st_link, "SELECT hub_id, gone FROM sync_links WHERE source=? AND entity=? AND source_id=?", source,
-                 entity, sid) == SQLITE_ROW)
+  if (hash) *hash = 0;
+  if (keyed_step(c, &c->st_link, "SELECT hub_id, gone, hash FROM sync_links WHERE source=? AND entity=? AND source_id=?", source,
+                 entity, sid) == SQLITE_ROW) {
     id = sqlite3_column_int64(c->st_link, 0), *gone = sqlite3_column_int(c->st_link, 1);
+    const char *h = (const char *)sqlite3_column_text(c->st_link, 2);
+    if (hash && h) snprintf(hash, 65, "%s", h);
+  }
   if (c->st_link) sqlite3_reset(c->st_link);
   return id;
 }
 
-/* Whether the source sent exactly this record last time (same content hash):
- * an unchanged record costs a hash and one lookup, and needs no snapshot. */
-static int snapshot_same(ctx *c, const char *source, int entity, const char *sid, const char *hash) {
-  int same = keyed_step(c, &c->st_snap, "SELECT hash FROM sync_snapshot WHERE source=? AND entity=? AND source_id=?", source,
-                        entity, sid) == SQLITE_ROW &&
-             strcmp((const char *)sqlite3_column_text(c->st_snap, 0), hash) == 0;
-  if (c->st_snap) sqlite3_reset(c->st_snap);
-  return same;
+/* The record's content hash alone (its attributes stay in the spill). */
+static const char *rec_hash(ctx *c, const inrec *rec) {
+  const char *w, *h = "";
+  if (!spill_get(c->spill, rec->off, rec->len, &c->tmp, &w, &h, NULL, 0)) c->spill_broken = 1; /* run_compute fails the run */
+  return h;
 }
 
 static const char *decision(ctx *c, const char *source, int entity, const char *sid, int64_t *hub) {
@@ -859,9 +862,12 @@ static void link_all(ctx *c) {
     const value *attrs = NULL; /* read only when a domain needs it */
     const char *src = plan_str(c->p, c->p->sources[rec->source].name);
     int gone;
-    rec->hub_id = linked_hub(c, src, rec->entity, rec->sid, &gone);
+    char last[65];
+    rec->hub_id = linked_hub(c, src, rec->entity, rec->sid, &gone, last);
     if (rec->hub_id) {
       rec->how = gone ? LINK_ID_AGAIN : LINK_ID;
+      /* An unchanged record costs this one lookup and a hash compare. */
+      rec->same = (uint8_t)(!gone && last[0] && strcmp(last, rec_hash(c, rec)) == 0);
       continue;
     }
     int64_t dhub;
@@ -1186,20 +1192,14 @@ static int same_object(const inrec *x, const inrec *y) { return x->entity == y->
  * until the next group). */
 static void merge_group(ctx *c, const uint32_t *members, size_t nm) {
   arena_rewind(&c->tmp);
-  value **mattrs = arena_alloc(&c->tmp, nm * sizeof *mattrs);
   int e = c->recs[members[0]].entity, all_same = c->skip_same[e] && c->recs[members[0]].hub_id > 0;
-  for (size_t k = 0; k < nm; k++) {
-    inrec *rec = &c->recs[members[k]];
-    const char *hash;
-    mattrs[k] = load_rec(c, rec, NULL, &hash);
-    if (rec->how == LINK_ID)
-      rec->same = (uint8_t)snapshot_same(c, plan_str(c->p, c->p->sources[rec->source].name), e, rec->sid, hash);
-    all_same &= rec->same;
-  }
+  for (size_t k = 0; k < nm; k++) all_same &= c->recs[members[k]].same;
   if (all_same) { /* what the last run merged from these very records, with this very plan */
     c->r->counts[e][CNT_UNCHANGED]++;
     return;
   }
+  value **mattrs = arena_alloc(&c->tmp, nm * sizeof *mattrs);
+  for (size_t k = 0; k < nm; k++) mattrs[k] = load_rec(c, &c->recs[members[k]], NULL, NULL);
   merge_object(c, c->recs[members[0]].hub_id, members, nm, mattrs);
 }
 
@@ -1276,7 +1276,7 @@ static void link_ops(ctx *c) {
   jtext *t = &c->jt;
   for (size_t i = 0; i < c->nrecs; i++) {
     inrec *rec = &c->recs[i];
-    if (rec->parked) continue;
+    if (rec->parked || (rec->how == LINK_ID && rec->same)) continue; /* linked, and sent as last time */
     const char *src = plan_str(c->p, c->p->sources[rec->source].name);
     const char *ent = schema_entity_get(rec->entity)->name;
     const char *hash;
@@ -1289,7 +1289,6 @@ static void link_ops(ctx *c) {
       jt_close(t, '}');
       op_text(c, t, 1);
     }
-    if (rec->how == LINK_ID && (rec->same || snapshot_same(c, src, rec->entity, rec->sid, hash))) continue;
     put_record_head(t, "snapshot", src, ent, rec->sid);
     jt_mstr(t, "hash", hash);
     /* The record as compact JSON text: one string, not an object per record
@@ -1565,7 +1564,6 @@ static void ctx_free(ctx *c) {
   map_free(&c->ended);
   map_free(&c->deleted);
   sqlite3_finalize(c->st_link);
-  sqlite3_finalize(c->st_snap);
   sqlite3_finalize(c->st_decision);
   sqlite3_finalize(c->st_person_ids);
   sqlite3_finalize(c->st_enrollment);
@@ -1880,17 +1878,30 @@ static int sink_put(void *vp, const char *bytes, size_t n) {
   return 1;
 }
 
-static int history_large(const run_result *r) { return oplog_array_bytes(r->ops) > CHANGES_TEXT_MAX; }
+/* An applied run's history keeps the operations the listing shows; the
+ * rest (links of new objects, snapshots, unlinks) are in sync_links once
+ * applied, and were two thirds of a first sync's history. */
+static int history_keeps(const char *line, size_t n) { return listed(line, n); }
 
-void run_bind_changes(const run_result *r, sqlite3_stmt *st, int ichanges, int ireport, const char *report) {
-  uint64_t n = oplog_array_bytes(r->ops);
-  if (history_large(r)) {
-    sqlite3_bind_zeroblob64(st, ichanges, n);
+run_history run_history_of(const run_result *r, int all) {
+  run_history h = {r, all, all ? oplog_array_bytes(r->ops) : oplog_array_bytes_if(r->ops, history_keeps)};
+  return h;
+}
+
+static int history_pieces(const run_history *h, piece_sink *k) {
+  return h->all ? oplog_each_piece(h->r->ops, sink_put, k) : oplog_each_piece_if(h->r->ops, history_keeps, sink_put, k);
+}
+
+static int history_large(const run_history *h) { return h->bytes > CHANGES_TEXT_MAX; }
+
+void run_bind_changes(const run_history *h, sqlite3_stmt *st, int ichanges, int ireport, const char *report) {
+  if (history_large(h)) {
+    sqlite3_bind_zeroblob64(st, ichanges, h->bytes);
     sqlite3_bind_zeroblob64(st, ireport, strlen(report));
     return;
   }
-  piece_sink k = {malloc(n + 1), 0, n + 1, NULL, 0};
-  if (oplog_each_piece(r->ops, sink_put, &k)) sqlite3_bind_text64(st, ichanges, k.buf, k.n, free, SQLITE_UTF8); /* SQLite frees it */
+  piece_sink k = {malloc(h->bytes + 1), 0, h->bytes + 1, NULL, 0};
+  if (history_pieces(h, &k)) sqlite3_bind_text64(st, ichanges, k.buf, k.n, free, SQLITE_UTF8); /* SQLite frees it */
   else free(k.buf);
   sqlite3_bind_text(st, ireport, report, -1, SQLITE_TRANSIENT);
 }
@@ -1904,14 +1915,13 @@ static int fill_report(store *s, int64_t run_id, const char *report) {
   return ok;
 }
 
-int run_fill_changes(const run_result *r, store *s, int64_t run_id, const char *report) {
-  uint64_t n = oplog_array_bytes(r->ops);
-  if (!history_large(r)) return 1;
+int run_fill_changes(const run_history *h, store *s, int64_t run_id, const char *report) {
+  if (!history_large(h)) return 1;
   if (!fill_report(s, run_id, report)) return 0;
-  if (n > (uint64_t)sqlite3_limit(s->db, SQLITE_LIMIT_LENGTH, -1)) return 1;
+  if (h->bytes > (uint64_t)sqlite3_limit(s->db, SQLITE_LIMIT_LENGTH, -1)) return 1;
   piece_sink k = {malloc(1 << 16), 0, 1 << 16, NULL, 0};
-  int ok = sqlite3_blob_open(s->db, "main", "sync_runs", "changes", run_id, 1, &k.blob) == SQLITE_OK &&
-           oplog_each_piece(r->ops, sink_put, &k) && sink_flush(&k);
+  int ok = sqlite3_blob_open(s->db, "main", "sync_runs", "changes", run_id, 1, &k.blob) == SQLITE_OK && history_pieces(h, &k) &&
+           sink_flush(&k);
   if (k.blob) sqlite3_blob_close(k.blob);
   free(k.buf);
   return ok;

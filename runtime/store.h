@@ -3,8 +3,8 @@
  * One table per entity (hub_student, ...), its columns generated from
  * schema.def; sync_links maps (source, entity, source id) to hub objects (a
  * link whose record the source stopped sending is kept as `gone`, so the
- * record, when it comes back, finds its object again and reactivates it);
- * sync_snapshot keeps what each source sent last run (with a content hash);
+ * record, when it comes back, finds its object again and reactivates it)
+ * and keeps the content hash of what the source sent last;
  * sync_runs is the history (and holds parked runs); sync_cases and
  * sync_decisions are the duplicate queue and its remembered answers;
  * sync_meta holds the schema version and the hub version, which every apply
@@ -18,7 +18,7 @@
 
 #include "value.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 #define STORE_BUSY_MS 10000
 
 typedef struct {

@@ -547,6 +547,53 @@ def suite_runfile(binaries):
         ok("runfile as saved applies", p.returncode == 0 and rows == 5, p.stderr.decode()[-400:])
 
 
+def suite_store(binaries):
+    """The hub's schema migrates forward: a version-2 hub (hashes in
+    sync_snapshot) opens as version 3 with each link keeping its record's
+    hash, so its records re-plan as unchanged.  An applied run's history
+    keeps the operations its listing shows, and all of its creates."""
+    import sqlite3
+    vm = os.path.abspath(binaries[0].replace("syncc", "syncvm"))
+    with tempfile.TemporaryDirectory() as tmp:
+        spec = os.path.join(tmp, "m.sync")
+        open(spec, "w").write('source sis : csv {\n  file student = "students.csv"\n  prefix = "S-"\n}\n\n'
+                              'map sis.student {\n  sis_id = id\n  first_name = first\n  last_name = last\n}\n')
+        with open(os.path.join(tmp, "students.csv"), "w") as f:
+            f.write("id,first,last\n" + "".join(f"{i},F{i},L{i}\n" for i in range(6)))
+        plan, hub = os.path.join(tmp, "m.plan"), os.path.join(tmp, "hub.db")
+        run(binaries[0], ["build", spec, "-o", plan])
+
+        def vmrun(*args):
+            return subprocess.run([vm, *args, "--store", hub], cwd=tmp, capture_output=True, timeout=60)
+
+        p = vmrun("apply", plan)
+        doc = json.loads(vmrun("show", "1", "--json").stdout or b"{}")
+        kinds = sorted({o["op"] for o in doc.get("ops", [])})
+        ok("store: an applied run's history keeps its creates and leaves out snapshots and new links",
+           p.returncode == 0 and kinds == ["create"] and len(doc["ops"]) == 6, str(kinds))
+        db = sqlite3.connect(hub)
+        hashes = dict(db.execute("SELECT source_id, hash FROM sync_links"))
+        # back to version 2: the hashes in sync_snapshot, none on the links
+        db.executescript("CREATE TABLE sync_snapshot (source TEXT NOT NULL, entity TEXT NOT NULL, source_id TEXT NOT NULL,"
+                         " hash TEXT NOT NULL, record TEXT NOT NULL, PRIMARY KEY (source, entity, source_id));"
+                         "INSERT INTO sync_snapshot SELECT source, entity, source_id, hash, '{}' FROM sync_links;"
+                         "ALTER TABLE sync_links DROP COLUMN hash;"
+                         "UPDATE sync_meta SET value = '2' WHERE key = 'schema_version';")
+        db.commit()
+        db.close()
+        p = vmrun("plan", plan, "--json")
+        out = json.loads(p.stdout or b"{}")
+        db = sqlite3.connect(hub)
+        after = dict(db.execute("SELECT source_id, hash FROM sync_links"))
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        version = db.execute("SELECT value FROM sync_meta WHERE key = 'schema_version'").fetchone()[0]
+        db.close()
+        ok("store: a version-2 hub migrates, each link with its hash", p.returncode == 0 and after == hashes and len(hashes) == 6
+           and "sync_snapshot" not in tables and version == "3", f"{p.stderr.decode()[-300:]} {version} {tables}")
+        ok("store: and its records re-plan as unchanged (no snapshot to write)",
+           out.get("ops") == [] and out.get("counts", {}).get("student", {}).get("unchanged") == 6, p.stdout.decode()[-300:])
+
+
 def suite_crash(binaries):
     """Crash safety: `syncvm apply` killed with SIGKILL at random moments, 50
     times.  After each kill the hub must pass PRAGMA integrity_check and be
@@ -691,7 +738,7 @@ def main():
     binaries = [args.syncc] + ([args.san_syncc] if args.san_syncc else [])
     suites = [("ok", suite_ok), ("errors", suite_errors), ("fmt", suite_fmt), ("torture", suite_torture),
               ("cli", suite_cli), ("docs", suite_docs), ("unit", suite_unit),
-              ("plan", suite_plan), ("scenarios", suite_scenarios), ("connectors", suite_connectors), ("runfile", suite_runfile), ("unchanged", suite_unchanged), ("crash", suite_crash), ("writer", suite_writer), ("bench", suite_bench),
+              ("plan", suite_plan), ("scenarios", suite_scenarios), ("connectors", suite_connectors), ("runfile", suite_runfile), ("unchanged", suite_unchanged), ("store", suite_store), ("crash", suite_crash), ("writer", suite_writer), ("bench", suite_bench),
               ("fuzz", suite_fuzz)]
     for name, fn in suites:
         if args.only and name not in args.only.split(","):
