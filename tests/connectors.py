@@ -238,11 +238,11 @@ def case_pull(syncc, vendor):
         return diffs
 
 
-def case_fault(syncc, vendor, kind):
+def case_fault(syncc, vendor, kind, fault=None):
     v = VENDORS[vendor]
     with Mock(v["script"], v["config"]) as m:
         c = Case(syncc, vendor, m)
-        fault = {"at": 3, "kind": kind, "seconds": 3}
+        fault = fault or {"at": 3, "kind": kind, "seconds": 3}
         m.config(faults=[fault])
         p = c.vm_run("apply")
         if p.returncode != 0:
@@ -432,6 +432,10 @@ def jobs(binaries):
         out += [(f"pull {name}{tag}", lambda b=b, name=name: case_pull(b, name)) for name in vendors]
     for name in vendors:
         out += [(f"fault {name} {k}", lambda name=name, k=k: case_fault(syncc, name, k)) for k in FAULTS]
+        # An empty page 2 right after a short page 1 (the server serves fewer
+        # than asked, and sends no total): a glitch, not the end.
+        out.append((f"fault {name} empty_page_2", lambda name=name: case_fault(
+            syncc, name, "empty_page", {"path": "/students", "at": 2, "kind": "empty_page"})))
         out.append((f"broken {name} 500", lambda name=name: case_broken(syncc, name, "500", "HTTP 500")))
         out.append((f"secrets {name}", lambda name=name: case_secrets(syncc, name)))
     for name in ("powerschool", "oneroster"):

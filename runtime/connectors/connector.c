@@ -341,6 +341,7 @@ static int refetch(pager *pg, int page) {
 typedef struct {
   int page, pending_empty, empties, done;
   int clamped;          /* a page after one shorter than asked had records */
+  int after_short;      /* the empty pages pending began right after a short page */
   long prev_n, max_n;
 } pager_state;
 
@@ -371,26 +372,32 @@ static int take_page(pager *pg, pager_state *st, http_req *r) {
       st->done = pg->last_page <= 1;
       if (st->done) return conn_save(c, pg->resource, 1, r->resp, r->resp_len);
     }
-    if (prev_short(pg, st)) {
+    /* After a short page, an empty one is the end only if the next is
+     * empty too: a server that serves fewer than asked (Veracross: no
+     * total) sends a short page 1, and a glitch on page 2 then looked like
+     * the end of the stream and lost the rest of it. */
+    if (prev_short(pg, st)) st->after_short = 1;
+    if (!st->pending_empty) st->pending_empty = st->page;
+    if (++st->empties >= 2 && st->after_short) {
       st->done = 1;
       return 1;
     }
-    if (!st->pending_empty) st->pending_empty = st->page;
-    if (++st->empties >= 2) { /* confirm the first empty page once: it may be a glitch */
+    if (st->empties >= 2) { /* confirm the first empty page once: it may be a glitch */
       int first_empty = st->pending_empty, ok;
       long again = fetch_one(pg, first_empty, &ok);
       if (!ok) return 0;
       if (again > 0) {
         st->page = first_empty + 1; /* the stream goes on after it */
         st->prev_n = st->max_n = again;
-        st->pending_empty = st->empties = 0;
+        st->pending_empty = st->empties = st->after_short = 0;
         return 2;
       }
       st->done = 1;
     }
   } else {
     if (st->pending_empty && !refetch(pg, st->pending_empty)) return 0;
-    st->pending_empty = st->empties = 0;
+    if (st->pending_empty && st->after_short) st->clamped = 1; /* the short page was not the last */
+    st->pending_empty = st->empties = st->after_short = 0;
     if (pg->asked && st->prev_n > 0 && st->prev_n < pg->asked) st->clamped = 1; /* serves fewer than asked */
     if (!conn_save(c, pg->resource, st->page, r->resp, r->resp_len)) return 0;
     conn_progress(c, pg->resource, n);
