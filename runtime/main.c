@@ -387,7 +387,11 @@ static int cmd_apply(const opts *o) {
   if (o->nargs != 1) return usage(stderr), 2;
   store s;
   if (!open_store(&s, o)) return 1;
-  if (!begin_write(&s)) return store_close(&s), 1;
+  int bulk = store_bulk_begin(&s);
+  if (!begin_write(&s)) {
+    if (bulk) store_bulk_end(&s);
+    return store_close(&s), 1;
+  }
   size_t len;
   char err[400];
   uint8_t *bytes = slurp(o->args[0], &len, err, sizeof err);
@@ -420,6 +424,7 @@ static int cmd_apply(const opts *o) {
     plan_free(p);
   }
   if (rc != 0 && rc != 3) sqlite3_exec(s.db, "ROLLBACK", NULL, NULL, NULL);
+  if (bulk) store_bulk_end(&s);
   run_free(&r);
   free(bytes);
   store_close(&s);

@@ -67,16 +67,24 @@ static int migrate_to_2(store *s, char *err, size_t errsize) {
 
 /* Version 3: the content hash moves onto the link, and sync_snapshot (the
  * hash and the text of each record) goes.  A record linked by its id then
- * costs one indexed lookup, not two, and a first sync writes one row per
- * record instead of two into indexed tables; nothing read the record text
- * (its bytes were a fifth of the hub).  A snapshot without a link (none is
- * made so) is dropped: its record is taken as new next run. */
+ * costs one lookup, not two, and a first sync writes one row per record
+ * instead of two into indexed tables; nothing read the record text (its
+ * bytes were a fifth of the hub).  The links are keyed by their primary key
+ * itself (WITHOUT ROWID): a lookup descends one B-tree instead of the key's
+ * index and then the table, and the deletions' scan in key order reads the
+ * rows themselves.  A snapshot without a link (none is made so) is dropped:
+ * its record is taken as new next run. */
 static int migrate_to_3(store *s, char *err, size_t errsize) {
   return store_exec(s,
-                    "ALTER TABLE sync_links ADD COLUMN hash TEXT;"
-                    "UPDATE sync_links SET hash = (SELECT n.hash FROM sync_snapshot n WHERE n.source = sync_links.source"
-                    " AND n.entity = sync_links.entity AND n.source_id = sync_links.source_id);"
-                    "DROP TABLE sync_snapshot;",
+                    "CREATE TABLE sync_links_3 (source TEXT NOT NULL, entity TEXT NOT NULL, source_id TEXT NOT NULL,"
+                    " hub_id INTEGER NOT NULL, domain TEXT, gone INTEGER NOT NULL DEFAULT 0, hash TEXT,"
+                    " PRIMARY KEY (source, entity, source_id)) WITHOUT ROWID;"
+                    "INSERT INTO sync_links_3 SELECT l.source, l.entity, l.source_id, l.hub_id, l.domain, l.gone, n.hash"
+                    " FROM sync_links l LEFT JOIN sync_snapshot n USING (source, entity, source_id);"
+                    "DROP TABLE sync_links;"
+                    "DROP TABLE sync_snapshot;"
+                    "ALTER TABLE sync_links_3 RENAME TO sync_links;"
+                    "CREATE INDEX sync_links_hub ON sync_links(entity, hub_id);",
                     err, errsize);
 }
 
@@ -152,6 +160,26 @@ int store_open(store *s, const char *path, char *err, size_t errsize) {
   }
   return ok;
 }
+
+/* The journal mode SQLite reports after `sql`. */
+static int journal_is(store *s, const char *sql, const char *mode) {
+  sqlite3_stmt *st;
+  int is = 0;
+  if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return 0;
+  if (sqlite3_step(st) == SQLITE_ROW) is = sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), mode) == 0;
+  sqlite3_finalize(st);
+  return is;
+}
+
+int store_bulk_begin(store *s) {
+  if (store_hub_version(s) != 0) return 0;
+  sqlite3_busy_timeout(s->db, 0); /* a reader is connected: stay in WAL rather than wait */
+  int bulk = journal_is(s, "PRAGMA journal_mode=DELETE", "delete");
+  sqlite3_busy_timeout(s->db, s->busy_ms);
+  return bulk;
+}
+
+void store_bulk_end(store *s) { journal_is(s, "PRAGMA journal_mode=WAL", "wal"); }
 
 void store_close(store *s) {
   if (s->db) sqlite3_close(s->db);

@@ -30,6 +30,14 @@ typedef struct {
 /* Opens (creating or migrating) the hub at `path`.  0 and a message on failure. */
 int store_open(store *s, const char *path, char *err, size_t errsize);
 void store_close(store *s);
+/* A hub no run has applied to yet takes its first apply (a whole district:
+ * every page new) through a rollback journal instead of the WAL, which
+ * would write each page twice, into the WAL and then back into the file;
+ * pages added to a file need no journal.  1 when the mode changed (the
+ * caller calls store_bulk_end() once its transaction has ended); 0 when the
+ * hub has been applied to, or another connection has it open. */
+int store_bulk_begin(store *s);
+void store_bulk_end(store *s);
 int store_exec(store *s, const char *sql, char *err, size_t errsize);
 int64_t store_hub_version(store *s);
 /* The SQL column type of a schema type. */

@@ -577,7 +577,12 @@ def suite_store(binaries):
         db.executescript("CREATE TABLE sync_snapshot (source TEXT NOT NULL, entity TEXT NOT NULL, source_id TEXT NOT NULL,"
                          " hash TEXT NOT NULL, record TEXT NOT NULL, PRIMARY KEY (source, entity, source_id));"
                          "INSERT INTO sync_snapshot SELECT source, entity, source_id, hash, '{}' FROM sync_links;"
-                         "ALTER TABLE sync_links DROP COLUMN hash;"
+                         "CREATE TABLE links_2 (source TEXT NOT NULL, entity TEXT NOT NULL, source_id TEXT NOT NULL,"
+                         " hub_id INTEGER NOT NULL, domain TEXT, gone INTEGER NOT NULL DEFAULT 0,"
+                         " PRIMARY KEY (source, entity, source_id));"
+                         "INSERT INTO links_2 SELECT source, entity, source_id, hub_id, domain, gone FROM sync_links;"
+                         "DROP TABLE sync_links; ALTER TABLE links_2 RENAME TO sync_links;"
+                         "CREATE INDEX sync_links_hub ON sync_links(entity, hub_id);"
                          "UPDATE sync_meta SET value = '2' WHERE key = 'schema_version';")
         db.commit()
         db.close()
@@ -586,10 +591,13 @@ def suite_store(binaries):
         db = sqlite3.connect(hub)
         after = dict(db.execute("SELECT source_id, hash FROM sync_links"))
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        links_sql = db.execute("SELECT sql FROM sqlite_master WHERE name = 'sync_links'").fetchone()[0]
+        indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'sync_links'")}
         version = db.execute("SELECT value FROM sync_meta WHERE key = 'schema_version'").fetchone()[0]
         db.close()
         ok("store: a version-2 hub migrates, each link with its hash", p.returncode == 0 and after == hashes and len(hashes) == 6
-           and "sync_snapshot" not in tables and version == "3", f"{p.stderr.decode()[-300:]} {version} {tables}")
+           and "sync_snapshot" not in tables and version == "3" and "WITHOUT ROWID" in links_sql
+           and indexes == {"sync_links_hub"}, f"{p.stderr.decode()[-300:]} {version} {tables} {links_sql} {indexes}")
         ok("store: and its records re-plan as unchanged (no snapshot to write)",
            out.get("ops") == [] and out.get("counts", {}).get("student", {}).get("unchanged") == 6, p.stdout.decode()[-300:])
 
@@ -641,7 +649,9 @@ def suite_crash(binaries):
         def apply(day):
             return subprocess.run([vm, "apply", plan, "--store", hub], cwd=days[day], capture_output=True, timeout=120)
 
+        t0 = time.time()
         p = apply(0)
+        first = max(time.time() - t0, 0.05)
         ok("crash: first apply", p.returncode == 0, p.stderr.decode())
         t0 = time.time()
         apply(1)
@@ -671,6 +681,43 @@ def suite_crash(binaries):
                 bad += 1
                 details.append(f"kill {i}: the next apply failed: {p.stderr.decode()[:300]}")
         ok("crash: 50 SIGKILLs during apply leave the hub before or after, intact", bad == 0, "\n".join(details[:10]))
+        # The first apply into a new hub goes through a rollback journal
+        # (store_bulk_begin): killed, the hub is still empty and whole.
+        bad = 0
+        details = []
+        for i in range(12):
+            for f in glob.glob(hub + "*"):
+                os.remove(f)
+            proc = subprocess.Popen([vm, "apply", plan, "--store", hub], cwd=days[0], stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+            time.sleep(rnd.uniform(0, first * 1.2))
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            db = sqlite3.connect(hub)
+            made = db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'sync_meta'").fetchone()[0]
+            integrity = db.execute("PRAGMA integrity_check").fetchone()[0]
+            db.close()
+            if not made and integrity != "ok":
+                bad += 1
+                details.append(f"first-apply kill {i}: a hub without tables, integrity {integrity}")
+            if made:
+                ver, h, integrity = state()
+                if integrity != "ok" or ver not in (0, 1):
+                    bad += 1
+                    details.append(f"first-apply kill {i}: integrity {integrity}, version {ver}")
+                elif ver == 0 and h != hash(((), (0,))):
+                    bad += 1
+                    details.append(f"first-apply kill {i}: version 0 with rows")
+            p = apply(0)
+            db = sqlite3.connect(hub)
+            mode = db.execute("PRAGMA journal_mode").fetchone()[0]
+            rows = db.execute("SELECT count(*) FROM hub_student").fetchone()[0]
+            db.close()
+            if p.returncode != 0 or mode != "wal" or rows != 4000:
+                bad += 1
+                details.append(f"first-apply kill {i}: next apply {p.returncode} {p.stderr.decode()[:200]}, mode {mode}, rows {rows}")
+        ok("crash: SIGKILLs during a first apply leave the hub empty or whole, and it ends in WAL mode", bad == 0,
+           "\n".join(details[:10]))
 
 
 def suite_writer(binaries):
