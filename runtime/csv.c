@@ -97,6 +97,32 @@ static int put(csv_reader *r, char c) {
   return 1;
 }
 
+/* Appends n bytes at once; 0 (nothing appended) when the row would pass
+ * CSV_MAX_ROW, and the caller goes byte by byte to fail where put() does. */
+static int put_n(csv_reader *r, const unsigned char *p, size_t n) {
+  while (r->rowlen + n + 1 > r->rowcap) {
+    if (r->rowcap >= CSV_MAX_ROW) return 0;
+    size_t cap = r->rowcap ? r->rowcap * 2 : 1024;
+    char *b = realloc(r->row, cap);
+    if (!b) return 0;
+    r->row = b;
+    r->rowcap = cap;
+  }
+  memcpy(r->row + r->rowlen, p, n);
+  r->rowlen += n;
+  return 1;
+}
+
+/* The plain bytes of an unquoted cell that the buffer holds, taken at once
+ * (a district's files are millions of such cells): they end at the
+ * delimiter, a line end or the buffer's end. */
+static void take_plain(csv_reader *r) {
+  const unsigned char *b = r->buf + r->pos, *e = r->buf + r->len, *q = b;
+  while (q < e && *q != r->delim && *q != '\n' && *q != '\r') q++;
+  size_t n = (size_t)(q - b);
+  if (n && put_n(r, b, n)) r->pos += n, r->col += (long)n;
+}
+
 static int grow_cells(csv_reader *r) {
   int cap = r->capcells ? r->capcells * 2 : 16;
   size_t *s = realloc(r->starts, (size_t)cap * sizeof *s);
@@ -180,6 +206,9 @@ int csv_next(csv_reader *r, char ***cells, size_t **lens, int *n, char *err, siz
         return fail(r, err, errsize, r->line, r->col, "text after the closing quote of a field");
     } else {
       for (;;) {
+        c = peekc(r);
+        if (c < 0 || c == r->delim || c == '\n' || c == '\r') break;
+        take_plain(r);
         c = peekc(r);
         if (c < 0 || c == r->delim || c == '\n' || c == '\r') break;
         /* A quote inside an unquoted field (Robert "Bob" Smith, 37'37.8"N) is

@@ -1228,13 +1228,19 @@ static void may_skip_same(ctx *c) {
   int64_t by_id[ENT__COUNT] = {0};
   for (size_t i = 0; i < c->nrecs; i++)
     if (!c->recs[i].parked && c->recs[i].how == LINK_ID) by_id[c->recs[i].entity]++;
-  if (sqlite3_prepare_v2(c->s->db, "SELECT count(*) FROM sync_links WHERE entity = ? AND gone = 0", -1, &st, NULL) != SQLITE_OK) return;
-  for (int e = 0; e < ENT__COUNT; e++) {
-    sqlite3_reset(st);
-    sqlite3_bind_text(st, 1, schema_entity_get(e)->name, -1, SQLITE_STATIC);
-    c->skip_same[e] = by_id[e] > 0 && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) == by_id[e];
+  /* Grouped by the key's head, SQLite reads the links once in key order
+   * (grouped by entity alone it went through the (entity, hub_id) index
+   * and looked each link's row up for `gone`: 1.3 s at 100k students). */
+  int64_t live[ENT__COUNT] = {0};
+  if (sqlite3_prepare_v2(c->s->db, "SELECT entity, count(*) FROM sync_links WHERE gone = 0 GROUP BY source, entity", -1, &st, NULL) !=
+      SQLITE_OK)
+    return;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    int e = schema_entity_find((const char *)sqlite3_column_text(st, 0));
+    if (e >= 0) live[e] += sqlite3_column_int64(st, 1);
   }
   sqlite3_finalize(st);
+  for (int e = 0; e < ENT__COUNT; e++) c->skip_same[e] = by_id[e] > 0 && live[e] == by_id[e];
 }
 
 static void merge_all(ctx *c) {
