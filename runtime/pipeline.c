@@ -604,9 +604,11 @@ static void check_references(ctx *c) {
 static int keyed_step(ctx *c, sqlite3_stmt **slot, const char *sql, const char *source, int entity, const char *sid) {
   if (!*slot && sqlite3_prepare_v2(c->s->db, sql, -1, slot, NULL) != SQLITE_OK) return SQLITE_ERROR;
   sqlite3_reset(*slot);
-  sqlite3_bind_text(*slot, 1, source, -1, SQLITE_TRANSIENT);
+  /* Not copied (SQLITE_STATIC): each caller resets the statement before
+   * the strings can go. */
+  sqlite3_bind_text(*slot, 1, source, -1, SQLITE_STATIC);
   sqlite3_bind_text(*slot, 2, schema_entity_get(entity)->name, -1, SQLITE_STATIC);
-  sqlite3_bind_text(*slot, 3, sid, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(*slot, 3, sid, -1, SQLITE_STATIC);
   return sqlite3_step(*slot);
 }
 
@@ -622,7 +624,8 @@ static int64_t linked_hub(ctx *c, const char *source, int entity, const char *si
                  entity, sid) == SQLITE_ROW) {
     id = sqlite3_column_int64(c->st_link, 0), *gone = sqlite3_column_int(c->st_link, 1);
     const char *h = (const char *)sqlite3_column_text(c->st_link, 2);
-    if (hash && h) snprintf(hash, 65, "%s", h);
+    int n = sqlite3_column_bytes(c->st_link, 2);
+    if (hash && h && n == 64) memcpy(hash, h, 65); /* a hash is 64 hex digits; anything else is no match */
   }
   if (c->st_link) sqlite3_reset(c->st_link);
   return id;
