@@ -1,9 +1,19 @@
 /* sha256.c: a small, portable SHA-256.  Plans are checksummed with it and
- * record the hash of the spec and of each stdlib file they were built from. */
+ * record the hash of the spec and of each stdlib file they were built from;
+ * syncvm hashes every record of every run with it (the content hash a link
+ * keeps), so on x86-64 processors with the SHA extensions the blocks go
+ * through those instructions (block_ni), checked against the portable code
+ * by tests/unit/test_sha256.c. */
 #include "sha256.h"
 
 #include <stdio.h>
 #include <string.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define SHA_NI 1
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
 
 static const uint32_t K[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -36,6 +46,68 @@ static void block(sha256_ctx *c, const uint8_t *p) {
   c->h[4] += e, c->h[5] += f, c->h[6] += g, c->h[7] += h;
 }
 
+#ifdef SHA_NI
+/* One block with the SHA extensions.  The state lives as two vectors,
+ * ABEF and CDGH, the order sha256rnds2 takes; each step of the loop does
+ * four rounds, and from the fifth on makes the next four schedule words
+ * from the sixteen before (msg1, the word seven back, msg2). */
+__attribute__((target("sha,sse4.1"))) static void block_ni(sha256_ctx *c, const uint8_t *p) {
+  const __m128i swap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL); /* big-endian words */
+  __m128i dcba = _mm_loadu_si128((const __m128i *)&c->h[0]), hgfe = _mm_loadu_si128((const __m128i *)&c->h[4]);
+  __m128i cdab = _mm_shuffle_epi32(dcba, 0xB1), efgh = _mm_shuffle_epi32(hgfe, 0x1B);
+  __m128i abef = _mm_alignr_epi8(cdab, efgh, 8), cdgh = _mm_blend_epi16(efgh, cdab, 0xF0);
+  const __m128i abef0 = abef, cdgh0 = cdgh;
+  __m128i w[4];
+  for (int i = 0; i < 16; i++) {
+    __m128i m;
+    if (i < 4) {
+      m = w[i] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * i)), swap);
+    } else {
+      __m128i t = _mm_add_epi32(_mm_sha256msg1_epu32(w[i % 4], w[(i + 1) % 4]), _mm_alignr_epi8(w[(i + 3) % 4], w[(i + 2) % 4], 4));
+      m = w[i % 4] = _mm_sha256msg2_epu32(t, w[(i + 3) % 4]);
+    }
+    m = _mm_add_epi32(m, _mm_loadu_si128((const __m128i *)&K[4 * i]));
+    cdgh = _mm_sha256rnds2_epu32(cdgh, abef, m);
+    abef = _mm_sha256rnds2_epu32(abef, cdgh, _mm_shuffle_epi32(m, 0x0E));
+  }
+  abef = _mm_add_epi32(abef, abef0), cdgh = _mm_add_epi32(cdgh, cdgh0);
+  __m128i feba = _mm_shuffle_epi32(abef, 0x1B), dchg = _mm_shuffle_epi32(cdgh, 0xB1);
+  _mm_storeu_si128((__m128i *)&c->h[0], _mm_blend_epi16(feba, dchg, 0xF0));
+  _mm_storeu_si128((__m128i *)&c->h[4], _mm_alignr_epi8(dchg, feba, 8));
+}
+
+/* Whether this processor has the SHA extensions (CPUID leaf 7, EBX bit 29)
+ * and SSE4.1 (leaf 1, ECX bit 19). */
+static int cpu_has_sha(void) {
+  unsigned a, b, cc, d;
+  if (!__get_cpuid(1, &a, &b, &cc, &d) || !(cc & (1u << 19))) return 0;
+  return __get_cpuid_count(7, 0, &a, &b, &cc, &d) && (b & (1u << 29));
+}
+#endif
+
+static int use_ni = -1; /* -1: not asked yet */
+
+int sha256_accelerated(int enable) {
+#ifdef SHA_NI
+  use_ni = enable && cpu_has_sha();
+#else
+  (void)enable;
+  use_ni = 0;
+#endif
+  return use_ni;
+}
+
+static void compress(sha256_ctx *c, const uint8_t *p) {
+#ifdef SHA_NI
+  if (use_ni < 0) sha256_accelerated(1);
+  if (use_ni) {
+    block_ni(c, p);
+    return;
+  }
+#endif
+  block(c, p);
+}
+
 void sha256_init(sha256_ctx *c) {
   static const uint32_t init[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                                    0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
@@ -52,7 +124,7 @@ void sha256_update(sha256_ctx *c, const void *data, size_t n) {
     memcpy(c->buf + c->used, p, take);
     c->used += take, p += take, n -= take;
     if (c->used == 64) {
-      block(c, c->buf);
+      compress(c, c->buf);
       c->used = 0;
     }
   }
@@ -60,10 +132,9 @@ void sha256_update(sha256_ctx *c, const void *data, size_t n) {
 
 void sha256_final(sha256_ctx *c, uint8_t out[32]) {
   uint64_t bits = c->total * 8;
-  uint8_t pad = 0x80;
-  sha256_update(c, &pad, 1);
-  uint8_t zero = 0;
-  while (c->used != 56) sha256_update(c, &zero, 1);
+  /* 0x80, zeros up to 56 bytes into a block, then the length in bits */
+  uint8_t pad[64] = {0x80};
+  sha256_update(c, pad, c->used < 56 ? 56 - c->used : 120 - c->used);
   uint8_t len[8];
   for (int i = 0; i < 8; i++) len[i] = (uint8_t)(bits >> (56 - 8 * i));
   sha256_update(c, len, 8);

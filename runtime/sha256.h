@@ -16,6 +16,10 @@ void sha256_init(sha256_ctx *c);
 void sha256_update(sha256_ctx *c, const void *data, size_t n);
 void sha256_final(sha256_ctx *c, uint8_t out[32]);
 void sha256(const void *data, size_t n, uint8_t out[32]);
+/* Whether blocks go through the processor's SHA extensions (x86-64):
+ * enable 0 forces the portable code (for the tests); returns whether the
+ * extensions are in use.  Without a call they are used when present. */
+int sha256_accelerated(int enable);
 /* 64 lower-case hex digits and a NUL. */
 void sha256_hex(const uint8_t digest[32], char out[65]);
 
