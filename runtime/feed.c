@@ -247,13 +247,31 @@ static const char *demo_lookup(const feed *f, const char *id, size_t idlen, int 
   return NULL;
 }
 
+/* f->where = "PATH:LINE", as snprintf would write it; the path is copied
+ * only when it is not there yet (once per file: this runs for every row). */
+static void set_where(feed *f, long line) {
+  size_t pn = strlen(f->path), cap = sizeof f->where;
+  if (pn + 22 >= cap || line < 0) {
+    snprintf(f->where, cap, "%s:%ld", f->path, line);
+    return;
+  }
+  if (memcmp(f->where, f->path, pn) != 0 || f->where[pn] != ':') memcpy(f->where, f->path, pn), f->where[pn] = ':';
+  char digits[24];
+  int k = 0;
+  do digits[k++] = (char)('0' + line % 10), line /= 10;
+  while (line);
+  char *o = f->where + pn + 1;
+  while (k) *o++ = digits[--k];
+  *o = 0;
+}
+
 static int next_csv(feed *f, value *fields, arena *a, char *err, size_t errsize) {
   char **cells;
   size_t *lens;
   int n;
   for (;;) {
     int rc = csv_next(f->csv, &cells, &lens, &n, err, errsize);
-    snprintf(f->where, sizeof f->where, "%s:%ld", f->path, csv_row_line(f->csv));
+    set_where(f, csv_row_line(f->csv));
     if (rc == 0) return FEED_END;
     if (rc < 0) {
       char why[300];

@@ -854,24 +854,88 @@ static const char *rec_domain(ctx *c, const inrec *r) {
   }
 }
 
+/* The first 64 bits of a content hash (64 lower-case hex digits, as
+ * sha256_hex writes them and links keep them): '0'-'9' and 'a'-'f' to
+ * 0-15 without a branch.  0 for none. */
+static uint64_t hash_head(const char *hex) {
+  if (!hex || !*hex) return 0;
+  uint64_t v = 0;
+  for (int i = 0; i < 16 && hex[i]; i++) {
+    unsigned c = (unsigned char)hex[i];
+    v = v << 4 | ((c & 0xF) + (c >> 6) * 9);
+  }
+  return v;
+}
+
+/* The links of a full feed (not a delta), read in one pass over
+ * sync_links in key order: each found record gets its object, and in
+ * heads[] the head of the hash the link keeps.  Looking each record's link
+ * up cost a B-tree descent through SQLite's VM per record, the most of a
+ * re-sync's time.  scanned[s][e] says which feeds were read so. */
+static void scan_links(ctx *c, uint64_t *heads, uint8_t (*scanned)[ENT__COUNT]) {
+  size_t per[64][ENT__COUNT] = {{0}};
+  for (size_t i = 0; i < c->nrecs; i++)
+    if (!c->recs[i].parked) per[c->recs[i].source][c->recs[i].entity]++;
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(c->s->db, "SELECT source_id, hub_id, gone, hash FROM sync_links WHERE source = ? AND entity = ?", -1, &st,
+                         NULL) != SQLITE_OK)
+    return;
+  for (uint32_t s = 0; s < c->p->nsources && s < 64; s++)
+    for (int e = 0; e < ENT__COUNT; e++) {
+      if (!per[s][e] || c->delta[s][e]) continue; /* a delta sends a few records of many: look those up */
+      sqlite3_reset(st);
+      sqlite3_bind_text(st, 1, plan_str(c->p, c->p->sources[s].name), -1, SQLITE_STATIC);
+      sqlite3_bind_text(st, 2, schema_entity_get(e)->name, -1, SQLITE_STATIC);
+      int rc;
+      while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *sid = (const char *)sqlite3_column_text(st, 0);
+        size_t pos = 0;
+        uint32_t i;
+        while (sid && fp_next(&c->by_id, id_hash(s, e, sid), &pos, &i)) {
+          inrec *r = &c->recs[i];
+          if (r->source != s || r->entity != e || r->parked || strcmp(r->sid, sid) != 0) continue;
+          r->hub_id = sqlite3_column_int64(st, 1);
+          r->how = sqlite3_column_int(st, 2) ? LINK_ID_AGAIN : LINK_ID;
+          heads[i] = sqlite3_column_bytes(st, 3) == 64 ? hash_head((const char *)sqlite3_column_text(st, 3)) : 0;
+        }
+      }
+      if (rc == SQLITE_DONE) scanned[s][e] = 1; /* else: looked up one by one */
+    }
+  sqlite3_finalize(st);
+}
+
 static void link_all(ctx *c) {
   fpmap seen_domains = {0}; /* hash of a domain key -> the records of this run that had it */
   int has_domains[ENT__COUNT] = {0};
   for (uint32_t d = 0; d < c->p->ndomains; d++) has_domains[c->p->domains[d].entity] = 1;
+  uint64_t *heads = calloc(c->nrecs + 1, sizeof *heads); /* freed before merge, whose arrays are as large */
+  uint8_t scanned[64][ENT__COUNT] = {{0}};
+  scan_links(c, heads, scanned);
   for (size_t i = 0; i < c->nrecs; i++) {
     inrec *rec = &c->recs[i];
     if (rec->parked) continue;
     arena_rewind(&c->tmp);
     const value *attrs = NULL; /* read only when a domain needs it */
     const char *src = plan_str(c->p, c->p->sources[rec->source].name);
-    int gone;
-    char last[65];
-    rec->hub_id = linked_hub(c, src, rec->entity, rec->sid, &gone, last);
-    if (rec->hub_id) {
-      rec->how = gone ? LINK_ID_AGAIN : LINK_ID;
-      /* An unchanged record costs this one lookup and a hash compare. */
-      rec->same = (uint8_t)(!gone && last[0] && strcmp(last, rec_hash(c, rec)) == 0);
-      continue;
+    if (scanned[rec->source][rec->entity]) {
+      if (rec->hub_id > 0) {
+        /* An unchanged record costs its share of the scan and a compare of
+         * its hash's first 64 bits with the link's (a change keeping them
+         * is a 2^-64 chance). */
+        rec->same = (uint8_t)(rec->how == LINK_ID && heads[i] && heads[i] == hash_head(rec_hash(c, rec)));
+        continue;
+      }
+      rec->hub_id = 0; /* no link: the scan saw every one of the feed's */
+    } else {
+      int gone;
+      char last[65];
+      rec->hub_id = linked_hub(c, src, rec->entity, rec->sid, &gone, last);
+      if (rec->hub_id) {
+        rec->how = gone ? LINK_ID_AGAIN : LINK_ID;
+        /* An unchanged record costs this one lookup and a hash compare. */
+        rec->same = (uint8_t)(!gone && last[0] && strcmp(last, rec_hash(c, rec)) == 0);
+        continue;
+      }
     }
     int64_t dhub;
     const char *dec = decision(c, src, rec->entity, rec->sid, &dhub);
@@ -916,6 +980,7 @@ static void link_all(ctx *c) {
         fp_put(&seen_domains, fp_hash(key, strlen(key), 0), (uint32_t)i);
       }
   }
+  free(heads);
   fp_free(&seen_domains);
 }
 
