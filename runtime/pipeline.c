@@ -153,7 +153,9 @@ typedef struct {
   strmap deleted;               /* "source/entity/sid" of tobedeleted rows */
   const char *names[ENT__COUNT][MAX_ATTRS];
   uint8_t types[ENT__COUNT][MAX_ATTRS];
-  int skip_same[ENT__COUNT]; /* merge may pass over objects whose records are all unchanged (may_skip_same) */
+  int skip_same[ENT__COUNT]; /* merge may pass over objects whose records are all unchanged (may_skip_same)... */
+  int64_t *dropped[ENT__COUNT]; /* ...except these, sorted: objects with a live link this run does not bring back */
+  size_t ndropped[ENT__COUNT], capdropped[ENT__COUNT];
   int order[ENT__COUNT][MAX_ATTRS];  /* attributes sorted by name: the record text's key order */
   jtext text;                        /* record_hash's buffer, reused */
   int nattrs[ENT__COUNT];
@@ -1258,10 +1260,13 @@ static int same_object(const inrec *x, const inrec *y) { return x->entity == y->
 
 /* Reads a group's records and merges them (the scratch arena holds them
  * until the next group). */
+static int object_dropped(ctx *c, int e, int64_t hub);
+
 static void merge_group(ctx *c, const uint32_t *members, size_t nm) {
   arena_rewind(&c->tmp);
   int e = c->recs[members[0]].entity, all_same = c->skip_same[e] && c->recs[members[0]].hub_id > 0;
   for (size_t k = 0; k < nm; k++) all_same &= c->recs[members[k]].same;
+  if (all_same && object_dropped(c, e, c->recs[members[0]].hub_id)) all_same = 0;
   if (all_same) { /* what the last run merged from these very records, with this very plan */
     c->r->counts[e][CNT_UNCHANGED]++;
     return;
@@ -1271,14 +1276,48 @@ static void merge_group(ctx *c, const uint32_t *members, size_t nm) {
   merge_object(c, c->recs[members[0]].hub_id, members, nm, mattrs);
 }
 
+/* Whether this run brings the record of a live link back, linked by it. */
+static int linked_back(ctx *c, uint32_t source, int entity, const char *sid) {
+  size_t pos = 0;
+  uint32_t i;
+  while (fp_next(&c->by_id, id_hash(source, entity, sid), &pos, &i)) {
+    const inrec *r = &c->recs[i];
+    if (r->source == source && r->entity == entity && !strcmp(r->sid, sid)) return !r->parked && r->how == LINK_ID;
+  }
+  return 0;
+}
+
+static int cmp_i64(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static void add_dropped(ctx *c, int e, int64_t hub) {
+  if (c->ndropped[e] == c->capdropped[e]) {
+    c->capdropped[e] = c->capdropped[e] ? c->capdropped[e] * 2 : 256;
+    c->dropped[e] = realloc(c->dropped[e], c->capdropped[e] * sizeof *c->dropped[e]);
+  }
+  c->dropped[e][c->ndropped[e]++] = hub;
+}
+
+/* The source's index in the plan, or -1 (a source the plan no longer has). */
+static int source_index(ctx *c, const char *name) {
+  for (uint32_t s = 0; s < c->p->nsources; s++)
+    if (!strcmp(plan_str(c->p, c->p->sources[s].name), name)) return (int)s;
+  return -1;
+}
+
 /* Whether merge may take an object whose records all come back unchanged
  * as unchanged without loading its hub row: when the last run that wrote
  * the hub was applied whole (not partly approved: a held-back update would
  * never be made) by this same plan (same maps and precedence), and every
- * live link of the entity is to a record of this run (no source dropped a
- * record of a merged object).  The hub then holds exactly what merging
- * these records gave; only edits made to the hub by hand, outside syncvm,
- * are not put back until their record changes. */
+ * live link of the object is to a record this run brings back linked by
+ * it (no source dropped a record of the object: such objects are listed in
+ * c->dropped, found by one pass over the links in key order).  The hub then
+ * holds exactly what merging these records gave; only edits made to the hub
+ * by hand, outside syncvm, are not put back until their record changes.
+ * An entity with many dropped links (more than a quarter) is merged whole
+ * rather than listing them. */
 static void may_skip_same(ctx *c) {
   sqlite3_stmt *st;
   int same_plan = 0;
@@ -1293,22 +1332,32 @@ static void may_skip_same(ctx *c) {
     sqlite3_finalize(st);
   }
   if (!same_plan) return;
-  int64_t by_id[ENT__COUNT] = {0};
-  for (size_t i = 0; i < c->nrecs; i++)
-    if (!c->recs[i].parked && c->recs[i].how == LINK_ID) by_id[c->recs[i].entity]++;
-  /* Grouped by the key's head, SQLite reads the links once in key order
-   * (grouped by entity alone it went through the (entity, hub_id) index
-   * and looked each link's row up for `gone`: 1.3 s at 100k students). */
-  int64_t live[ENT__COUNT] = {0};
-  if (sqlite3_prepare_v2(c->s->db, "SELECT entity, count(*) FROM sync_links WHERE gone = 0 GROUP BY source, entity", -1, &st, NULL) !=
-      SQLITE_OK)
+  if (sqlite3_prepare_v2(c->s->db, "SELECT source, entity, source_id, hub_id FROM sync_links WHERE gone = 0", -1, &st, NULL) != SQLITE_OK)
     return;
-  while (sqlite3_step(st) == SQLITE_ROW) {
-    int e = schema_entity_find((const char *)sqlite3_column_text(st, 0));
-    if (e >= 0) live[e] += sqlite3_column_int64(st, 1);
+  int64_t live[ENT__COUNT] = {0};
+  int ok = 1, rc, s = -1, e = -1;
+  char src[256] = "", ent[64] = "";
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *so = (const char *)sqlite3_column_text(st, 0), *en = (const char *)sqlite3_column_text(st, 1);
+    const char *sid = (const char *)sqlite3_column_text(st, 2);
+    if (!so || !en || !sid) continue;
+    if (strcmp(so, src) != 0) snprintf(src, sizeof src, "%s", so), s = source_index(c, so); /* rows come in key order */
+    if (strcmp(en, ent) != 0) snprintf(ent, sizeof ent, "%s", en), e = schema_entity_find(en);
+    if (e < 0) continue;
+    live[e]++;
+    if (s < 0 || !linked_back(c, (uint32_t)s, e, sid)) add_dropped(c, e, sqlite3_column_int64(st, 3));
   }
+  ok = rc == SQLITE_DONE;
   sqlite3_finalize(st);
-  for (int e = 0; e < ENT__COUNT; e++) c->skip_same[e] = by_id[e] > 0 && live[e] == by_id[e];
+  for (e = 0; e < ENT__COUNT; e++) {
+    c->skip_same[e] = ok && c->ndropped[e] <= (size_t)live[e] / 4;
+    if (c->ndropped[e]) qsort(c->dropped[e], c->ndropped[e], sizeof *c->dropped[e], cmp_i64);
+  }
+}
+
+/* Whether a source dropped one of the object's records (may_skip_same). */
+static int object_dropped(ctx *c, int e, int64_t hub) {
+  return c->ndropped[e] && bsearch(&hub, c->dropped[e], c->ndropped[e], sizeof hub, cmp_i64) != NULL;
 }
 
 static void merge_all(ctx *c) {
@@ -1333,6 +1382,7 @@ static void merge_all(ctx *c) {
   }
   free(starts);
   free(order);
+  for (int e = 0; e < ENT__COUNT; e++) free(c->dropped[e]), c->dropped[e] = NULL, c->ndropped[e] = c->capdropped[e] = 0;
 }
 
 /* The members a link and a snapshot start with. */
