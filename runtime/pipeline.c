@@ -1403,9 +1403,8 @@ static void link_ops(ctx *c) {
     if (rec->parked || (rec->how == LINK_ID && rec->same)) continue; /* linked, and sent as last time */
     const char *src = plan_str(c->p, c->p->sources[rec->source].name);
     const char *ent = schema_entity_get(rec->entity)->name;
-    const char *hash;
     arena_rewind(&c->tmp);
-    const value *attrs = load_rec(c, rec, NULL, &hash);
+    const char *hash = rec_hash(c, rec);
     if (rec->how != LINK_ID) {
       put_record_head(t, "link", src, ent, rec->sid);
       jt_mint(t, rec->hub_id > 0 ? "hub_id" : "tmp", rec->hub_id > 0 ? rec->hub_id : -rec->hub_id);
@@ -1413,13 +1412,11 @@ static void link_ops(ctx *c) {
       jt_close(t, '}');
       op_text(c, t, 1);
     }
+    /* The hash alone: the hub keeps nothing else of it (hub schema 3), and
+     * the record's text made a first sync's operations half again as large
+     * (runs saved before still apply: their snapshots' text is ignored). */
     put_record_head(t, "snapshot", src, ent, rec->sid);
     jt_mstr(t, "hash", hash);
-    /* The record as compact JSON text: one string, not an object per record
-     * (a first sync holds one snapshot operation per record in memory). */
-    jt_reset(&c->jt2);
-    rectext_record(&c->jt2, c->names[rec->entity], c->order[rec->entity], c->nattrs[rec->entity], attrs);
-    jt_mstr(t, "record", c->jt2.b);
     jt_close(t, '}');
     op_text(c, t, 0);
   }
