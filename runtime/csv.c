@@ -84,15 +84,19 @@ static int getc_(csv_reader *r) {
   return c;
 }
 
+/* Doubles the row buffer; 0 when it is already CSV_MAX_ROW (or no memory). */
+static int grow_row(csv_reader *r) {
+  if (r->rowcap >= CSV_MAX_ROW) return 0;
+  size_t cap = r->rowcap ? r->rowcap * 2 : 1024;
+  char *n = realloc(r->row, cap);
+  if (!n) return 0;
+  r->row = n;
+  r->rowcap = cap;
+  return 1;
+}
+
 static int put(csv_reader *r, char c) {
-  if (r->rowlen + 1 >= r->rowcap) {
-    if (r->rowcap >= CSV_MAX_ROW) return 0;
-    size_t cap = r->rowcap ? r->rowcap * 2 : 1024;
-    char *n = realloc(r->row, cap);
-    if (!n) return 0;
-    r->row = n;
-    r->rowcap = cap;
-  }
+  if (r->rowlen + 1 >= r->rowcap && !grow_row(r)) return 0;
   r->row[r->rowlen++] = c;
   return 1;
 }
@@ -100,14 +104,8 @@ static int put(csv_reader *r, char c) {
 /* Appends n bytes at once; 0 (nothing appended) when the row would pass
  * CSV_MAX_ROW, and the caller goes byte by byte to fail where put() does. */
 static int put_n(csv_reader *r, const unsigned char *p, size_t n) {
-  while (r->rowlen + n + 1 > r->rowcap) {
-    if (r->rowcap >= CSV_MAX_ROW) return 0;
-    size_t cap = r->rowcap ? r->rowcap * 2 : 1024;
-    char *b = realloc(r->row, cap);
-    if (!b) return 0;
-    r->row = b;
-    r->rowcap = cap;
-  }
+  while (r->rowlen + n + 1 > r->rowcap)
+    if (!grow_row(r)) return 0;
   memcpy(r->row + r->rowlen, p, n);
   r->rowlen += n;
   return 1;

@@ -513,6 +513,18 @@ def suite_unchanged(binaries):
            p.returncode == 0 and first_name() == "Thomas", p.stdout.decode()[-300:])
 
 
+def student_plan(syncc, tmp, n):
+    """A one-source spec of n students (students.csv, ids 0..n-1) built into
+    tmp/s.plan; returns the plan's path."""
+    spec, plan = os.path.join(tmp, "s.sync"), os.path.join(tmp, "s.plan")
+    open(spec, "w").write('source sis : csv {\n  file student = "students.csv"\n  prefix = "S-"\n}\n\n'
+                          'map sis.student {\n  sis_id = id\n  first_name = first\n  last_name = last\n}\n')
+    with open(os.path.join(tmp, "students.csv"), "w") as f:
+        f.write("id,first,last\n" + "".join(f"{i},F{i},L{i}\n" for i in range(n)))
+    run(syncc, ["build", spec, "-o", plan])
+    return plan
+
+
 def suite_runfile(binaries):
     """A saved run file (plan -o) applies as computed; one whose operations
     were tampered with (a create's tmp out of range) fails whole, with a
@@ -520,13 +532,8 @@ def suite_runfile(binaries):
     import sqlite3
     vm = os.path.abspath(binaries[0].replace("syncc", "syncvm"))
     with tempfile.TemporaryDirectory() as tmp:
-        spec = os.path.join(tmp, "r.sync")
-        open(spec, "w").write('source sis : csv {\n  file student = "students.csv"\n  prefix = "S-"\n}\n\n'
-                              'map sis.student {\n  sis_id = id\n  first_name = first\n  last_name = last\n}\n')
-        with open(os.path.join(tmp, "students.csv"), "w") as f:
-            f.write("id,first,last\n" + "".join(f"{i},F{i},L{i}\n" for i in range(5)))
-        plan, runf, hub = (os.path.join(tmp, n) for n in ("r.plan", "r.json", "hub.db"))
-        run(binaries[0], ["build", spec, "-o", plan])
+        plan = student_plan(binaries[0], tmp, 5)
+        runf, hub = os.path.join(tmp, "r.json"), os.path.join(tmp, "hub.db")
         p = subprocess.run([vm, "plan", plan, "--store", hub, "-o", runf], cwd=tmp, capture_output=True, timeout=60)
         doc = json.load(open(runf))
         for bad in (0, 10**12, len(doc["ops"]) + 1):
@@ -555,13 +562,7 @@ def suite_store(binaries):
     import sqlite3
     vm = os.path.abspath(binaries[0].replace("syncc", "syncvm"))
     with tempfile.TemporaryDirectory() as tmp:
-        spec = os.path.join(tmp, "m.sync")
-        open(spec, "w").write('source sis : csv {\n  file student = "students.csv"\n  prefix = "S-"\n}\n\n'
-                              'map sis.student {\n  sis_id = id\n  first_name = first\n  last_name = last\n}\n')
-        with open(os.path.join(tmp, "students.csv"), "w") as f:
-            f.write("id,first,last\n" + "".join(f"{i},F{i},L{i}\n" for i in range(6)))
-        plan, hub = os.path.join(tmp, "m.plan"), os.path.join(tmp, "hub.db")
-        run(binaries[0], ["build", spec, "-o", plan])
+        plan, hub = student_plan(binaries[0], tmp, 6), os.path.join(tmp, "hub.db")
 
         def vmrun(*args):
             return subprocess.run([vm, *args, "--store", hub], cwd=tmp, capture_output=True, timeout=60)
