@@ -355,9 +355,10 @@ static int write_link(applier *a, const op_view *o, int64_t phub, jspan hash) {
   return step_done(a, st);
 }
 
-/* A link is held until the next operation: the pipeline follows every
- * link with its record's snapshot, and the two become one row written
- * once, not a row written and then updated. */
+/* A link without a hash (a run saved by an older syncvm, which followed
+ * every link with its record's snapshot) is held until the next operation,
+ * so that the two become one row written once, not a row written and then
+ * updated. */
 static void view_line(applier *a, op_view *o, const char *line, size_t n);
 
 static void hold_link(applier *a, const char *line, size_t n, int64_t phub) {
@@ -452,7 +453,9 @@ static int apply_op(applier *a, const op_view *o, const char *line, size_t n, in
       json_object_set_new(skipped, id_key(a, o, idkey, sizeof idkey), json_true());
       return 1;
     }
-    hold_link(a, line, n, slot ? *slot : 0);
+    jspan hash = get(o, "hash");
+    if (hash.p) return write_link(a, o, slot ? *slot : 0, hash); /* the link carries its record's hash */
+    hold_link(a, line, n, slot ? *slot : 0); /* a run saved before links did: its snapshot follows */
     return 1;
   }
   if (jspan_str_is(k, "unlink")) {

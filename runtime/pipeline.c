@@ -1395,7 +1395,8 @@ static void put_record_head(jtext *t, const char *kind, const char *src, const c
   jt_mstr(t, "sid", sid);
 }
 
-/* Links, and snapshots of what each source sent. */
+/* Links with the hash of what each source sent, and for a record already
+ * linked that changed, a snapshot (its new hash). */
 static void link_ops(ctx *c) {
   jtext *t = &c->jt;
   for (size_t i = 0; i < c->nrecs; i++) {
@@ -1405,12 +1406,14 @@ static void link_ops(ctx *c) {
     const char *ent = schema_entity_get(rec->entity)->name;
     arena_rewind(&c->tmp);
     const char *hash = rec_hash(c, rec);
-    if (rec->how != LINK_ID) {
+    if (rec->how != LINK_ID) { /* the link keeps the hash: no snapshot operation */
       put_record_head(t, "link", src, ent, rec->sid);
       jt_mint(t, rec->hub_id > 0 ? "hub_id" : "tmp", rec->hub_id > 0 ? rec->hub_id : -rec->hub_id);
       jt_mstr(t, "domain", rec_domain(c, rec));
+      jt_mstr(t, "hash", hash);
       jt_close(t, '}');
       op_text(c, t, 1);
+      continue;
     }
     /* The hash alone: the hub keeps nothing else of it (hub schema 3), and
      * the record's text made a first sync's operations half again as large

@@ -547,11 +547,33 @@ def suite_runfile(binaries):
             db.close()
             ok(f"runfile with a create's tmp {bad} fails whole", p.returncode == 1 and b"the run is corrupt" in p.stderr
                and rows == 0, p.stderr.decode()[-400:])
+        # As an older syncvm saved it: each link without its hash, followed
+        # by the record's snapshot.  The links must get the same hashes.
+        old_ops = []
+        for o in doc["ops"]:
+            if o["op"] == "link" and "hash" in o:
+                h = o["hash"]
+                old_ops += [{k: v for k, v in o.items() if k != "hash"},
+                            {"op": "snapshot", "source": o["source"], "entity": o["entity"], "sid": o["sid"], "hash": h,
+                             "record": "{}"}]
+            else:
+                old_ops.append(o)
+        older = os.path.join(tmp, "older.json")
+        json.dump(dict(doc, ops=old_ops), open(older, "w"))
+        old_hub = os.path.join(tmp, "old-hub.db")
+        p = subprocess.run([vm, "apply", older, "--store", old_hub], cwd=tmp, capture_output=True, timeout=60)
+        db = sqlite3.connect(old_hub)
+        got = dict(db.execute("SELECT source_id, hash FROM sync_links"))
+        db.close()
+        want = {o["sid"]: o["hash"] for o in doc["ops"] if o["op"] == "link"}
+        ok("runfile in the older form (a snapshot after each link) applies with the same hashes",
+           p.returncode == 0 and got == want and len(want) == 5, f"{p.stderr.decode()[-300:]} {got} {want}")
         p = subprocess.run([vm, "apply", runf, "--store", hub], cwd=tmp, capture_output=True, timeout=60)
         db = sqlite3.connect(hub)
         rows = db.execute("SELECT count(*) FROM hub_student").fetchone()[0]
+        hashes = dict(db.execute("SELECT source_id, hash FROM sync_links"))
         db.close()
-        ok("runfile as saved applies", p.returncode == 0 and rows == 5, p.stderr.decode()[-400:])
+        ok("runfile as saved applies", p.returncode == 0 and rows == 5 and hashes == want, p.stderr.decode()[-400:])
 
 
 def suite_store(binaries):
