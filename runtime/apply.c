@@ -361,16 +361,22 @@ static int write_link(applier *a, const op_view *o, int64_t phub, jspan hash) {
  * updated. */
 static void view_line(applier *a, op_view *o, const char *line, size_t n);
 
-static void hold_link(applier *a, const char *line, size_t n, int64_t phub) {
+static int hold_link(applier *a, const char *line, size_t n, int64_t phub) {
   if (n + 1 > a->plinecap) {
-    a->plinecap = n + 1 > 2 * a->plinecap ? n + 1 : 2 * a->plinecap;
-    a->pline = realloc(a->pline, a->plinecap);
+    size_t cap = n + 1 > 2 * a->plinecap ? n + 1 : 2 * a->plinecap;
+    char *more = realloc(a->pline, cap);
+    if (!more) {
+      snprintf(a->err, a->errsize, "out of memory");
+      return 0;
+    }
+    a->pline = more, a->plinecap = cap;
   }
   memcpy(a->pline, line, n);
   a->pline[n] = 0;
   view_line(a, a->pv, a->pline, n);
   a->phub = phub;
   a->pending = 1;
+  return 1;
 }
 
 /* Writes the held link, with `hash` (absent: none came). */
@@ -455,8 +461,7 @@ static int apply_op(applier *a, const op_view *o, const char *line, size_t n, in
     }
     jspan hash = get(o, "hash");
     if (hash.p) return write_link(a, o, slot ? *slot : 0, hash); /* the link carries its record's hash */
-    hold_link(a, line, n, slot ? *slot : 0); /* a run saved before links did: its snapshot follows */
-    return 1;
+    return hold_link(a, line, n, slot ? *slot : 0); /* a run saved before links did: its snapshot follows */
   }
   if (jspan_str_is(k, "unlink")) {
     jspan args[3] = {get(o, "source"), get(o, "entity"), get(o, "sid")};

@@ -1292,12 +1292,16 @@ static int cmp_i64(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-static void add_dropped(ctx *c, int e, int64_t hub) {
+/* 0 when there is no memory to list it (the caller merges the entity whole). */
+static int add_dropped(ctx *c, int e, int64_t hub) {
   if (c->ndropped[e] == c->capdropped[e]) {
-    c->capdropped[e] = c->capdropped[e] ? c->capdropped[e] * 2 : 256;
-    c->dropped[e] = realloc(c->dropped[e], c->capdropped[e] * sizeof *c->dropped[e]);
+    size_t cap = c->capdropped[e] ? c->capdropped[e] * 2 : 256;
+    int64_t *more = realloc(c->dropped[e], cap * sizeof *more);
+    if (!more) return 0;
+    c->dropped[e] = more, c->capdropped[e] = cap;
   }
   c->dropped[e][c->ndropped[e]++] = hub;
+  return 1;
 }
 
 /* The source's index in the plan, or -1 (a source the plan no longer has). */
@@ -1334,7 +1338,13 @@ static void may_skip_same(ctx *c) {
   if (!same_plan) return;
   if (sqlite3_prepare_v2(c->s->db, "SELECT source, entity, source_id, hub_id FROM sync_links WHERE gone = 0", -1, &st, NULL) != SQLITE_OK)
     return;
-  int64_t live[ENT__COUNT] = {0};
+  /* A record of this run is linked back by at most one live link, so once
+   * 3 x dropped passes an entity's records, dropped is over a quarter of
+   * its live links whatever comes next: it merges whole, and its list is
+   * not kept (a source gone from the plan would list every object). */
+  int64_t live[ENT__COUNT] = {0}, recs[ENT__COUNT] = {0};
+  int whole[ENT__COUNT] = {0};
+  for (size_t i = 0; i < c->nrecs; i++) recs[c->recs[i].entity]++;
   int ok = 1, rc, s = -1, e = -1;
   char src[256] = "", ent[64] = "";
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1345,12 +1355,16 @@ static void may_skip_same(ctx *c) {
     if (strcmp(en, ent) != 0) snprintf(ent, sizeof ent, "%s", en), e = schema_entity_find(en);
     if (e < 0) continue;
     live[e]++;
-    if (s < 0 || !linked_back(c, (uint32_t)s, e, sid)) add_dropped(c, e, sqlite3_column_int64(st, 3));
+    if (whole[e] || (s >= 0 && linked_back(c, (uint32_t)s, e, sid))) continue;
+    if (!add_dropped(c, e, sqlite3_column_int64(st, 3)) || 3 * (int64_t)c->ndropped[e] > recs[e]) {
+      whole[e] = 1;
+      free(c->dropped[e]), c->dropped[e] = NULL, c->ndropped[e] = c->capdropped[e] = 0;
+    }
   }
   ok = rc == SQLITE_DONE;
   sqlite3_finalize(st);
   for (e = 0; e < ENT__COUNT; e++) {
-    c->skip_same[e] = ok && c->ndropped[e] <= (size_t)live[e] / 4;
+    c->skip_same[e] = ok && !whole[e] && c->ndropped[e] <= (size_t)live[e] / 4;
     if (c->ndropped[e]) qsort(c->dropped[e], c->ndropped[e], sizeof *c->dropped[e], cmp_i64);
   }
 }
