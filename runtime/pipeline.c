@@ -126,6 +126,23 @@ struct dom_index {
   int state;
 };
 
+/* A live link of a feed that scan_links read whole which no record of this
+ * run took back: its object lost a record (may_skip_same) and, unless a
+ * parked record still has the id, the source no longer sends it (deletions). */
+typedef struct {
+  const char *sid;      /* in ctx.ar */
+  int64_t hub_id;
+  int sent;             /* a parked record of this run has the id */
+} loose_link;
+
+/* A feed's loose links, in source_id order; kept only while few (complete). */
+typedef struct {
+  loose_link *v;
+  size_t n, cap;
+  int64_t live;         /* the feed's live links */
+  int complete;         /* every loose link is listed: no second pass over the feed's links */
+} feed_links;
+
 typedef struct {
   const plan *p;
   store *s;
@@ -150,6 +167,7 @@ typedef struct {
   int sent[64][ENT__COUNT];     /* records each source sent, per entity */
   int fed[64][ENT__COUNT];      /* the source's feed for the entity was read to the end */
   int delta[64][ENT__COUNT];    /* ...and was a delta: only tobedeleted rows remove records */
+  feed_links links[64][ENT__COUNT]; /* per full feed, what scan_links saw of its live links */
   strmap deleted;               /* "source/entity/sid" of tobedeleted rows */
   const char *names[ENT__COUNT][MAX_ATTRS];
   uint8_t types[ENT__COUNT][MAX_ATTRS];
@@ -869,39 +887,69 @@ static uint64_t hash_head(const char *hex) {
   return v;
 }
 
+/* Lists a loose link of feed f; 0 once the list is longer than a sixteenth
+ * of the feed's records (then merge and deletions read the feed's links
+ * again, as for a delta: a list that long would cost more memory than the
+ * pass it saves). */
+static int add_loose(ctx *c, feed_links *f, size_t records, const char *sid, int64_t hub, int sent) {
+  if (!f->complete) return 0;
+  loose_link *more = NULL;
+  if (f->n == f->cap && f->n < records / 16 + 1024) more = realloc(f->v, (f->cap ? f->cap * 2 : 64) * sizeof *more);
+  if (f->n == f->cap && more) f->v = more, f->cap = f->cap ? f->cap * 2 : 64;
+  if (f->n == f->cap || f->n >= records / 16 + 1024) {
+    free(f->v), f->v = NULL, f->n = f->cap = 0, f->complete = 0;
+    return 0;
+  }
+  f->v[f->n++] = (loose_link){arena_strpack(&c->ar, sid, strlen(sid)), hub, sent};
+  return 1;
+}
+
 /* The links of a full feed (not a delta), read in one pass over
  * sync_links in key order: each found record gets its object, and in
  * heads[] the head of the hash the link keeps.  Looking each record's link
  * up cost a B-tree descent through SQLite's VM per record, the most of a
- * re-sync's time.  scanned[s][e] says which feeds were read so. */
+ * re-sync's time.  scanned[s][e] says which feeds were read so; the same
+ * pass lists in c->links the live links no record took back, which spares
+ * merge and deletions a pass of their own. */
 static void scan_links(ctx *c, uint64_t *heads, uint8_t (*scanned)[ENT__COUNT]) {
   size_t per[64][ENT__COUNT] = {{0}};
   for (size_t i = 0; i < c->nrecs; i++)
     if (!c->recs[i].parked) per[c->recs[i].source][c->recs[i].entity]++;
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(c->s->db, "SELECT source_id, hub_id, gone, hash FROM sync_links WHERE source = ? AND entity = ?", -1, &st,
-                         NULL) != SQLITE_OK)
+  if (sqlite3_prepare_v2(c->s->db, "SELECT source_id, hub_id, gone, hash FROM sync_links WHERE source = ? AND entity = ?"
+                         " ORDER BY source_id", -1, &st, NULL) != SQLITE_OK)
     return;
   for (uint32_t s = 0; s < c->p->nsources && s < 64; s++)
     for (int e = 0; e < ENT__COUNT; e++) {
       if (!per[s][e] || c->delta[s][e]) continue; /* a delta sends a few records of many: look those up */
+      feed_links *f = &c->links[s][e];
+      f->complete = 1;
       sqlite3_reset(st);
       sqlite3_bind_text(st, 1, plan_str(c->p, c->p->sources[s].name), -1, SQLITE_STATIC);
       sqlite3_bind_text(st, 2, schema_entity_get(e)->name, -1, SQLITE_STATIC);
       int rc;
       while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *sid = (const char *)sqlite3_column_text(st, 0);
+        int64_t hub = sqlite3_column_int64(st, 1);
+        int gone = sqlite3_column_int(st, 2), sent = 0, linked = 0;
         size_t pos = 0;
         uint32_t i;
         while (sid && fp_next(&c->by_id, id_hash(s, e, sid), &pos, &i)) {
           inrec *r = &c->recs[i];
-          if (r->source != s || r->entity != e || r->parked || strcmp(r->sid, sid) != 0) continue;
-          r->hub_id = sqlite3_column_int64(st, 1);
-          r->how = sqlite3_column_int(st, 2) ? LINK_ID_AGAIN : LINK_ID;
+          if (r->source != s || r->entity != e || strcmp(r->sid, sid) != 0) continue;
+          sent = 1;
+          if (r->parked) continue;
+          linked = 1;
+          r->hub_id = hub;
+          r->how = gone ? LINK_ID_AGAIN : LINK_ID;
           heads[i] = sqlite3_column_bytes(st, 3) == 64 ? hash_head((const char *)sqlite3_column_text(st, 3)) : 0;
         }
+        if (gone || !sid) continue;
+        f->live++;
+        if (!linked) add_loose(c, f, per[s][e], sid, hub, sent);
       }
       if (rc == SQLITE_DONE) scanned[s][e] = 1; /* else: looked up one by one */
+      else free(f->v), memset(f, 0, sizeof *f);
     }
   sqlite3_finalize(st);
 }
@@ -1304,11 +1352,31 @@ static int add_dropped(ctx *c, int e, int64_t hub) {
   return 1;
 }
 
-/* The source's index in the plan, or -1 (a source the plan no longer has). */
-static int source_index(ctx *c, const char *name) {
-  for (uint32_t s = 0; s < c->p->nsources; s++)
-    if (!strcmp(plan_str(c->p, c->p->sources[s].name), name)) return (int)s;
-  return -1;
+/* Lists object `hub` as one a source dropped a record of.  A record of this
+ * run is linked back by at most one live link, so once 3 x dropped passes
+ * the entity's records, dropped is over a quarter of its live links
+ * whatever comes next: the entity merges whole, and its list is not kept
+ * (a source gone from the plan would list every object). */
+static void drop_object(ctx *c, int e, int64_t hub, const int64_t *recs, int *whole) {
+  if (whole[e]) return;
+  if (!add_dropped(c, e, hub) || 3 * (int64_t)c->ndropped[e] > recs[e]) {
+    whole[e] = 1;
+    free(c->dropped[e]), c->dropped[e] = NULL, c->ndropped[e] = c->capdropped[e] = 0;
+  }
+}
+
+/* The live links of source s's feed for e that st reads (source_id,
+ * hub_id), counted, and their objects dropped unless this run links the
+ * record back; 0 when the read failed. */
+static int drop_rows(ctx *c, sqlite3_stmt *st, uint32_t s, int e, int64_t *live, const int64_t *recs, int *whole) {
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *sid = (const char *)sqlite3_column_text(st, 0);
+    live[e]++;
+    if (!whole[e] && !(sid && linked_back(c, s, e, sid))) drop_object(c, e, sqlite3_column_int64(st, 1), recs, whole);
+  }
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE;
 }
 
 /* Whether merge may take an object whose records all come back unchanged
@@ -1317,7 +1385,10 @@ static int source_index(ctx *c, const char *name) {
  * never be made) by this same plan (same maps and precedence), and every
  * live link of the object is to a record this run brings back linked by
  * it (no source dropped a record of the object: such objects are listed in
- * c->dropped, found by one pass over the links in key order).  The hub then
+ * c->dropped, from the loose links scan_links listed and, for the feeds it
+ * did not read whole, the links read again).  Links of sources the plan
+ * does not have are not read: the last run, by this same plan, did not
+ * merge their records either.  The hub then
  * holds exactly what merging these records gave; only edits made to the hub
  * by hand, outside syncvm, are not put back until their record changes.
  * An entity with many dropped links (more than a quarter) is merged whole
@@ -1336,34 +1407,26 @@ static void may_skip_same(ctx *c) {
     sqlite3_finalize(st);
   }
   if (!same_plan) return;
-  if (sqlite3_prepare_v2(c->s->db, "SELECT source, entity, source_id, hub_id FROM sync_links WHERE gone = 0", -1, &st, NULL) != SQLITE_OK)
-    return;
-  /* A record of this run is linked back by at most one live link, so once
-   * 3 x dropped passes an entity's records, dropped is over a quarter of
-   * its live links whatever comes next: it merges whole, and its list is
-   * not kept (a source gone from the plan would list every object). */
   int64_t live[ENT__COUNT] = {0}, recs[ENT__COUNT] = {0};
   int whole[ENT__COUNT] = {0};
   for (size_t i = 0; i < c->nrecs; i++) recs[c->recs[i].entity]++;
-  int ok = 1, rc, s = -1, e = -1;
-  char src[256] = "", ent[64] = "";
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    const char *so = (const char *)sqlite3_column_text(st, 0), *en = (const char *)sqlite3_column_text(st, 1);
-    const char *sid = (const char *)sqlite3_column_text(st, 2);
-    if (!so || !en || !sid) continue;
-    if (strcmp(so, src) != 0) snprintf(src, sizeof src, "%s", so), s = source_index(c, so); /* rows come in key order */
-    if (strcmp(en, ent) != 0) snprintf(ent, sizeof ent, "%s", en), e = schema_entity_find(en);
-    if (e < 0) continue;
-    live[e]++;
-    if (whole[e] || (s >= 0 && linked_back(c, (uint32_t)s, e, sid))) continue;
-    if (!add_dropped(c, e, sqlite3_column_int64(st, 3)) || 3 * (int64_t)c->ndropped[e] > recs[e]) {
-      whole[e] = 1;
-      free(c->dropped[e]), c->dropped[e] = NULL, c->ndropped[e] = c->capdropped[e] = 0;
+  sqlite3_stmt *pair = NULL;
+  int ok = sqlite3_prepare_v2(c->s->db, "SELECT source_id, hub_id FROM sync_links WHERE source = ?1 AND entity = ?2 AND gone = 0",
+                              -1, &pair, NULL) == SQLITE_OK;
+  for (uint32_t s = 0; s < c->p->nsources && ok; s++)
+    for (int e = 0; e < ENT__COUNT && ok; e++) {
+      const feed_links *f = &c->links[s][e];
+      if (f->complete) { /* scan_links listed them */
+        live[e] += f->live;
+        for (size_t k = 0; k < f->n; k++) drop_object(c, e, f->v[k].hub_id, recs, whole);
+        continue;
+      }
+      sqlite3_bind_text(pair, 1, plan_str(c->p, c->p->sources[s].name), -1, SQLITE_STATIC);
+      sqlite3_bind_text(pair, 2, schema_entity_get(e)->name, -1, SQLITE_STATIC);
+      ok = drop_rows(c, pair, s, e, live, recs, whole);
     }
-  }
-  ok = rc == SQLITE_DONE;
-  sqlite3_finalize(st);
-  for (e = 0; e < ENT__COUNT; e++) {
+  sqlite3_finalize(pair);
+  for (int e = 0; e < ENT__COUNT; e++) {
     c->skip_same[e] = ok && !whole[e] && c->ndropped[e] <= (size_t)live[e] / 4;
     if (c->ndropped[e]) qsort(c->dropped[e], c->ndropped[e], sizeof *c->dropped[e], cmp_i64);
   }
@@ -1537,6 +1600,65 @@ static void end_enrollments(ctx *c, int64_t person, int entity, const char *labe
   free(rows);
 }
 
+/* The live link of record `sid` that source s's feed for e no longer
+ * brings back: unlinked when a delta marked it tobedeleted or the feed is
+ * bulk, and its object deactivated (or deleted) when no other source still
+ * feeds it. */
+static void remove_link(ctx *c, uint32_t s, int e, int bulk, const char *sid, int64_t hub) {
+  const char *src = plan_str(c->p, c->p->sources[s].name);
+  size_t at;
+  /* A delta file removes only what it marks tobedeleted; a bulk file
+   * removes whatever it no longer sends. */
+  if (c->delta[s][e] ? !map_get(&c->deleted, id_key(&c->tmp, s, e, sid), &at) : !bulk) return;
+  value cur[MAX_ATTRS];
+  load_hub(c, e, hub, cur);
+  int sc = attr_index(c, e, "school");
+  json_t *o = json_object();
+  if (sc >= 0 && cur[sc].kind == V_STR) json_object_set_new(o, "school", to_json(cur[sc])); /* for approve --school */
+  json_object_set_new(o, "op", json_string("unlink"));
+  json_object_set_new(o, "source", json_string(src));
+  json_object_set_new(o, "entity", json_string(schema_entity_get(e)->name));
+  json_object_set_new(o, "sid", json_string(sid));
+  json_object_set_new(o, "hub_id", json_integer(hub));
+  op(c, o);
+  /* Does any other source still feed the object? */
+  sqlite3_stmt *q;
+  int others = 0;
+  if (sqlite3_prepare_v2(c->s->db, "SELECT source, source_id FROM sync_links WHERE entity = ? AND hub_id = ? AND gone = 0", -1, &q,
+                         NULL) == SQLITE_OK) {
+    sqlite3_bind_text(q, 1, schema_entity_get(e)->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, hub);
+    while (sqlite3_step(q) == SQLITE_ROW) {
+      const char *os = (const char *)sqlite3_column_text(q, 0), *oid = (const char *)sqlite3_column_text(q, 1);
+      if (strcmp(os, src) == 0 && strcmp(oid, sid) == 0) continue;
+      int still = 1;
+      for (uint32_t k = 0; k < c->p->nsources; k++)
+        if (strcmp(plan_str(c->p, c->p->sources[k].name), os) == 0 && is_bulk(c, k) && c->fed[k][e] && !seen(c, k, e, oid))
+          still = 0;
+      others += still;
+    }
+    sqlite3_finalize(q);
+  }
+  if (others) return;
+  int status = attr_index(c, e, "status");
+  if (status >= 0 && cur[status].kind == V_STR && cur[status].len == 8 && !memcmp(cur[status].u.s, "inactive", 8)) return;
+  if (!first_deactivation(c, e, hub)) return;
+  const char *label = label_of(c, e, cur, sid);
+  o = json_object();
+  json_object_set_new(o, "op", json_string(c->p->policy.delete_objects ? "delete" : "deactivate"));
+  json_object_set_new(o, "entity", json_string(schema_entity_get(e)->name));
+  json_object_set_new(o, "hub_id", json_integer(hub));
+  json_object_set_new(o, "label", json_string(label));
+  json_object_set_new(o, "sid", json_string(sid));
+  char why[300];
+  snprintf(why, sizeof why, "no longer sent by %s", src);
+  json_object_set_new(o, "reason", json_string(why));
+  if (sc >= 0 && cur[sc].kind == V_STR) json_object_set_new(o, "school", to_json(cur[sc]));
+  op(c, o);
+  c->r->counts[e][CNT_DEACTIVATE]++;
+  if (e == ENT_student || e == ENT_teacher) end_enrollments(c, hub, e, label);
+}
+
 static void deletions(ctx *c) {
   for (uint32_t s = 0; s < c->p->nsources; s++) {
     int bulk = is_bulk(c, s);
@@ -1546,78 +1668,32 @@ static void deletions(ctx *c) {
     const char *src = plan_str(c->p, c->p->sources[s].name);
     for (int e = 0; e < ENT__COUNT; e++) {
       if (!c->fed[s][e]) continue;
-      sqlite3_stmt *st;
-      if (sqlite3_prepare_v2(c->s->db, "SELECT l.source_id, l.hub_id FROM sync_links l WHERE l.source = ? AND l.entity = ? AND l.gone = 0"
-                                       " ORDER BY l.source_id",
-                             -1, &st, NULL) != SQLITE_OK)
-        continue;
-      sqlite3_bind_text(st, 1, src, -1, SQLITE_TRANSIENT);
-      sqlite3_bind_text(st, 2, schema_entity_get(e)->name, -1, SQLITE_STATIC);
-      int last_time = 0;
-      while (sqlite3_step(st) == SQLITE_ROW) {
-        last_time++;
-        arena_rewind(&c->tmp);
-        const char *sid = (const char *)sqlite3_column_text(st, 0);
-        int64_t hub = sqlite3_column_int64(st, 1);
-        if (seen(c, s, e, sid)) continue;
-        size_t at;
-        /* A delta file removes only what it marks tobedeleted; a bulk file
-         * removes whatever it no longer sends. */
-        if (c->delta[s][e] ? !map_get(&c->deleted, id_key(&c->tmp, s, e, sid), &at) : !bulk) continue;
-        value cur[MAX_ATTRS];
-        load_hub(c, e, hub, cur);
-        int sc = attr_index(c, e, "school");
-        json_t *o = json_object();
-        if (sc >= 0 && cur[sc].kind == V_STR) json_object_set_new(o, "school", to_json(cur[sc])); /* for approve --school */
-        json_object_set_new(o, "op", json_string("unlink"));
-        json_object_set_new(o, "source", json_string(src));
-        json_object_set_new(o, "entity", json_string(schema_entity_get(e)->name));
-        json_object_set_new(o, "sid", json_string(sid));
-        json_object_set_new(o, "hub_id", json_integer(hub));
-        op(c, o);
-        /* Does any other source still feed the object? */
-        sqlite3_stmt *q;
-        int others = 0;
-        if (sqlite3_prepare_v2(c->s->db, "SELECT source, source_id FROM sync_links WHERE entity = ? AND hub_id = ? AND gone = 0", -1, &q,
-                               NULL) == SQLITE_OK) {
-          sqlite3_bind_text(q, 1, schema_entity_get(e)->name, -1, SQLITE_STATIC);
-          sqlite3_bind_int64(q, 2, hub);
-          while (sqlite3_step(q) == SQLITE_ROW) {
-            const char *os = (const char *)sqlite3_column_text(q, 0), *oid = (const char *)sqlite3_column_text(q, 1);
-            if (strcmp(os, src) == 0 && strcmp(oid, sid) == 0) continue;
-            int still = 1;
-            for (uint32_t k = 0; k < c->p->nsources; k++)
-              if (strcmp(plan_str(c->p, c->p->sources[k].name), os) == 0 && is_bulk(c, k) && c->fed[k][e] && !seen(c, k, e, oid))
-                still = 0;
-            others += still;
-          }
-          sqlite3_finalize(q);
+      int64_t last_time = 0;
+      const feed_links *f = &c->links[s][e];
+      if (f->complete) { /* scan_links listed the links no record took back */
+        last_time = f->live;
+        for (size_t k = 0; k < f->n; k++)
+          if (!f->v[k].sent) arena_rewind(&c->tmp), remove_link(c, s, e, bulk, f->v[k].sid, f->v[k].hub_id);
+      } else {
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(c->s->db, "SELECT source_id, hub_id FROM sync_links WHERE source = ? AND entity = ? AND gone = 0"
+                                         " ORDER BY source_id", -1, &st, NULL) != SQLITE_OK)
+          continue;
+        sqlite3_bind_text(st, 1, src, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, schema_entity_get(e)->name, -1, SQLITE_STATIC);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+          last_time++;
+          arena_rewind(&c->tmp);
+          const char *sid = (const char *)sqlite3_column_text(st, 0);
+          if (!seen(c, s, e, sid)) remove_link(c, s, e, bulk, sid, sqlite3_column_int64(st, 1));
         }
-        if (others) continue;
-        int status = attr_index(c, e, "status");
-        if (status >= 0 && cur[status].kind == V_STR && cur[status].len == 8 && !memcmp(cur[status].u.s, "inactive", 8)) continue;
-        if (!first_deactivation(c, e, hub)) continue;
-        const char *label = label_of(c, e, cur, sid);
-        o = json_object();
-        json_object_set_new(o, "op", json_string(c->p->policy.delete_objects ? "delete" : "deactivate"));
-        json_object_set_new(o, "entity", json_string(schema_entity_get(e)->name));
-        json_object_set_new(o, "hub_id", json_integer(hub));
-        json_object_set_new(o, "label", json_string(label));
-        json_object_set_new(o, "sid", json_string(sid));
-        char why[300];
-        snprintf(why, sizeof why, "no longer sent by %s", src);
-        json_object_set_new(o, "reason", json_string(why));
-        if (sc >= 0 && cur[sc].kind == V_STR) json_object_set_new(o, "school", to_json(cur[sc]));
-        op(c, o);
-        c->r->counts[e][CNT_DEACTIVATE]++;
-        if (e == ENT_student || e == ENT_teacher) end_enrollments(c, hub, e, label);
+        sqlite3_finalize(st);
       }
-      sqlite3_finalize(st);
       /* The empty-source guard, always on (a delta may well be empty). */
       if (bulk && !c->delta[s][e] && c->sent[s][e] == 0 && last_time > 0 && !c->r->held[0])
         snprintf(c->r->held, sizeof c->r->held,
-                 "source %s sent no %s records, but it sent %d last time (a bulk source that suddenly sends nothing is held, always)",
-                 src, schema_entity_get(e)->name, last_time);
+                 "source %s sent no %s records, but it sent %lld last time (a bulk source that suddenly sends nothing is held, always)",
+                 src, schema_entity_get(e)->name, (long long)last_time);
     }
   }
 }
@@ -1721,6 +1797,8 @@ static void ctx_free(ctx *c) {
   free(c->dom_idx);
   free(c->unit_sets);
   free(c->recs);
+  for (int s = 0; s < 64; s++)
+    for (int e = 0; e < ENT__COUNT; e++) free(c->links[s][e].v);
   free(c);
 }
 

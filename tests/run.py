@@ -511,13 +511,32 @@ def suite_unchanged(binaries):
         p = vmrun("apply", plans["sis"])
         ok("unchanged: a source dropping a merged object's record updates it from the others",
            p.returncode == 0 and first_name() == "Thomas", p.stdout.decode()[-300:])
+    # A feed's links that no record takes back are listed by the pass that
+    # links the records while they are few (under a sixteenth of the feed's
+    # records plus 1,024), and read again from the hub past that: both ways
+    # must find every one.
+    with tempfile.TemporaryDirectory() as tmp:
+        plan, hub = student_plan(binaries[0], tmp, 1200, "  bulk = true\n"), os.path.join(tmp, "hub.db")
+        p = subprocess.run([vm, "apply", plan, "--store", hub], cwd=tmp, capture_output=True, timeout=60)
+        ok("unchanged: 1,200 students applied", p.returncode == 0, p.stderr.decode()[-300:])
+        for kept in (1100, 40):
+            with open(os.path.join(tmp, "students.csv"), "w") as f:
+                f.write("id,first,last\n" + "".join(f"{i},F{i},L{i}\n" for i in range(kept)))
+            p = subprocess.run([vm, "plan", plan, "--store", hub, "--json"], cwd=tmp, capture_output=True, timeout=60)
+            doc = json.loads(p.stdout or b"{}")
+            gone = sorted(int(o["sid"].removeprefix("S-")) for o in doc.get("ops", []) if o["op"] == "deactivate")
+            counts = doc.get("counts", {}).get("student", {})
+            ok(f"unchanged: {1200 - kept} students no longer sent are all deactivated",
+               p.returncode == 2 and gone == list(range(kept, 1200)) and counts.get("unchanged") == kept,
+               f"{p.stderr.decode()[-300:]} {len(gone)} {counts}")
 
 
-def student_plan(syncc, tmp, n):
+def student_plan(syncc, tmp, n, settings=""):
     """A one-source spec of n students (students.csv, ids 0..n-1) built into
-    tmp/s.plan; returns the plan's path."""
+    tmp/s.plan; returns the plan's path.  settings: more lines for the
+    source block."""
     spec, plan = os.path.join(tmp, "s.sync"), os.path.join(tmp, "s.plan")
-    open(spec, "w").write('source sis : csv {\n  file student = "students.csv"\n  prefix = "S-"\n}\n\n'
+    open(spec, "w").write('source sis : csv {\n  file student = "students.csv"\n  prefix = "S-"\n' + settings + '}\n\n'
                           'map sis.student {\n  sis_id = id\n  first_name = first\n  last_name = last\n}\n')
     with open(os.path.join(tmp, "students.csv"), "w") as f:
         f.write("id,first,last\n" + "".join(f"{i},F{i},L{i}\n" for i in range(n)))
