@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jtext.h"
+
 static const char *skip_ws(const char *p, const char *end) {
   while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
   return p;
@@ -201,4 +203,97 @@ int jspan_dump_sorted(jspan v, char **buf, size_t *len, size_t *cap) {
   if (t == JS_OBJECT || t == JS_ARRAY) return dump_container(v, t == JS_OBJECT, buf, len, cap);
   append(buf, len, cap, v.p, v.n); /* a scalar's compact text is itself */
   return 1;
+}
+
+/* ---- the compact subset ------------------------------------------------------ */
+
+/* Each returns the end of the value starting at p, or NULL when it is not
+ * in the subset jspan_compact_ok accepts. */
+static const char *ok_value(const char *p, const char *end, int depth);
+
+static int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+static const char *ok_string(const char *p, const char *end) {
+  const char *start = ++p;
+  int ascii = 1;
+  while (p < end) {
+    unsigned char c = (unsigned char)*p;
+    if (c == '"') return ascii || jt_utf8_ok(start, (size_t)(p - start)) ? p + 1 : NULL;
+    if (c < 0x20) return NULL;
+    if (c >= 0x80) ascii = 0;
+    if (c != '\\') {
+      p++;
+      continue;
+    }
+    if (end - p < 2) return NULL;
+    char e = p[1];
+    if (e == 'u') {
+      if (end - p < 6) return NULL;
+      unsigned v = 0;
+      for (int i = 2; i < 6; i++) {
+        int d = hex_digit(p[i]);
+        if (d < 0) return NULL;
+        v = v << 4 | (unsigned)d;
+      }
+      if (v == 0 || (v >= 0xD800 && v <= 0xDFFF)) return NULL; /* NUL, surrogates: jansson's rules decide */
+      p += 6;
+    } else if (e && strchr("\"\\/bfnrt", e)) {
+      p += 2;
+    } else {
+      return NULL;
+    }
+  }
+  return NULL;
+}
+
+/* An integer of up to 18 digits (a real or a longer number: jansson's rules). */
+static const char *ok_number(const char *p, const char *end) {
+  if (p < end && *p == '-') p++;
+  const char *digits = p;
+  while (p < end && *p >= '0' && *p <= '9') p++;
+  size_t n = (size_t)(p - digits);
+  if (n == 0 || n > 18 || (n > 1 && *digits == '0')) return NULL;
+  if (p < end && (*p == '.' || *p == 'e' || *p == 'E')) return NULL;
+  return p;
+}
+
+static const char *ok_word(const char *p, const char *end, const char *w) {
+  size_t n = strlen(w);
+  return (size_t)(end - p) >= n && !memcmp(p, w, n) ? p + n : NULL;
+}
+
+static const char *ok_items(const char *p, const char *end, int depth, int object) {
+  char close = object ? '}' : ']';
+  p++;
+  if (p < end && *p == close) return p + 1;
+  for (;;) {
+    if (object) {
+      if (p >= end || *p != '"' || !(p = ok_string(p, end)) || p >= end || *p++ != ':') return NULL;
+    }
+    if (!(p = ok_value(p, end, depth + 1)) || p >= end) return NULL;
+    if (*p == close) return p + 1;
+    if (*p++ != ',') return NULL;
+  }
+}
+
+static const char *ok_value(const char *p, const char *end, int depth) {
+  if (p >= end || depth > 64) return NULL;
+  switch (*p) {
+    case '{': return ok_items(p, end, depth, 1);
+    case '[': return ok_items(p, end, depth, 0);
+    case '"': return ok_string(p, end);
+    case 't': return ok_word(p, end, "true");
+    case 'f': return ok_word(p, end, "false");
+    case 'n': return ok_word(p, end, "null");
+    default: return ok_number(p, end);
+  }
+}
+
+int jspan_compact_ok(const char *p, size_t n) {
+  return n > 0 && *p == '{' && ok_value(p, p + n, 0) == p + n;
 }

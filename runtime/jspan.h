@@ -45,4 +45,12 @@ int jspan_str_is(jspan v, const char *s);
  * JSON_SORT_KEYS) of the value to *buf at *len; 0 on malformed text. */
 int jspan_dump_sorted(jspan v, char **buf, size_t *len, size_t *cap);
 
+/* Whether text is one JSON object in the compact form jspan reads, with a
+ * meaning jansson's parse would give it too: no space outside strings (so
+ * one line), strings of valid UTF-8 without control characters, \u escapes
+ * other than NUL and surrogates, integers of up to 18 digits, no reals,
+ * nesting up to 64 deep.  A run file's operations in this form go to the
+ * oplog as they are; any other is left to jansson. */
+int jspan_compact_ok(const char *text, size_t n);
+
 #endif

@@ -33,6 +33,7 @@
 #include "feed.h"
 #include "pipeline.h"
 #include "plan.h"
+#include "runfile.h"
 #include "store.h"
 
 typedef struct {
@@ -392,33 +393,34 @@ static int cmd_apply(const opts *o) {
     if (bulk) store_bulk_end(&s);
     return store_close(&s), 1;
   }
-  size_t len;
-  char err[400];
-  uint8_t *bytes = slurp(o->args[0], &len, err, sizeof err);
+  size_t len = 0;
+  char err[1200];
+  uint8_t *bytes = NULL;
   int rc;
   run_result r;
   memset(&r, 0, sizeof r);
-  if (!bytes) {
-    fprintf(stderr, "syncvm: %s\n", err);
+  int is_run = runfile_is(o->args[0]);
+  if (is_run < 0) {
+    fprintf(stderr, "syncvm: cannot read %s: %s\n", o->args[0], strerror(errno));
     rc = 2;
-  } else if (len > 0 && bytes[0] == '{') { /* a run file from `plan -o` */
-    json_error_t je;
-    json_t *doc = json_loadb((const char *)bytes, len, 0, &je);
-    if (!doc || !run_from_json(doc, &r, err, sizeof err)) {
-      fprintf(stderr, "syncvm: %s: %s\n", o->args[0], doc ? err : je.text);
+  } else if (is_run) { /* a run file from `plan -o`, read as a stream */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int read = runfile_read(o->args[0], &r, err, sizeof err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    r.t_read = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    if (!read) {
+      fprintf(stderr, "syncvm: %s\n", err);
       rc = 2;
     } else if (r.hub_version != store_hub_version(&s)) {
       fprintf(stderr, "syncvm: %s is stale: the hub has changed since it was computed (version %lld, now %lld); plan again\n",
               o->args[0], (long long)r.hub_version, (long long)store_hub_version(&s));
       rc = 1;
     } else {
-      rc = finish_apply(&s, &r, o, bytes, len);
+      rc = finish_apply(&s, &r, o, NULL, 0);
     }
-    json_decref(doc);
   } else {
     plan *p = NULL;
-    free(bytes);
-    bytes = NULL;
     rc = compute(o->args[0], &s, &r, &bytes, &len, &p, o->trace ? stderr : NULL);
     if (rc == 0) rc = finish_apply(&s, &r, o, bytes, len);
     plan_free(p);

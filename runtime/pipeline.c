@@ -2032,33 +2032,19 @@ int run_write_json(const run_result *r, FILE *out, size_t flags, json_t *extra) 
   return ok;
 }
 
-int run_from_json(json_t *doc, run_result *r, char *err, size_t errsize) {
-  memset(r, 0, sizeof *r);
+int run_head_from_json(json_t *doc, run_result *r, char *err, size_t errsize) {
   const char *fmt = json_string_value(json_object_get(doc, "format"));
   if (!fmt || strcmp(fmt, "syncvm-run-1") != 0) {
     snprintf(err, errsize, "not a syncvm run file");
     return 0;
   }
-  json_t *ops = json_object_get(doc, "ops");
-  r->report = json_incref(json_object_get(doc, "report"));
-  if (!json_is_array(ops) || !json_is_array(r->report)) {
+  json_t *report = json_object_get(doc, "report");
+  if (!json_is_array(report)) {
     snprintf(err, errsize, "the run file has no operations");
-    run_free(r);
     return 0;
   }
-  r->ops = oplog_new();
-  if (!r->ops) {
-    snprintf(err, errsize, "cannot make a temporary file for the run's operations (TMPDIR): %s", strerror(errno));
-    run_free(r);
-    return 0;
-  }
-  size_t i;
-  json_t *o;
-  json_array_foreach(ops, i, o) {
-    if (is_change_op(json_string_value(json_object_get(o, "op")))) r->nchanges++;
-    oplog_add(r->ops, json_incref(o));
-  }
-  json_object_del(doc, "ops"); /* the oplog has them now: memory holds them once, briefly */
+  json_decref(r->report);
+  r->report = json_incref(report);
   r->hub_version = json_integer_value(json_object_get(doc, "hub_version"));
   const char *ps = json_string_value(json_object_get(doc, "plan_sha256"));
   const char *ss = json_string_value(json_object_get(doc, "spec_sha256"));
@@ -2071,6 +2057,53 @@ int run_from_json(json_t *doc, run_result *r, char *err, size_t errsize) {
     json_t *row = json_object_get(counts, schema_entity_get(e)->name);
     for (int k = 0; row && k < CNT__COUNT; k++) r->counts[e][k] = json_integer_value(json_object_get(row, count_keys[k]));
   }
+  return 1;
+}
+
+int run_add_op(run_result *r, json_t *op) {
+  if (is_change_op(json_string_value(json_object_get(op, "op")))) r->nchanges++;
+  return oplog_add(r->ops, op);
+}
+
+int run_add_op_text(run_result *r, const char *text, size_t n) {
+  static const char head[] = "{\"op\":\""; /* as jtext and jansson write an operation: its kind first */
+  const size_t h = sizeof head - 1;
+  const char *q = n > h && !memcmp(text, head, h) ? memchr(text + h, '"', n - h) : NULL;
+  if (q && !memchr(text + h, '\\', (size_t)(q - text - h))) {
+    char kind[16];
+    size_t k = (size_t)(q - text - h);
+    snprintf(kind, sizeof kind, "%.*s", (int)(k < sizeof kind ? k : sizeof kind - 1), text + h);
+    if (k < sizeof kind && is_change_op(kind)) r->nchanges++;
+    return oplog_add_text(r->ops, text, n);
+  }
+  jmember m[32];
+  size_t nm = jspan_members((jspan){text, n}, m, 32);
+  char *kind = NULL;
+  size_t cap = 0;
+  if (jspan_str(jspan_get(m, nm, "op"), &kind, &cap) >= 0 && is_change_op(kind)) r->nchanges++;
+  free(kind);
+  return oplog_add_text(r->ops, text, n);
+}
+
+int run_from_json(json_t *doc, run_result *r, char *err, size_t errsize) {
+  memset(r, 0, sizeof *r);
+  json_t *ops = json_object_get(doc, "ops");
+  int head = run_head_from_json(doc, r, err, errsize);
+  if (head && !json_is_array(ops)) snprintf(err, errsize, "the run file has no operations");
+  if (!head || !json_is_array(ops)) {
+    run_free(r);
+    return 0;
+  }
+  r->ops = oplog_new();
+  if (!r->ops) {
+    snprintf(err, errsize, "cannot make a temporary file for the run's operations (TMPDIR): %s", strerror(errno));
+    run_free(r);
+    return 0;
+  }
+  size_t i;
+  json_t *o;
+  json_array_foreach(ops, i, o) run_add_op(r, json_incref(o));
+  json_object_del(doc, "ops"); /* the oplog has them now: memory holds them once, briefly */
   return 1;
 }
 

@@ -56,6 +56,16 @@ int run_write_json(const run_result *r, FILE *out, size_t flags, json_t *extra);
 json_t *run_counts_json(const run_result *r);
 /* Reads a run document; takes its "ops" out of `doc` into the run's oplog. */
 int run_from_json(json_t *doc, run_result *r, char *err, size_t errsize);
+/* The run document's fields but its operations (format, plan and spec
+ * hashes, hub version, held, counts, report), into r; 0 and err when it is
+ * not a run document. */
+int run_head_from_json(json_t *doc, run_result *r, char *err, size_t errsize);
+/* Appends one operation to r->ops (taking the reference), counting it
+ * among the changes when it is one; 0 on a write error. */
+int run_add_op(run_result *r, json_t *op);
+/* The same for an operation given as compact JSON text (one line, as
+ * jspan_compact_ok accepts it). */
+int run_add_op_text(run_result *r, const char *text, size_t n);
 int run_has_changes(const run_result *r);
 /* The history keeps a run's operations as the compact JSON array
  * (sync_runs.changes) beside its report (text): a parked run all of them

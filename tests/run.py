@@ -587,6 +587,15 @@ def suite_runfile(binaries):
         want = {o["sid"]: o["hash"] for o in doc["ops"] if o["op"] == "link"}
         ok("runfile in the older form (a snapshot after each link) applies with the same hashes",
            p.returncode == 0 and got == want and len(want) == 5, f"{p.stderr.decode()[-300:]} {got} {want}")
+        cut = os.path.join(tmp, "cut.json")
+        text = open(runf, "rb").read()
+        open(cut, "wb").write(text[:len(text) // 2])
+        p = subprocess.run([vm, "apply", cut, "--store", hub], cwd=tmp, capture_output=True, timeout=60)
+        db = sqlite3.connect(hub)
+        rows = db.execute("SELECT count(*) FROM hub_student").fetchone()[0]
+        db.close()
+        ok("runfile cut short fails whole, naming where", p.returncode == 2 and rows == 0
+           and re.search(rf"{re.escape(cut)}:1:\d+: the file ends inside", p.stderr.decode()) is not None, p.stderr.decode()[-400:])
         p = subprocess.run([vm, "apply", runf, "--store", hub], cwd=tmp, capture_output=True, timeout=60)
         db = sqlite3.connect(hub)
         rows = db.execute("SELECT count(*) FROM hub_student").fetchone()[0]

@@ -1,0 +1,146 @@
+/* test_runfile.c: the run-file reader (runfile.c) and the compact subset its
+ * operations are copied in (jspan_compact_ok): what the subset takes and
+ * leaves to jansson, and run files read whole, in pieces larger than the
+ * reader's buffer, and broken at each place, each error with its position. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "jspan.h"
+#include "oplog.h"
+#include "runfile.h"
+
+static int passed, failed;
+
+static void check(int cond, const char *what, const char *detail) {
+  if (cond) passed++;
+  else failed++, printf("FAIL %s: %s\n", what, detail);
+}
+
+static void subset(void) {
+  static const char *const in[] = {
+      "{}", "{\"op\":\"create\",\"tmp\":1,\"set\":{\"a\":\"x\",\"b\":null,\"c\":[1,-2,true,false]}}",
+      "{\"s\":\"caf\xc3\xa9 \\\"q\\\" \\\\ \\/ \\b\\f\\n\\r\\t \\u00e9\"}", "{\"n\":123456789012345678}", "{\"a\":[]}",
+      "{\"a\":[[],{}]}", "{\"n\":0}", "{\"n\":-1}"};
+  static const char *const out[] = {
+      "", "[]", "\"x\"", "{ }", "{\"a\": 1}", "{\"a\":1 }", "{\"a\":1}\n", "{\"n\":1.5}", "{\"n\":1e3}",
+      "{\"n\":1234567890123456789}", "{\"n\":01}", "{\"n\":-}", "{\"s\":\"\\u0000\"}", "{\"s\":\"\\ud83d\\ude00\"}",
+      "{\"s\":\"\\x\"}", "{\"s\":\"\\u12g4\"}", "{\"s\":\"a\tb\"}", "{\"s\":\"\xc3\"}", "{\"s\":\"\xed\xa0\x80\"}",
+      "{\"a\":tru}", "{\"a\":nul}", "{\"a\":1,}", "{\"a\" :1}", "{\"a\":[1,]}", "{\"a\":{\"b\":1}", "{\"a\":1}}",
+      "{a:1}", "{\"a\":\"b}", "{\"a\":1}x"};
+  for (size_t i = 0; i < sizeof in / sizeof *in; i++) check(jspan_compact_ok(in[i], strlen(in[i])), "in the subset", in[i]);
+  for (size_t i = 0; i < sizeof out / sizeof *out; i++)
+    check(!jspan_compact_ok(out[i], strlen(out[i])), "left to jansson", out[i]);
+  char deep[400] = "";
+  for (int i = 0; i < 70; i++) strcat(deep, "[");
+  for (int i = 0; i < 70; i++) strcat(deep, "]");
+  char obj[420];
+  snprintf(obj, sizeof obj, "{\"a\":%s}", deep);
+  check(!jspan_compact_ok(obj, strlen(obj)), "nesting past 64 is left to jansson", "");
+}
+
+static char path[64];
+
+static void put(const char *text, size_t n) {
+  FILE *f = fopen(path, "wb");
+  fwrite(text, 1, n, f);
+  fclose(f);
+}
+
+/* The run's operations as one string of lines, or "error: ..." (the
+ * message after the path). */
+static char *read_run(const char *text, size_t n, size_t *nchanges) {
+  put(text, n);
+  run_result r;
+  char err[600];
+  if (!runfile_read(path, &r, err, sizeof err)) {
+    char *e = malloc(strlen(err) + 10);
+    sprintf(e, "error: %s", strncmp(err, path, strlen(path)) ? err : err + strlen(path));
+    return e;
+  }
+  size_t cap = 1 << 16, len = 0, k;
+  char *all = malloc(cap);
+  all[0] = 0;
+  const char *line;
+  oplog_rewind(r.ops);
+  while ((line = oplog_next_text(r.ops, &k))) {
+    while (len + k + 2 > cap) all = realloc(all, cap *= 2);
+    memcpy(all + len, line, k);
+    len += k;
+    all[len++] = '\n';
+    all[len] = 0;
+  }
+  *nchanges = r.nchanges;
+  run_free(&r);
+  return all;
+}
+
+#define HEAD "{\"format\":\"syncvm-run-1\",\"hub_version\":3,\"held\":null,\"counts\":{},"
+
+static void run_files(void) {
+  size_t nch = 0;
+  const char *compact = HEAD "\"ops\":[{\"op\":\"create\",\"tmp\":1},{\"op\":\"snapshot\",\"hash\":\"ab\"}],\"report\":[]}";
+  char *got = read_run(compact, strlen(compact), &nch);
+  check(strcmp(got, "{\"op\":\"create\",\"tmp\":1}\n{\"op\":\"snapshot\",\"hash\":\"ab\"}\n") == 0 && nch == 1, "compact operations", got);
+  free(got);
+  /* indented by hand, the report first, a real and an escape: jansson's compact dump */
+  const char *loose = "{\n \"report\": [],\n \"format\": \"syncvm-run-1\",\n \"ops\": [\n  {\"op\": \"update\", \"w\": 1.5},\n"
+                      "  {\"op\":\"link\",\"s\":\"\\u00e9\"}\n ]\n}\n";
+  got = read_run(loose, strlen(loose), &nch);
+  check(strcmp(got, "{\"op\":\"update\",\"w\":1.5}\n{\"op\":\"link\",\"s\":\"\\u00e9\"}\n") == 0 && nch == 2, "operations left to jansson",
+        got);
+  free(got);
+  /* 30,000 operations (past the reader's 1 MB buffer many times) and one of 3 MB */
+  size_t cap = 8u << 20, n = 0;
+  char *big = malloc(cap);
+  n += (size_t)sprintf(big, HEAD "\"ops\":[");
+  for (int i = 0; i < 30000; i++) n += (size_t)sprintf(big + n, "%s{\"op\":\"create\",\"tmp\":%d,\"label\":\"Student %d\"}", i ? "," : "", i, i);
+  n += (size_t)sprintf(big + n, ",{\"op\":\"update\",\"text\":\"");
+  memset(big + n, 'x', 3u << 20);
+  n += 3u << 20;
+  n += (size_t)sprintf(big + n, "\"}],\"report\":[{\"why\":\"kept\"}]}");
+  got = read_run(big, n, &nch);
+  size_t lines = 0;
+  for (char *p = got; (p = strchr(p, '\n')); p++) lines++;
+  check(lines == 30001 && nch == 30001 && strstr(got, "{\"op\":\"create\",\"tmp\":29999,\"label\":\"Student 29999\"}\n") != NULL,
+        "30,000 operations and one of 3 MB", got[0] == 'e' ? got : "");
+  free(got);
+  /* cut short at every few bytes: never a crash, always an error */
+  size_t errors = 0, tried = 0;
+  for (size_t cut = 0; cut < strlen(HEAD) + 60; cut += 3, tried++) {
+    got = read_run(HEAD "\"ops\":[{\"op\":\"create\",\"tmp\":1},{\"op\":\"unlink\"}],\"report\":[]}", cut, &nch);
+    errors += strncmp(got, "error: ", 7) == 0;
+    free(got);
+  }
+  check(errors == tried, "a run file cut short is an error wherever it is cut", "");
+  free(big);
+  static const struct {
+    const char *text, *want;
+  } bad[] = {
+      {HEAD "\"ops\":[{\"op\":\"create\",\"tmp\":1}", ":1:96: the file ends inside the operations"},
+      {HEAD "\"ops\":[{\"op\":\"create\",\"s\":\"\xff\"}],\"report\":[]}", ":1:92: unable to decode byte 0xff near '\"'"},
+      {"{\"format\":\"syncvm-run-1\",\n\"ops\":[\n{\"op\":\"x\"} {\"op\":\"y\"}],\"report\":[]}", ":3:12: expected ',' or ']' after an operation"},
+      {HEAD "\"ops\":[1],\"report\":[]}", ":1:73: an operation is not an object"},
+      {HEAD "\"report\":[]}", ": the run file has no operations"},
+      {"{\"format\":\"other\",\"ops\":[],\"report\":[]}", ": not a syncvm run file"},
+      {HEAD "\"ops\":[],\"report\":[]} x", ":1:88: text after the end of the run"},
+      {HEAD "\"ops\":[],\"ops\":[],\"report\":[]}", ":1:81: two arrays of operations"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    got = read_run(bad[i].text, strlen(bad[i].text), &nch);
+    char want[200];
+    snprintf(want, sizeof want, "error: %s", bad[i].want);
+    check(strcmp(got, want) == 0, want, got);
+    free(got);
+  }
+}
+
+int main(void) {
+  snprintf(path, sizeof path, "/tmp/test_runfile_%d.json", (int)getpid());
+  subset();
+  run_files();
+  remove(path);
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed != 0;
+}
