@@ -167,7 +167,11 @@ static int read_ops(reader *r, run_result *run) {
 /* The top-level object: "ops" streamed, every other member into head. */
 static int read_doc(reader *r, run_result *run, json_t *head, int *saw_ops) {
   skip_ws(r);
-  if (peek(r) == 0xEF) take(r, 3); /* a UTF-8 byte order mark */
+  if (peek(r) == 0xEF) { /* a UTF-8 byte order mark */
+    while (r->len - r->pos < 3 && more(r)) {
+    }
+    if (r->len - r->pos >= 3 && !memcmp(r->buf + r->pos, "\xEF\xBB\xBF", 3)) take(r, 3);
+  }
   if (!expect(r, '{', "not a syncvm run file (expected '{')")) return 0;
   skip_ws(r);
   if (peek(r) == '}') return take(r, 1), 1;

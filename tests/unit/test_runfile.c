@@ -84,6 +84,11 @@ static void run_files(void) {
   char *got = read_run(compact, strlen(compact), &nch);
   check(strcmp(got, "{\"op\":\"create\",\"tmp\":1}\n{\"op\":\"snapshot\",\"hash\":\"ab\"}\n") == 0 && nch == 1, "compact operations", got);
   free(got);
+  char bom[400];
+  snprintf(bom, sizeof bom, "\xEF\xBB\xBF%s", compact);
+  got = read_run(bom, strlen(bom), &nch);
+  check(strcmp(got, "{\"op\":\"create\",\"tmp\":1}\n{\"op\":\"snapshot\",\"hash\":\"ab\"}\n") == 0, "after a byte order mark", got);
+  free(got);
   /* indented by hand, the report first, a real and an escape: jansson's compact dump */
   const char *loose = "{\n \"report\": [],\n \"format\": \"syncvm-run-1\",\n \"ops\": [\n  {\"op\": \"update\", \"w\": 1.5},\n"
                       "  {\"op\":\"link\",\"s\":\"\\u00e9\"}\n ]\n}\n";
@@ -126,6 +131,8 @@ static void run_files(void) {
       {"{\"format\":\"other\",\"ops\":[],\"report\":[]}", ": not a syncvm run file"},
       {HEAD "\"ops\":[],\"report\":[]} x", ":1:88: text after the end of the run"},
       {HEAD "\"ops\":[],\"ops\":[],\"report\":[]}", ":1:81: two arrays of operations"},
+      {"\xEF{", ":1:1: not a syncvm run file (expected '{')"},
+      {"\xEF\xBB", ":1:1: not a syncvm run file (expected '{')"},
   };
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
     got = read_run(bad[i].text, strlen(bad[i].text), &nch);
