@@ -493,19 +493,67 @@ static int set_status(store *s, const char *id, const char *status, const char *
   return ok;
 }
 
+/* A history row's status and the hub version its run was computed
+ * against; 0 when there is no such run. */
+static int run_row(store *s, const char *id, char *status, size_t n, int64_t *version) {
+  sqlite3_stmt *st;
+  int found = 0;
+  if (sqlite3_prepare_v2(s->db, "SELECT status, hub_version FROM sync_runs WHERE run_id = ?", -1, &st, NULL) != SQLITE_OK) return 0;
+  sqlite3_bind_int64(st, 1, atoll(id));
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    snprintf(status, n, "%s", (const char *)sqlite3_column_text(st, 0));
+    *version = sqlite3_column_int64(st, 1);
+    found = 1;
+  }
+  sqlite3_finalize(st);
+  return found;
+}
+
+/* A run of the history as a run_result, its operations streamed from the
+ * row (runfile_history_ops): memory holds one at a time, however large the
+ * run (a parked first sync of a million students is gigabytes of them). */
+static int history_run(store *s, const char *id, run_result *r, char *err, size_t errsize) {
+  memset(r, 0, sizeof *r);
+  sqlite3_stmt *st;
+  json_t *head = NULL;
+  if (sqlite3_prepare_v2(s->db, "SELECT hub_version, report, counts, held_by FROM sync_runs WHERE run_id = ?", -1, &st, NULL) == SQLITE_OK) {
+    sqlite3_bind_int64(st, 1, atoll(id));
+    if (sqlite3_step(st) == SQLITE_ROW) {
+      head = json_object();
+      json_object_set_new(head, "format", json_string("syncvm-run-1"));
+      json_object_set_new(head, "hub_version", json_integer(sqlite3_column_int64(st, 0)));
+      json_object_set_new(head, "report", json_loads((const char *)sqlite3_column_text(st, 1), 0, NULL));
+      json_object_set_new(head, "counts", json_loads((const char *)sqlite3_column_text(st, 2), 0, NULL));
+      const char *held = (const char *)sqlite3_column_text(st, 3);
+      json_object_set_new(head, "held", held ? json_string(held) : json_null());
+    }
+    sqlite3_finalize(st);
+  }
+  int ok = head && run_head_from_json(head, r, err, errsize);
+  if (!head) snprintf(err, errsize, "there is no run %s", id);
+  json_decref(head);
+  if (ok && !(r->ops = oplog_new())) {
+    snprintf(err, errsize, "cannot make a temporary file for the run's operations (TMPDIR): %s", strerror(errno));
+    ok = 0;
+  }
+  if (ok) ok = runfile_history_ops(s->db, atoll(id), r, err, errsize);
+  if (!ok) run_free(r);
+  return ok;
+}
+
 static int cmd_approve(const opts *o, int reject) {
   if (o->nargs != 1) return usage(stderr), 2;
   store s;
   if (!open_store(&s, o)) return 1;
   if (!begin_write(&s)) return store_close(&s), 1;
-  const char *status;
+  char status[32];
   int64_t version;
-  json_t *doc = load_run(&s, o->args[0], &status, &version);
+  int found = run_row(&s, o->args[0], status, sizeof status, &version);
   int rc = 0;
   char err[1200];
   run_result r;
   memset(&r, 0, sizeof r);
-  if (!doc) {
+  if (!found) {
     fprintf(stderr, "syncvm: there is no run %s\n", o->args[0]);
     rc = 1;
   } else if (strcmp(status, "parked") != 0) {
@@ -518,7 +566,7 @@ static int cmd_approve(const opts *o, int reject) {
     fprintf(stderr, "syncvm: run %s is stale: the hub has changed since it was computed (version %lld, now %lld); plan again\n",
             o->args[0], (long long)version, (long long)store_hub_version(&s));
     rc = 1;
-  } else if (!run_from_json(doc, &r, err, sizeof err)) {
+  } else if (!history_run(&s, o->args[0], &r, err, sizeof err)) {
     fprintf(stderr, "syncvm: run %s: %s\n", o->args[0], err);
     rc = 1;
   } else {
@@ -537,7 +585,6 @@ static int cmd_approve(const opts *o, int reject) {
   }
   if (rc) sqlite3_exec(s.db, "ROLLBACK", NULL, NULL, NULL);
   run_free(&r);
-  json_decref(doc);
   store_close(&s);
   return rc;
 }
@@ -631,21 +678,23 @@ static int cmd_show(const opts *o) {
   if (o->nargs != 1) return usage(stderr), 2;
   store s;
   if (!open_store(&s, o)) return 1;
-  const char *status;
+  char status[32];
   int64_t version;
-  json_t *doc = load_run(&s, o->args[0], &status, &version);
-  if (!doc) {
+  if (!run_row(&s, o->args[0], status, sizeof status, &version)) {
     fprintf(stderr, "syncvm: there is no run %s\n", o->args[0]);
     store_close(&s);
     return 1;
   }
+  int rc = 0;
   if (o->json) {
+    const char *st;
+    json_t *doc = load_run(&s, o->args[0], &st, &version);
     json_object_set_new(doc, "status", json_string(status));
-    put_json(json_incref(doc));
+    put_json(doc);
   } else {
     run_result r;
-    char err[300];
-    if (run_from_json(doc, &r, err, sizeof err)) {
+    char err[1200];
+    if (history_run(&s, o->args[0], &r, err, sizeof err)) {
       printf("run %s: %s\n\n", o->args[0], status);
       run_print(&r, stdout, 0);
       size_t i;
@@ -658,11 +707,13 @@ static int cmd_show(const opts *o) {
                json_string_value(json_object_get(e, "reason")));
       }
       run_free(&r);
+    } else {
+      fprintf(stderr, "syncvm: run %s: %s\n", o->args[0], err);
+      rc = 1;
     }
   }
-  json_decref(doc);
   store_close(&s);
-  return 0;
+  return rc;
 }
 
 /* ---- duplicates ------------------------------------------------------------------ */

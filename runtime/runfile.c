@@ -24,8 +24,9 @@
 #define RF_MAX_VALUE (64u << 20) /* an operation (or the report) larger than this is an error */
 
 typedef struct {
-  FILE *f;
-  const char *path;
+  size_t (*read)(void *src, char *buf, size_t n); /* 0 at the end (or on an error) */
+  void *src;
+  const char *path;       /* what errors name: a file, or "run N" */
   char *buf;
   size_t pos, len, cap;   /* buf[pos, len) is read and not yet taken */
   long long off;          /* the file offset of buf[0] */
@@ -60,7 +61,7 @@ static int more(reader *r) {
     r->buf = b;
     r->cap *= 2;
   }
-  size_t got = fread(r->buf + r->len, 1, r->cap - r->len, r->f);
+  size_t got = r->read(r->src, r->buf + r->len, r->cap - r->len);
   if (got == 0) r->eof = 1;
   r->len += got;
   return got > 0;
@@ -208,6 +209,46 @@ static int read_doc(reader *r, run_result *run, json_t *head, int *saw_ops) {
   return peek(r) < 0 ? 1 : fail(r, "text after the end of the run");
 }
 
+static size_t file_read(void *f, char *buf, size_t n) { return fread(buf, 1, n, f); }
+
+/* A history row's operations, read through SQLite's incremental blob I/O
+ * (TEXT or BLOB alike), so the value is never held whole. */
+typedef struct {
+  sqlite3_blob *blob;
+  int off, size;
+} blob_src;
+
+static size_t blob_read(void *vp, char *buf, size_t n) {
+  blob_src *b = vp;
+  int k = b->size - b->off < (int)(n > (size_t)INT32_MAX ? INT32_MAX : n) ? b->size - b->off : (int)n;
+  if (k <= 0 || sqlite3_blob_read(b->blob, buf, k, b->off) != SQLITE_OK) return 0;
+  b->off += k;
+  return (size_t)k;
+}
+
+int runfile_history_ops(sqlite3 *db, int64_t run_id, run_result *run, char *err, size_t errsize) {
+  char name[48];
+  snprintf(name, sizeof name, "run %lld's operations", (long long)run_id);
+  err[0] = 0;
+  blob_src b = {NULL, 0, 0};
+  if (sqlite3_blob_open(db, "main", "sync_runs", "changes", run_id, 0, &b.blob) != SQLITE_OK) {
+    snprintf(err, errsize, "%s: not kept in the history (%s)", name, sqlite3_errmsg(db));
+    return 0;
+  }
+  b.size = sqlite3_blob_bytes(b.blob);
+  reader r = {.read = blob_read, .src = &b, .path = name, .line = 1, .err = err, .errsize = errsize, .cap = RF_BUF};
+  r.buf = malloc(r.cap);
+  int ok = 0;
+  if (!r.buf) snprintf(err, errsize, "%s: out of memory", name);
+  else if (read_ops(&r, run)) {
+    skip_ws(&r);
+    ok = peek(&r) < 0 || fail(&r, "text after the operations");
+  }
+  free(r.buf);
+  sqlite3_blob_close(b.blob);
+  return ok;
+}
+
 int runfile_is(const char *path) {
   FILE *f = fopen(path, "rb");
   if (!f) return -1;
@@ -221,13 +262,13 @@ int runfile_is(const char *path) {
 int runfile_read(const char *path, run_result *run, char *err, size_t errsize) {
   memset(run, 0, sizeof *run);
   err[0] = 0;
-  reader r = {.path = path, .line = 1, .err = err, .errsize = errsize, .cap = RF_BUF};
-  r.f = fopen(path, "rb");
+  FILE *f = fopen(path, "rb");
+  reader r = {.read = file_read, .src = f, .path = path, .line = 1, .err = err, .errsize = errsize, .cap = RF_BUF};
   r.buf = malloc(r.cap);
   run->ops = oplog_new();
   json_t *head = json_object();
   int ok = 0, saw_ops = 0;
-  if (!r.f) snprintf(err, errsize, "cannot read %s: %s", path, strerror(errno));
+  if (!f) snprintf(err, errsize, "cannot read %s: %s", path, strerror(errno));
   else if (!r.buf || !head) snprintf(err, errsize, "%s: out of memory", path);
   else if (!run->ops) snprintf(err, errsize, "cannot make a temporary file for the run's operations (TMPDIR): %s", strerror(errno));
   else if (read_doc(&r, run, head, &saw_ops)) {
@@ -235,7 +276,7 @@ int runfile_read(const char *path, run_result *run, char *err, size_t errsize) {
     ok = run_head_from_json(head, run, why, sizeof why) && saw_ops;
     if (!ok) snprintf(err, errsize, "%s: %s", path, saw_ops ? why : "the run file has no operations");
   }
-  if (r.f) fclose(r.f);
+  if (f) fclose(f);
   free(r.buf);
   json_decref(head);
   if (!ok) run_free(run);

@@ -1,12 +1,16 @@
 /* runfile.h: reading a run file (syncvm plan -o RUNFILE) for apply.
  *
  * runfile_read streams the operations into the run's oplog (memory holds
- * one at a time, whatever the size of the run) and parses the rest.
+ * one at a time, whatever the size of the run) and parses the rest;
+ * runfile_history_ops does the same for the operations the history keeps
+ * of a run (approve, show).
  */
 #ifndef SYNC_RUNFILE_H
 #define SYNC_RUNFILE_H
 
+#include <sqlite3.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "pipeline.h"
 
@@ -17,5 +21,9 @@ int runfile_is(const char *path);
  * naming the file, line and column, when it cannot be read or is not a
  * well-formed run file. */
 int runfile_read(const char *path, run_result *run, char *err, size_t errsize);
+/* The operations a history row keeps (sync_runs.changes of run_id), read
+ * the same way into run->ops (made by the caller); 0 and err when the row
+ * keeps none or they are malformed. */
+int runfile_history_ops(sqlite3 *db, int64_t run_id, run_result *run, char *err, size_t errsize);
 
 #endif

@@ -651,6 +651,32 @@ def suite_store(binaries):
            and indexes == {"sync_links_hub"}, f"{p.stderr.decode()[-300:]} {version} {tables} {links_sql} {indexes}")
         ok("store: and its records re-plan as unchanged (no snapshot to write)",
            out.get("ops") == [] and out.get("counts", {}).get("student", {}).get("unchanged") == 6, p.stdout.decode()[-300:])
+    # A parked run over 16 MB keeps its operations as a BLOB; approve and
+    # show read them back as a stream, and approve applies all of them.
+    with tempfile.TemporaryDirectory() as tmp:
+        plan, hub = student_plan(binaries[0], tmp, 60000), os.path.join(tmp, "hub.db")
+        spec = os.path.join(tmp, "s.sync")
+        open(spec, "a").write("\npolicy {\n  hold changes > 5\n}\n")
+        run(binaries[0], ["build", spec, "-o", plan])
+
+        def vmrun(*args):
+            return subprocess.run([vm, *args, "--store", hub], cwd=tmp, capture_output=True, timeout=120)
+
+        p = vmrun("apply", plan)
+        db = sqlite3.connect(hub)
+        kind = db.execute("SELECT typeof(changes), length(changes) FROM sync_runs WHERE run_id = 1").fetchone()
+        db.close()
+        shown = vmrun("show", "1")
+        a = vmrun("approve", "1")
+        db = sqlite3.connect(hub)
+        rows = db.execute("SELECT count(*) FROM hub_student").fetchone()[0]
+        hashed = db.execute("SELECT count(*) FROM sync_links WHERE length(hash) = 64").fetchone()[0]
+        db.close()
+        ok("store: a parked run of 60,000 students (its operations a BLOB of over 16 MB) shows and approves whole",
+           p.returncode == 3 and kind[0] == "blob" and kind[1] > 16 << 20 and shown.returncode == 0
+           and shown.stdout.decode().count("\n  + student") + shown.stdout.decode().count("\n+ student") == 60000
+           and a.returncode == 0 and rows == 60000 and hashed == 60000,
+           f"{p.returncode} {kind} {shown.stdout.decode()[:300]} {a.stderr.decode()[-300:]} {rows} {hashed}")
 
 
 def suite_crash(binaries):
