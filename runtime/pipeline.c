@@ -1356,7 +1356,7 @@ static int add_dropped(ctx *c, int e, int64_t hub) {
  * run is linked back by at most one live link, so once 3 x dropped passes
  * the entity's records, dropped is over a quarter of its live links
  * whatever comes next: the entity merges whole, and its list is not kept
- * (a source gone from the plan would list every object). */
+ * (a feed that stopped sending would list every object). */
 static void drop_object(ctx *c, int e, int64_t hub, const int64_t *recs, int *whole) {
   if (whole[e]) return;
   if (!add_dropped(c, e, hub) || 3 * (int64_t)c->ndropped[e] > recs[e]) {
