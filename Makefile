@@ -143,22 +143,32 @@ build/fuzz/fuzz_parse build/fuzz/fuzz_plan: build/fuzz/%: tests/fuzz/%.c $(FUZZ_
 	@echo "  FUZZCC  $@"
 	$(Q)$(SAN_CC) $(ALL_CFLAGS) $(GEN_CFLAGS) -Wno-unused-command-line-argument -Wno-unreachable-code $(FUZZ_FLAGS) -o $@ $< $(FUZZ_SRC) $(LIBS)
 
-build/fuzz/corpus: build/test/small.plan $(wildcard examples/*.sync tests/ok/*.sync)
-	@mkdir -p build/fuzz/corpus/parse build/fuzz/corpus/plan
+# The run-file reader needs the runtime (the oplog, the run's fields), as
+# the unit tests do.
+build/fuzz/fuzz_runfile: tests/fuzz/fuzz_runfile.c $(RUNTIME_SRC) $(HEADERS)
+	@mkdir -p build/fuzz
+	@echo "  FUZZCC  $@"
+	$(Q)$(SAN_CC) $(ALL_CFLAGS) -Wno-unused-command-line-argument -Wno-unreachable-code $(FUZZ_FLAGS) -o $@ $< $(RUNTIME_SRC) $(LIBS)
+
+build/fuzz/corpus: build/test/small.plan $(wildcard examples/*.sync tests/ok/*.sync) tests/fuzz/runfile.json
+	@mkdir -p build/fuzz/corpus/parse build/fuzz/corpus/plan build/fuzz/corpus/runfile
 	@cp examples/*.sync tests/ok/*.sync build/fuzz/corpus/parse/
+	@cp tests/fuzz/runfile.json build/fuzz/corpus/runfile/
 	@printf '\001' | cat - build/test/small.plan > build/fuzz/corpus/plan/small-resum
 	@printf '\000' | cat - build/test/small.plan > build/fuzz/corpus/plan/small
 	@touch $@
 
-fuzz: deps build/fuzz/fuzz_parse build/fuzz/fuzz_plan build/fuzz/corpus
+fuzz: deps build/fuzz/fuzz_parse build/fuzz/fuzz_plan build/fuzz/fuzz_runfile build/fuzz/corpus
 	build/fuzz/fuzz_parse -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build/fuzz/corpus/parse
 	build/fuzz/fuzz_plan -max_total_time=$(FUZZ_SECONDS) build/fuzz/corpus/plan
+	build/fuzz/fuzz_runfile -max_total_time=$(FUZZ_SECONDS) build/fuzz/corpus/runfile
 
-fuzz-smoke: build/fuzz/fuzz_parse build/fuzz/fuzz_plan build/fuzz/corpus
-	@rm -rf build/fuzz/smoke && mkdir -p build/fuzz/smoke && cp -r build/fuzz/corpus/parse build/fuzz/corpus/plan build/fuzz/smoke/
+fuzz-smoke: build/fuzz/fuzz_parse build/fuzz/fuzz_plan build/fuzz/fuzz_runfile build/fuzz/corpus
+	@rm -rf build/fuzz/smoke && mkdir -p build/fuzz/smoke && cp -r build/fuzz/corpus/parse build/fuzz/corpus/plan build/fuzz/corpus/runfile build/fuzz/smoke/
 	@build/fuzz/fuzz_parse -runs=3000 -max_len=8192 -seed=1 build/fuzz/smoke/parse >build/fuzz/parse.log 2>&1 || { tail -40 build/fuzz/parse.log; exit 1; }
 	@build/fuzz/fuzz_plan -runs=20000 -seed=1 build/fuzz/smoke/plan >build/fuzz/plan.log 2>&1 || { tail -40 build/fuzz/plan.log; exit 1; }
-	@echo "fuzz smoke: parse and plan targets ran clean"
+	@build/fuzz/fuzz_runfile -runs=5000 -max_len=4096 -seed=1 build/fuzz/smoke/runfile >build/fuzz/runfile.log 2>&1 || { tail -40 build/fuzz/runfile.log; exit 1; }
+	@echo "fuzz smoke: parse, plan and run-file targets ran clean"
 
 # Benchmarks print figures; they are never part of `make test` timing.
 build/bench/vm: bench/vm.c $(RUNTIME_SRC) $(HEADERS)
@@ -200,7 +210,7 @@ build/test/small.plan: tests/plans/small.sync build/syncc
 
 unit: deps $(UNIT_BINS) build/test/small.plan
 
-test: deps build/syncc build/san/syncc build/syncvm build/san/syncvm $(UNIT_BINS) build/test/small.plan build/fuzz/fuzz_parse build/fuzz/fuzz_plan build/fuzz/corpus \
+test: deps build/syncc build/san/syncc build/syncvm build/san/syncvm $(UNIT_BINS) build/test/small.plan build/fuzz/fuzz_parse build/fuzz/fuzz_plan build/fuzz/fuzz_runfile build/fuzz/corpus \
       build/bench/jparse build/bench/maxrss
 	@python3 tests/run.py --syncc build/syncc --san-syncc build/san/syncc
 

@@ -843,7 +843,7 @@ def suite_fuzz(binaries):
         ok("fuzz targets are built", False, "build/fuzz/fuzz_parse is missing")
         return
     p = subprocess.run(["make", "-s", "fuzz-smoke"], capture_output=True, timeout=900)
-    ok("fuzz smoke: parser and plan loader", p.returncode == 0, (p.stdout + p.stderr).decode()[-3000:])
+    ok("fuzz smoke: parser, plan loader and run-file reader", p.returncode == 0, (p.stdout + p.stderr).decode()[-3000:])
 
 
 def suite_connectors(binaries):

@@ -1,0 +1,53 @@
+/* fuzz_runfile.c: libFuzzer target for the run-file reader (runfile.c) and
+ * the compact subset it copies operations in (jspan_compact_ok).
+ *
+ * The input is a run file.  Whatever it holds, reading it must end in a
+ * run or an error, never a crash; every text jspan_compact_ok accepts must
+ * be one jansson parses too (else an operation copied as it is could mean
+ * something other than what a parse would give); and each operation read
+ * must be one jspan can take apart.
+ */
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "jspan.h"
+#include "oplog.h"
+#include "runfile.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  if (jspan_compact_ok((const char *)data, size)) {
+    json_t *v = json_loadb((const char *)data, size, 0, NULL);
+    if (!v) abort(); /* the subset took a text jansson refuses */
+    json_decref(v);
+  }
+  static char path[64];
+  if (!path[0]) snprintf(path, sizeof path, "/tmp/fuzz_runfile_%d.json", (int)getpid());
+  FILE *f = fopen(path, "wb");
+  if (!f) return 0;
+  fwrite(data, 1, size, f);
+  fclose(f);
+  run_result r;
+  char err[1200];
+  if (runfile_read(path, &r, err, sizeof err)) {
+    const char *line;
+    size_t n;
+    char *buf = NULL;
+    size_t cap = 0;
+    oplog_rewind(r.ops);
+    while ((line = oplog_next_text(r.ops, &n))) {
+      jmember m[64];
+      size_t nm = jspan_members((jspan){line, n}, m, 64);
+      for (size_t i = 0; i < nm; i++) jspan_str(m[i].val, &buf, &cap), jspan_int(m[i].val);
+    }
+    free(buf);
+    run_free(&r);
+  }
+  remove(path);
+  return 0;
+}
