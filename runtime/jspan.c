@@ -267,13 +267,30 @@ static const char *ok_word(const char *p, const char *end, const char *w) {
   return (size_t)(end - p) >= n && !memcmp(p, w, n) ? p + n : NULL;
 }
 
+/* An object's keys are kept to find one given twice: jansson keeps the
+ * last, jspan_get finds the first, so such an object goes to jansson (as
+ * do keys with escapes, which could spell the same key two ways, and
+ * objects of more than 32 members). */
+static int new_key(jspan *keys, size_t *n, const char *k, size_t len) {
+  if (*n == 32 || memchr(k, '\\', len)) return 0;
+  for (size_t i = 0; i < *n; i++)
+    if (keys[i].n == len && !memcmp(keys[i].p, k, len)) return 0;
+  keys[(*n)++] = (jspan){k, len};
+  return 1;
+}
+
 static const char *ok_items(const char *p, const char *end, int depth, int object) {
   char close = object ? '}' : ']';
+  jspan keys[32];
+  size_t nkeys = 0;
   p++;
   if (p < end && *p == close) return p + 1;
   for (;;) {
     if (object) {
-      if (p >= end || *p != '"' || !(p = ok_string(p, end)) || p >= end || *p++ != ':') return NULL;
+      const char *k = p;
+      if (p >= end || *p != '"' || !(p = ok_string(p, end)) || !new_key(keys, &nkeys, k, (size_t)(p - k)) || p >= end ||
+          *p++ != ':')
+        return NULL;
     }
     if (!(p = ok_value(p, end, depth + 1)) || p >= end) return NULL;
     if (*p == close) return p + 1;

@@ -49,7 +49,8 @@ int jspan_dump_sorted(jspan v, char **buf, size_t *len, size_t *cap);
  * meaning jansson's parse would give it too: no space outside strings (so
  * one line), strings of valid UTF-8 without control characters, \u escapes
  * other than NUL and surrogates, integers of up to 18 digits, no reals,
- * nesting up to 64 deep.  A run file's operations in this form go to the
+ * nesting up to 64 deep, objects of up to 32 members with no key given
+ * twice (jansson keeps the last, jspan_get the first) and none escaped.  A run file's operations in this form go to the
  * oplog as they are; any other is left to jansson. */
 int jspan_compact_ok(const char *text, size_t n);
 

@@ -28,7 +28,8 @@ static void subset(void) {
       "{\"n\":1234567890123456789}", "{\"n\":01}", "{\"n\":-}", "{\"s\":\"\\u0000\"}", "{\"s\":\"\\ud83d\\ude00\"}",
       "{\"s\":\"\\x\"}", "{\"s\":\"\\u12g4\"}", "{\"s\":\"a\tb\"}", "{\"s\":\"\xc3\"}", "{\"s\":\"\xed\xa0\x80\"}",
       "{\"a\":tru}", "{\"a\":nul}", "{\"a\":1,}", "{\"a\" :1}", "{\"a\":[1,]}", "{\"a\":{\"b\":1}", "{\"a\":1}}",
-      "{a:1}", "{\"a\":\"b}", "{\"a\":1}x"};
+      "{a:1}", "{\"a\":\"b}", "{\"a\":1}x", "{\"op\":\"create\",\"op\":\"delete\"}", "{\"a\":{\"b\":1,\"b\":2}}",
+      "{\"\\u0061\":1}"};
   for (size_t i = 0; i < sizeof in / sizeof *in; i++) check(jspan_compact_ok(in[i], strlen(in[i])), "in the subset", in[i]);
   for (size_t i = 0; i < sizeof out / sizeof *out; i++)
     check(!jspan_compact_ok(out[i], strlen(out[i])), "left to jansson", out[i]);
@@ -95,6 +96,11 @@ static void run_files(void) {
   got = read_run(loose, strlen(loose), &nch);
   check(strcmp(got, "{\"op\":\"update\",\"w\":1.5}\n{\"op\":\"link\",\"s\":\"\\u00e9\"}\n") == 0 && nch == 2, "operations left to jansson",
         got);
+  free(got);
+  /* a key given twice means what jansson makes of it (the last) */
+  const char *twice = HEAD "\"ops\":[{\"op\":\"create\",\"op\":\"delete\"}],\"report\":[]}";
+  got = read_run(twice, strlen(twice), &nch);
+  check(strcmp(got, "{\"op\":\"delete\"}\n") == 0, "a key given twice", got);
   free(got);
   /* 30,000 operations (past the reader's 1 MB buffer many times) and one of 3 MB */
   size_t cap = 8u << 20, n = 0;
