@@ -31,6 +31,7 @@
 
 #include "connector.h"
 #include "feed.h"
+#include "history.h"
 #include "pipeline.h"
 #include "plan.h"
 #include "runfile.h"
@@ -161,23 +162,26 @@ static int64_t record_run(store *s, const run_result *r, const char *status, con
   now_text(now, sizeof now);
   sqlite3_stmt *st;
   int64_t id = 0;
-  run_history h = run_history_of(r, strcmp(status, "parked") == 0);
   if (sqlite3_prepare_v2(s->db,
-                         "INSERT INTO sync_runs (created, finished, status, plan_sha, spec_sha, hub_version, counts, changes, report, held_by)"
-                         " VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                         "INSERT INTO sync_runs (created, finished, status, plan_sha, spec_sha, hub_version, counts, report, held_by)"
+                         " VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                          -1, &st, NULL) == SQLITE_OK) {
     sqlite3_bind_text(st, 1, now, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, r->plan_sha, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 4, r->spec_sha, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 5, r->hub_version);
-    sqlite3_bind_text(st, 6, counts_t, -1, SQLITE_TRANSIENT);
-    run_bind_changes(&h, st, 7, 8, report_t);
-    if (r->held[0]) sqlite3_bind_text(st, 9, r->held, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 6, counts_t, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, report_t, -1, SQLITE_STATIC);
+    if (r->held[0]) sqlite3_bind_text(st, 8, r->held, -1, SQLITE_TRANSIENT);
     if (sqlite3_step(st) == SQLITE_DONE) id = sqlite3_last_insert_rowid(s->db);
     sqlite3_finalize(st);
   }
-  if (id && !run_fill_changes(&h, s, id, report_t)) id = 0;
+  char err[300];
+  if (id && !run_record_history(r, s, id, strcmp(status, "parked") == 0, err, sizeof err)) {
+    fprintf(stderr, "syncvm: %s\n", err);
+    id = 0;
+  }
   (void)plan_bytes, (void)plan_len;
   free(counts_t), free(report_t);
   json_decref(counts);
@@ -356,10 +360,14 @@ static int cmd_plan(const opts *o) {
 
 /* Applies (or parks) a computed run inside the open write transaction. */
 static int finish_apply(store *s, run_result *r, const opts *o, const uint8_t *bytes, size_t len) {
-  char err[1200];
+  char err[1200] = "";
   if (r->held[0]) {
     int64_t id = record_run(s, r, "parked", bytes, len);
-    if (!store_exec(s, "COMMIT", err, sizeof err)) return fprintf(stderr, "syncvm: %s\n", err), 1;
+    if (!id || !store_exec(s, "COMMIT", err, sizeof err)) {
+      fprintf(stderr, "syncvm: %s\nsyncvm: the run was not parked; the hub is unchanged\n", err[0] ? err : sqlite3_errmsg(s->db));
+      sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+      return 1;
+    }
     if (o->json) {
       print_result_as(r, o, id, "parked");
       return 3;
@@ -453,13 +461,46 @@ static int keep_op(json_t *op, void *vp) {
   return 1;
 }
 
-static json_t *load_run(store *s, const char *id, const char **status, int64_t *version) {
+/* The whole text of run id's operations, for show --json; NULL (and err)
+ * when the history keeps none or they are damaged. */
+static char *history_text(store *s, int64_t id, size_t *n, char *err, size_t errsize) {
+  hist_src *h = hist_open(s->db, id, err, errsize);
+  if (!h) return NULL;
+  size_t cap = 1 << 16, got;
+  char *text = malloc(cap);
+  *n = 0;
+  while (text && (got = hist_read(h, text + *n, cap - *n)) > 0)
+    if ((*n += got) == cap) {
+      char *more = realloc(text, cap *= 2);
+      if (!more) free(text);
+      text = more;
+    }
+  if (!text) snprintf(err, errsize, "run %lld's operations: out of memory", (long long)id);
+  else if (hist_error(h)) {
+    snprintf(err, errsize, "%s", hist_error(h));
+    free(text);
+    text = NULL;
+  }
+  hist_close(h);
+  return text;
+}
+
+static json_t *load_run(store *s, const char *id, const char **status, int64_t *version, char *err, size_t errsize) {
   sqlite3_stmt *st;
   json_t *doc = NULL;
   static char stat[32];
   *status = NULL;
-  if (sqlite3_prepare_v2(s->db, "SELECT status, hub_version, changes, report, counts, held_by FROM sync_runs WHERE run_id = ?", -1, &st, NULL) != SQLITE_OK)
+  size_t n;
+  char *ops = history_text(s, atoll(id), &n, err, errsize);
+  json_error_t jerr;
+  json_t *arr = ops ? json_loadb(ops, n, JSON_ALLOW_NUL, &jerr) : NULL;
+  if (ops && !arr) snprintf(err, errsize, "run %s's operations: %s (line %d, column %d)", id, jerr.text, jerr.line, jerr.column);
+  free(ops);
+  if (!arr) return NULL;
+  if (sqlite3_prepare_v2(s->db, "SELECT status, hub_version, report, counts, held_by FROM sync_runs WHERE run_id = ?", -1, &st, NULL) != SQLITE_OK) {
+    json_decref(arr);
     return NULL;
+  }
   sqlite3_bind_int64(st, 1, atoll(id));
   if (sqlite3_step(st) == SQLITE_ROW) {
     snprintf(stat, sizeof stat, "%s", (const char *)sqlite3_column_text(st, 0));
@@ -468,13 +509,14 @@ static json_t *load_run(store *s, const char *id, const char **status, int64_t *
     doc = json_object();
     json_object_set_new(doc, "format", json_string("syncvm-run-1"));
     json_object_set_new(doc, "hub_version", json_integer(*version));
-    json_object_set_new(doc, "ops", json_loads((const char *)sqlite3_column_text(st, 2), 0, NULL));
-    json_object_set_new(doc, "report", json_loads((const char *)sqlite3_column_text(st, 3), 0, NULL));
-    json_object_set_new(doc, "counts", json_loads((const char *)sqlite3_column_text(st, 4), 0, NULL));
-    const char *held = (const char *)sqlite3_column_text(st, 5);
+    json_object_set_new(doc, "ops", json_incref(arr));
+    json_object_set_new(doc, "report", json_loads((const char *)sqlite3_column_text(st, 2), 0, NULL));
+    json_object_set_new(doc, "counts", json_loads((const char *)sqlite3_column_text(st, 3), 0, NULL));
+    const char *held = (const char *)sqlite3_column_text(st, 4);
     json_object_set_new(doc, "held", held ? json_string(held) : json_null());
   }
   sqlite3_finalize(st);
+  json_decref(arr);
   return doc;
 }
 
@@ -688,9 +730,15 @@ static int cmd_show(const opts *o) {
   int rc = 0;
   if (o->json) {
     const char *st;
-    json_t *doc = load_run(&s, o->args[0], &st, &version);
-    json_object_set_new(doc, "status", json_string(status));
-    put_json(doc);
+    char err[1200];
+    json_t *doc = load_run(&s, o->args[0], &st, &version, err, sizeof err);
+    if (doc) {
+      json_object_set_new(doc, "status", json_string(status));
+      put_json(doc);
+    } else {
+      fprintf(stderr, "syncvm: run %s: %s\n", o->args[0], err);
+      rc = 1;
+    }
   } else {
     run_result r;
     char err[1200];

@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "feed.h"
+#include "history.h"
 #include "jtext.h"
 #include "opcodes.h"
 #include "kinds.h"
@@ -2109,83 +2110,13 @@ int run_from_json(json_t *doc, run_result *r, char *err, size_t errsize) {
 
 /* ---- the history's copy of the operations ---------------------------------------------- */
 
-/* Up to this size the changes are stored as TEXT, read into memory once. */
-#define CHANGES_TEXT_MAX (16u << 20)
-
-typedef struct {
-  char *buf;
-  size_t n, cap;
-  sqlite3_blob *blob; /* when set, full buffers go here */
-  int64_t at;
-} piece_sink;
-
-static int sink_flush(piece_sink *k) {
-  if (!k->blob || !k->n) return 1;
-  int ok = sqlite3_blob_write(k->blob, k->buf, (int)k->n, (int)k->at) == SQLITE_OK;
-  k->at += (int64_t)k->n;
-  k->n = 0;
-  return ok;
-}
-
-static int sink_put(void *vp, const char *bytes, size_t n) {
-  piece_sink *k = vp;
-  if (k->n + n > k->cap && k->blob && !sink_flush(k)) return 0;
-  if (k->n + n > k->cap) {
-    k->cap = (k->n + n) * 2;
-    k->buf = realloc(k->buf, k->cap);
-  }
-  memcpy(k->buf + k->n, bytes, n);
-  k->n += n;
-  return 1;
-}
-
 /* An applied run's history keeps the operations the listing shows; the
  * rest (links of new objects, snapshots, unlinks) are in sync_links once
  * applied, and were two thirds of a first sync's history. */
 static int history_keeps(const char *line, size_t n) { return listed(line, n); }
 
-run_history run_history_of(const run_result *r, int all) {
-  run_history h = {r, all, all ? oplog_array_bytes(r->ops) : oplog_array_bytes_if(r->ops, history_keeps)};
-  return h;
-}
-
-static int history_pieces(const run_history *h, piece_sink *k) {
-  return h->all ? oplog_each_piece(h->r->ops, sink_put, k) : oplog_each_piece_if(h->r->ops, history_keeps, sink_put, k);
-}
-
-static int history_large(const run_history *h) { return h->bytes > CHANGES_TEXT_MAX; }
-
-void run_bind_changes(const run_history *h, sqlite3_stmt *st, int ichanges, int ireport, const char *report) {
-  if (history_large(h)) {
-    sqlite3_bind_zeroblob64(st, ichanges, h->bytes);
-    sqlite3_bind_zeroblob64(st, ireport, strlen(report));
-    return;
-  }
-  piece_sink k = {malloc(h->bytes + 1), 0, h->bytes + 1, NULL, 0};
-  if (history_pieces(h, &k)) sqlite3_bind_text64(st, ichanges, k.buf, k.n, free, SQLITE_UTF8); /* SQLite frees it */
-  else free(k.buf);
-  sqlite3_bind_text(st, ireport, report, -1, SQLITE_TRANSIENT);
-}
-
-/* Writes `report` into its zero blob. */
-static int fill_report(store *s, int64_t run_id, const char *report) {
-  sqlite3_blob *b;
-  if (sqlite3_blob_open(s->db, "main", "sync_runs", "report", run_id, 1, &b) != SQLITE_OK) return 0;
-  int ok = sqlite3_blob_write(b, report, (int)strlen(report), 0) == SQLITE_OK;
-  sqlite3_blob_close(b);
-  return ok;
-}
-
-int run_fill_changes(const run_history *h, store *s, int64_t run_id, const char *report) {
-  if (!history_large(h)) return 1;
-  if (!fill_report(s, run_id, report)) return 0;
-  if (h->bytes > (uint64_t)sqlite3_limit(s->db, SQLITE_LIMIT_LENGTH, -1)) return 1;
-  piece_sink k = {malloc(1 << 16), 0, 1 << 16, NULL, 0};
-  int ok = sqlite3_blob_open(s->db, "main", "sync_runs", "changes", run_id, 1, &k.blob) == SQLITE_OK && history_pieces(h, &k) &&
-           sink_flush(&k);
-  if (k.blob) sqlite3_blob_close(k.blob);
-  free(k.buf);
-  return ok;
+int run_record_history(const run_result *r, store *s, int64_t run_id, int all, char *err, size_t errsize) {
+  return hist_put(s->db, run_id, r->ops, all ? NULL : history_keeps, err, errsize);
 }
 
 void run_print_stats(const run_result *r, FILE *out) {

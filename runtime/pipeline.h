@@ -67,25 +67,12 @@ int run_add_op(run_result *r, json_t *op);
  * jspan_compact_ok accepts it). */
 int run_add_op_text(run_result *r, const char *text, size_t n);
 int run_has_changes(const run_result *r);
-/* The history keeps a run's operations as the compact JSON array
- * (sync_runs.changes) beside its report (text): a parked run all of them
- * (`all`: approve applies them later), an applied run those its listing
- * shows (creates, updates, deactivations, deletions, reactivations, links
- * to existing objects, duplicate cases).  run_bind_changes() binds both to
- * the INSERT's parameters ichanges and ireport.  SQLite takes a TEXT value
- * only whole, so a large run (over 16 MB) binds zero blobs of their lengths
- * instead, which SQLite writes without holding them when no column after
- * them has data, and run_fill_changes() then writes the bytes in pieces.
- * 0 when they cannot be written.  Beyond SQLite's length limit the
- * operations are not kept (the column stays NULL), as before. */
-typedef struct {
-  const run_result *r;
-  int all;
-  uint64_t bytes; /* of the array kept */
-} run_history;
-run_history run_history_of(const run_result *r, int all);
-void run_bind_changes(const run_history *h, sqlite3_stmt *st, int ichanges, int ireport, const char *report);
-int run_fill_changes(const run_history *h, store *s, int64_t run_id, const char *report);
+/* Records r's operations in the history of run run_id (history.h): all of
+ * them for a parked run (`all`: approve applies them later), for an applied
+ * run those its listing shows (creates, updates, deactivations, deletions,
+ * reactivations, links to existing objects, duplicate cases).  0 and err
+ * when they cannot be written. */
+int run_record_history(const run_result *r, store *s, int64_t run_id, int all, char *err, size_t errsize);
 
 /* Applies inside the caller's transaction; `keep` filters operations (NULL:
  * all).  Returns 0 with a message on failure (the caller rolls back). */

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "history.h"
 #include "jspan.h"
 #include "oplog.h"
 
@@ -211,32 +212,15 @@ static int read_doc(reader *r, run_result *run, json_t *head, int *saw_ops) {
 
 static size_t file_read(void *f, char *buf, size_t n) { return fread(buf, 1, n, f); }
 
-/* A history row's operations, read through SQLite's incremental blob I/O
- * (TEXT or BLOB alike), so the value is never held whole. */
-typedef struct {
-  sqlite3_blob *blob;
-  int off, size;
-} blob_src;
-
-static size_t blob_read(void *vp, char *buf, size_t n) {
-  blob_src *b = vp;
-  int k = b->size - b->off < (int)(n > (size_t)INT32_MAX ? INT32_MAX : n) ? b->size - b->off : (int)n;
-  if (k <= 0 || sqlite3_blob_read(b->blob, buf, k, b->off) != SQLITE_OK) return 0;
-  b->off += k;
-  return (size_t)k;
-}
-
+/* A history row's operations, inflated a buffer at a time from their
+ * pieces (history.h), so the array is never held whole. */
 int runfile_history_ops(sqlite3 *db, int64_t run_id, run_result *run, char *err, size_t errsize) {
   char name[48];
   snprintf(name, sizeof name, "run %lld's operations", (long long)run_id);
   err[0] = 0;
-  blob_src b = {NULL, 0, 0};
-  if (sqlite3_blob_open(db, "main", "sync_runs", "changes", run_id, 0, &b.blob) != SQLITE_OK) {
-    snprintf(err, errsize, "%s: not kept in the history (%s)", name, sqlite3_errmsg(db));
-    return 0;
-  }
-  b.size = sqlite3_blob_bytes(b.blob);
-  reader r = {.read = blob_read, .src = &b, .path = name, .line = 1, .err = err, .errsize = errsize, .cap = RF_BUF};
+  hist_src *h = hist_open(db, run_id, err, errsize);
+  if (!h) return 0;
+  reader r = {.read = hist_read, .src = h, .path = name, .line = 1, .err = err, .errsize = errsize, .cap = RF_BUF};
   r.buf = malloc(r.cap);
   int ok = 0;
   if (!r.buf) snprintf(err, errsize, "%s: out of memory", name);
@@ -244,8 +228,12 @@ int runfile_history_ops(sqlite3 *db, int64_t run_id, run_result *run, char *err,
     skip_ws(&r);
     ok = peek(&r) < 0 || fail(&r, "text after the operations");
   }
+  if (hist_error(h)) { /* a damaged piece, not the text, stopped the reader */
+    snprintf(err, errsize, "%s", hist_error(h));
+    ok = 0;
+  }
   free(r.buf);
-  sqlite3_blob_close(b.blob);
+  hist_close(h);
   return ok;
 }
 

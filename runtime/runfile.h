@@ -21,9 +21,9 @@ int runfile_is(const char *path);
  * naming the file, line and column, when it cannot be read or is not a
  * well-formed run file. */
 int runfile_read(const char *path, run_result *run, char *err, size_t errsize);
-/* The operations a history row keeps (sync_runs.changes of run_id), read
- * the same way into run->ops (made by the caller); 0 and err when the row
- * keeps none or they are malformed. */
+/* The operations the history keeps of run_id (history.h), read the same
+ * way into run->ops (made by the caller); 0 and err when it keeps none or
+ * they are damaged or malformed. */
 int runfile_history_ops(sqlite3 *db, int64_t run_id, run_result *run, char *err, size_t errsize);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "history.h"
 #include "jtext.h"
 #include "schema.h"
 
@@ -88,6 +89,16 @@ static int migrate_to_3(store *s, char *err, size_t errsize) {
                     err, errsize);
 }
 
+/* Version 4: each run's operations move from sync_runs.changes into
+ * sync_run_ops, deflated, in pieces (history.c): a first sync's copy was
+ * half the hub, and a run of over 1 GB of them could not be kept at all. */
+static int migrate_to_4(store *s, char *err, size_t errsize) {
+  char why[300];
+  if (hist_migrate(s->db, why, sizeof why)) return 1;
+  snprintf(err, errsize, "%s: %s", s->path, why);
+  return 0;
+}
+
 static int meta_int(store *s, const char *key, int64_t *out) {
   sqlite3_stmt *st;
   *out = 0;
@@ -153,6 +164,9 @@ int store_open(store *s, const char *path, char *err, size_t errsize) {
   if (ok && version < 3)
     ok = migrate_to_3(s, err, errsize) &&
          store_exec(s, "UPDATE sync_meta SET value = '3' WHERE key = 'schema_version'", err, errsize);
+  if (ok && version < 4)
+    ok = migrate_to_4(s, err, errsize) &&
+         store_exec(s, "UPDATE sync_meta SET value = '4' WHERE key = 'schema_version'", err, errsize);
   if (ok) ok = store_exec(s, "COMMIT", err, errsize);
   if (!ok) {
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);

@@ -21,6 +21,7 @@ import glob
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -606,9 +607,11 @@ def suite_runfile(binaries):
 
 def suite_store(binaries):
     """The hub's schema migrates forward: a version-2 hub (hashes in
-    sync_snapshot) opens as version 3 with each link keeping its record's
-    hash, so its records re-plan as unchanged.  An applied run's history
-    keeps the operations its listing shows, and all of its creates."""
+    sync_snapshot, each run's operations in sync_runs.changes) opens as
+    version 4 with each link keeping its record's hash, so its records
+    re-plan as unchanged, and the operations deflated into sync_run_ops.
+    An applied run's history keeps the operations its listing shows, and
+    all of its creates; a damaged or missing piece of them is an error."""
     import sqlite3
     vm = os.path.abspath(binaries[0].replace("syncc", "syncvm"))
     with tempfile.TemporaryDirectory() as tmp:
@@ -624,7 +627,14 @@ def suite_store(binaries):
            p.returncode == 0 and kinds == ["create"] and len(doc["ops"]) == 6, str(kinds))
         db = sqlite3.connect(hub)
         hashes = dict(db.execute("SELECT source_id, hash FROM sync_links"))
-        # back to version 2: the hashes in sync_snapshot, none on the links
+        # back to version 2: the hashes in sync_snapshot, none on the links;
+        # run 1's operations in sync_runs.changes (a BLOB, as a run over
+        # 16 MB kept them), run 2 an old run that kept none (over 1 GB)
+        db.execute("ALTER TABLE sync_runs ADD COLUMN changes TEXT")
+        db.execute("UPDATE sync_runs SET changes = CAST(? AS BLOB) WHERE run_id = 1", (json.dumps(doc.get("ops", [])),))
+        db.execute("INSERT INTO sync_runs (run_id, created, status, hub_version, counts, report)"
+                   " SELECT 2, created, status, 1, counts, report FROM sync_runs WHERE run_id = 1")
+        db.execute("DROP TABLE sync_run_ops")
         db.executescript("CREATE TABLE sync_snapshot (source TEXT NOT NULL, entity TEXT NOT NULL, source_id TEXT NOT NULL,"
                          " hash TEXT NOT NULL, record TEXT NOT NULL, PRIMARY KEY (source, entity, source_id));"
                          "INSERT INTO sync_snapshot SELECT source, entity, source_id, hash, '{}' FROM sync_links;"
@@ -645,14 +655,35 @@ def suite_store(binaries):
         links_sql = db.execute("SELECT sql FROM sqlite_master WHERE name = 'sync_links'").fetchone()[0]
         indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'sync_links'")}
         version = db.execute("SELECT value FROM sync_meta WHERE key = 'schema_version'").fetchone()[0]
+        run_cols = [r[1] for r in db.execute("PRAGMA table_info(sync_runs)")]
+        pieces = db.execute("SELECT run_id, piece FROM sync_run_ops").fetchall()
         db.close()
         ok("store: a version-2 hub migrates, each link with its hash", p.returncode == 0 and after == hashes and len(hashes) == 6
-           and "sync_snapshot" not in tables and version == "3" and "WITHOUT ROWID" in links_sql
+           and "sync_snapshot" not in tables and version == "4" and "WITHOUT ROWID" in links_sql
            and indexes == {"sync_links_hub"}, f"{p.stderr.decode()[-300:]} {version} {tables} {links_sql} {indexes}")
         ok("store: and its records re-plan as unchanged (no snapshot to write)",
            out.get("ops") == [] and out.get("counts", {}).get("student", {}).get("unchanged") == 6, p.stdout.decode()[-300:])
-    # A parked run over 16 MB keeps its operations as a BLOB; approve and
-    # show read them back as a stream, and approve applies all of them.
+        moved = json.loads(vmrun("show", "1", "--json").stdout or b"{}")
+        shown = vmrun("show", "1")
+        old = vmrun("show", "2")
+        ok("store: the migration moves each run's operations into sync_run_ops and drops sync_runs.changes",
+           "changes" not in run_cols and pieces == [(1, 0)] and moved.get("ops") == doc.get("ops")
+           and shown.returncode == 0 and shown.stdout.decode().count("+ student") == 6,
+           f"{run_cols} {pieces} {moved.get('ops')} {shown.stdout.decode()[-300:]} {shown.stderr.decode()[-300:]}")
+        ok("store: a run that kept no operations says so", old.returncode == 1 and b"not kept in the history" in old.stderr,
+           old.stderr.decode()[-300:])
+        db = sqlite3.connect(hub)
+        data = bytearray(db.execute("SELECT data FROM sync_run_ops WHERE run_id = 1").fetchone()[0])
+        data[len(data) // 2] ^= 0x55
+        db.execute("UPDATE sync_run_ops SET data = ? WHERE run_id = 1", (bytes(data),))
+        db.commit()
+        db.close()
+        bad = [vmrun("show", "1"), vmrun("show", "1", "--json")]
+        ok("store: a damaged piece of a run's operations is an error that names the run and the piece",
+           all(b.returncode == 1 and b"run 1's operations are damaged in the history (piece 0" in b.stderr for b in bad),
+           " | ".join(b.stderr.decode()[-300:] for b in bad))
+    # A parked run's operations (25 MB) are kept in several pieces; approve
+    # and show read them back as a stream, and approve applies all of them.
     with tempfile.TemporaryDirectory() as tmp:
         plan, hub = student_plan(binaries[0], tmp, 60000), os.path.join(tmp, "hub.db")
         spec = os.path.join(tmp, "s.sync")
@@ -664,19 +695,33 @@ def suite_store(binaries):
 
         p = vmrun("apply", plan)
         db = sqlite3.connect(hub)
-        kind = db.execute("SELECT typeof(changes), length(changes) FROM sync_runs WHERE run_id = 1").fetchone()
+        npieces = db.execute("SELECT count(*) FROM sync_run_ops WHERE run_id = 1").fetchone()[0]
         db.close()
         shown = vmrun("show", "1")
+        # a copy of the hub without the run's second piece: approve refuses it
+        cut = os.path.join(tmp, "cut.db")
+        shutil.copy(hub, cut)
+        db = sqlite3.connect(cut)
+        db.execute("DELETE FROM sync_run_ops WHERE run_id = 1 AND piece = 1")
+        db.commit()
+        db.close()
+        a_cut = subprocess.run([vm, "approve", "1", "--store", cut], cwd=tmp, capture_output=True, timeout=120)
+        db = sqlite3.connect(cut)
+        cut_rows = db.execute("SELECT count(*) FROM hub_student").fetchone()[0]
+        db.close()
+        ok("store: approve refuses a parked run whose operations lack a piece, and applies nothing",
+           a_cut.returncode == 1 and b"run 1's operations are damaged in the history (piece 1: missing)" in a_cut.stderr
+           and cut_rows == 0, f"{a_cut.returncode} {a_cut.stderr.decode()[-300:]} {cut_rows}")
         a = vmrun("approve", "1")
         db = sqlite3.connect(hub)
         rows = db.execute("SELECT count(*) FROM hub_student").fetchone()[0]
         hashed = db.execute("SELECT count(*) FROM sync_links WHERE length(hash) = 64").fetchone()[0]
         db.close()
-        ok("store: a parked run of 60,000 students (its operations a BLOB of over 16 MB) shows and approves whole",
-           p.returncode == 3 and kind[0] == "blob" and kind[1] > 16 << 20 and shown.returncode == 0
+        ok("store: a parked run of 60,000 students (its operations in several pieces) shows and approves whole",
+           p.returncode == 3 and npieces > 1 and shown.returncode == 0
            and shown.stdout.decode().count("\n  + student") + shown.stdout.decode().count("\n+ student") == 60000
            and a.returncode == 0 and rows == 60000 and hashed == 60000,
-           f"{p.returncode} {kind} {shown.stdout.decode()[:300]} {a.stderr.decode()[-300:]} {rows} {hashed}")
+           f"{p.returncode} {npieces} {shown.stdout.decode()[:300]} {a.stderr.decode()[-300:]} {rows} {hashed}")
 
 
 def suite_crash(binaries):

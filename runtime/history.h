@@ -1,0 +1,44 @@
+/* history.h: each run's operations in the history, deflated, in pieces.
+ *
+ * The history keeps a run's operations as the compact JSON array `plan
+ * --json` prints, deflated (zlib) and cut into pieces of at most
+ * HIST_PIECE bytes, one row of sync_run_ops each: (run_id, piece, data).
+ * Pieces because SQLite takes a value only whole and refuses one over 1 GB
+ * (a parked first sync of a million students is gigabytes of operations);
+ * deflated because that text repeats its keys on every line and shrinks
+ * about tenfold, and a first sync's copy was half of the hub file.  A run
+ * with no pieces kept no copy of its operations (a hub migrated from a
+ * version that dropped those over 1 GB).
+ */
+#ifndef SYNC_HISTORY_H
+#define SYNC_HISTORY_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "oplog.h"
+
+#define HIST_PIECE (1u << 20)
+
+/* Writes run_id's pieces: the operations `keep` accepts (NULL: all) as the
+ * compact array.  0 and err on a write error. */
+int hist_put(sqlite3 *db, int64_t run_id, oplog *ops, int (*keep)(const char *text, size_t n), char *err, size_t errsize);
+
+/* Reading run_id's operations back as the text of the array, a buffer at a
+ * time: hist_open(), then hist_read() (a runfile reader's read callback)
+ * until it returns 0, then hist_error() says whether that was the end or a
+ * damaged or missing piece. */
+typedef struct hist_src hist_src;
+/* NULL (and err) when the run kept no copy of its operations. */
+hist_src *hist_open(sqlite3 *db, int64_t run_id, char *err, size_t errsize);
+size_t hist_read(void *src, char *buf, size_t n);
+/* The reason the text stopped early, or NULL when it ended as written. */
+const char *hist_error(const hist_src *h);
+void hist_close(hist_src *h);
+
+/* Schema version 4: moves every run's sync_runs.changes (the array as
+ * text, or a BLOB of it when over 16 MB) into pieces and drops the column. */
+int hist_migrate(sqlite3 *db, char *err, size_t errsize);
+
+#endif
