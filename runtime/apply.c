@@ -14,6 +14,7 @@
 #include "jspan.h"
 #include "pipeline.h"
 #include "schema.h"
+#include "sha256.h"
 
 #define MAX_MEMBERS 64
 
@@ -148,6 +149,19 @@ static void bind_span(applier *a, sqlite3_stmt *st, int i, jspan v) {
     case JS_ARRAY: sqlite3_bind_text(st, i, v.p, (int)v.n, SQLITE_TRANSIENT); break; /* the line is the compact dump */
     default: sqlite3_bind_null(st, i); break;
   }
+}
+
+/* A record's content hash (64 hex digits in the run) as its link keeps it:
+ * the head, an integer; NULL (no hash: the record is taken as changed next
+ * run) for anything else. */
+static void bind_hash(applier *a, sqlite3_stmt *st, int i, jspan v) {
+  uint64_t head = 0;
+  if (jspan_type(v) == JS_STRING) {
+    long n = jspan_str(v, &a->dec, &a->deccap);
+    head = n > 0 ? sha256_hex_head(a->dec, (size_t)n) : 0;
+  }
+  if (head) sqlite3_bind_int64(st, i, (int64_t)head);
+  else sqlite3_bind_null(st, i);
 }
 
 /* json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS), or "{}" where it gives NULL
@@ -345,13 +359,14 @@ static int apply_case(applier *a, const op_view *o, int64_t run_id) {
  * the op names none) to the object its create made, phub. */
 static int write_link(applier *a, const op_view *o, int64_t phub, jspan hash) {
   jspan hub = get(o, "hub_id");
-  jspan args[6] = {get(o, "source"), get(o, "entity"), get(o, "sid"), hub, get(o, "domain"), hash};
+  jspan args[5] = {get(o, "source"), get(o, "entity"), get(o, "sid"), hub, get(o, "domain")};
   sqlite3_stmt *st = prepare_literal(
       a, "INSERT OR REPLACE INTO sync_links (source, entity, source_id, hub_id, domain, gone, hash) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6)");
   if (!st) return 0;
-  for (int i = 0; i < 6; i++)
+  for (int i = 0; i < 5; i++)
     if (i == 3 && !hub.p) sqlite3_bind_int64(st, 4, phub);
     else bind_span(a, st, i + 1, args[i]);
+  bind_hash(a, st, 6, hash);
   return step_done(a, st);
 }
 
@@ -398,8 +413,12 @@ static int of_held_link(applier *a, const op_view *o) {
 
 /* A snapshot on its own (the record's link is already in the hub): its hash. */
 static int apply_snapshot(applier *a, const op_view *o) {
-  jspan args[4] = {get(o, "source"), get(o, "entity"), get(o, "sid"), get(o, "hash")};
-  return exec_spans(a, "UPDATE sync_links SET hash = ?4 WHERE source = ?1 AND entity = ?2 AND source_id = ?3", 4, args);
+  jspan args[3] = {get(o, "source"), get(o, "entity"), get(o, "sid")};
+  sqlite3_stmt *st = prepare_cached(a, "UPDATE sync_links SET hash = ?4 WHERE source = ?1 AND entity = ?2 AND source_id = ?3");
+  if (!st) return 0;
+  for (int i = 0; i < 3; i++) bind_span(a, st, i + 1, args[i]);
+  bind_hash(a, st, 4, get(o, "hash"));
+  return step_done(a, st);
 }
 
 /* Reads the line into o; returns whether it is an operation to apply (a

@@ -540,7 +540,7 @@ static int has_school(ctx *c, const char *code) {
 
 /* ---- references ---------------------------------------------------------------- */
 
-static int64_t linked_hub(ctx *c, const char *source, int entity, const char *sid, int *gone, char *hash);
+static int64_t linked_hub(ctx *c, const char *source, int entity, const char *sid, int *gone, uint64_t *head);
 
 /* A live link (a record the source still sends) for this id. */
 static int link_exists(ctx *c, const char *source, int entity, const char *sid) {
@@ -633,20 +633,26 @@ static int keyed_step(ctx *c, sqlite3_stmt **slot, const char *sql, const char *
   return sqlite3_step(*slot);
 }
 
+/* The head of a record's content hash, as its link keeps it. */
+static uint64_t hash_head(const char *hex) { return hex ? sha256_hex_head(hex, strlen(hex)) : 0; }
+
+/* The head a link keeps (column col of st): 0 for none. */
+static uint64_t link_head(sqlite3_stmt *st, int col) {
+  return sqlite3_column_type(st, col) == SQLITE_INTEGER ? (uint64_t)sqlite3_column_int64(st, col) : 0;
+}
+
 /* The object a source record is linked to; *gone when the link is one the
- * source had dropped (the record is coming back).  `hash` (65 bytes, when
- * not NULL) gets the content hash of what the source sent last, "" when
+ * source had dropped (the record is coming back).  `head` (when not NULL)
+ * gets the head of the content hash of what the source sent last, 0 when
  * the link keeps none. */
-static int64_t linked_hub(ctx *c, const char *source, int entity, const char *sid, int *gone, char *hash) {
+static int64_t linked_hub(ctx *c, const char *source, int entity, const char *sid, int *gone, uint64_t *head) {
   int64_t id = 0;
   *gone = 0;
-  if (hash) *hash = 0;
+  if (head) *head = 0;
   if (keyed_step(c, &c->st_link, "SELECT hub_id, gone, hash FROM sync_links WHERE source=? AND entity=? AND source_id=?", source,
                  entity, sid) == SQLITE_ROW) {
     id = sqlite3_column_int64(c->st_link, 0), *gone = sqlite3_column_int(c->st_link, 1);
-    const char *h = (const char *)sqlite3_column_text(c->st_link, 2);
-    int n = sqlite3_column_bytes(c->st_link, 2);
-    if (hash && h && n == 64) memcpy(hash, h, 65); /* a hash is 64 hex digits; anything else is no match */
+    if (head) *head = link_head(c->st_link, 2);
   }
   if (c->st_link) sqlite3_reset(c->st_link);
   return id;
@@ -875,19 +881,6 @@ static const char *rec_domain(ctx *c, const inrec *r) {
   }
 }
 
-/* The first 64 bits of a content hash (64 lower-case hex digits, as
- * sha256_hex writes them and links keep them): '0'-'9' and 'a'-'f' to
- * 0-15 without a branch.  0 for none. */
-static uint64_t hash_head(const char *hex) {
-  if (!hex || !*hex) return 0;
-  uint64_t v = 0;
-  for (int i = 0; i < 16 && hex[i]; i++) {
-    unsigned c = (unsigned char)hex[i];
-    v = v << 4 | ((c & 0xF) + (c >> 6) * 9);
-  }
-  return v;
-}
-
 /* Lists a loose link of feed f; 0 once the list is longer than a sixteenth
  * of the feed's records (then merge and deletions read the feed's links
  * again, as for a delta: a list that long would cost more memory than the
@@ -943,7 +936,7 @@ static void scan_links(ctx *c, uint64_t *heads, uint8_t (*scanned)[ENT__COUNT]) 
           linked = 1;
           r->hub_id = hub;
           r->how = gone ? LINK_ID_AGAIN : LINK_ID;
-          heads[i] = sqlite3_column_bytes(st, 3) == 64 ? hash_head((const char *)sqlite3_column_text(st, 3)) : 0;
+          heads[i] = link_head(st, 3);
         }
         if (gone || !sid) continue;
         f->live++;
@@ -979,12 +972,12 @@ static void link_all(ctx *c) {
       rec->hub_id = 0; /* no link: the scan saw every one of the feed's */
     } else {
       int gone;
-      char last[65];
-      rec->hub_id = linked_hub(c, src, rec->entity, rec->sid, &gone, last);
+      uint64_t last;
+      rec->hub_id = linked_hub(c, src, rec->entity, rec->sid, &gone, &last);
       if (rec->hub_id) {
         rec->how = gone ? LINK_ID_AGAIN : LINK_ID;
         /* An unchanged record costs this one lookup and a hash compare. */
-        rec->same = (uint8_t)(!gone && last[0] && strcmp(last, rec_hash(c, rec)) == 0);
+        rec->same = (uint8_t)(!gone && last && last == hash_head(rec_hash(c, rec)));
         continue;
       }
     }

@@ -159,3 +159,15 @@ void sha256_hex(const uint8_t d[32], char out[65]) {
   for (int i = 0; i < 32; i++) out[2 * i] = digits[d[i] >> 4], out[2 * i + 1] = digits[d[i] & 15];
   out[64] = 0;
 }
+
+uint64_t sha256_hex_head(const char *hex, size_t n) {
+  if (!hex || n != 64) return 0;
+  uint64_t v = 0;
+  for (size_t i = 0; i < 64; i++) {
+    unsigned c = (unsigned char)hex[i];
+    unsigned d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : 16;
+    if (d > 15) return 0;
+    if (i < 16) v = v << 4 | d;
+  }
+  return v;
+}

@@ -22,5 +22,10 @@ void sha256(const void *data, size_t n, uint8_t out[32]);
 int sha256_accelerated(int enable);
 /* 64 lower-case hex digits and a NUL. */
 void sha256_hex(const uint8_t digest[32], char out[65]);
+/* The first 64 bits of a digest written as sha256_hex writes it (64
+ * lower-case hex digits; anything else gives 0, "none").  A link keeps its
+ * record's content hash so (hub schema version 5): a change that keeps
+ * them is a 2^-64 chance. */
+uint64_t sha256_hex_head(const char *hex, size_t n);
 
 #endif

@@ -9,6 +9,7 @@
 #include "history.h"
 #include "jtext.h"
 #include "schema.h"
+#include "sha256.h"
 
 int store_exec(store *s, const char *sql, char *err, size_t errsize) {
   char *msg = NULL;
@@ -99,6 +100,39 @@ static int migrate_to_4(store *s, char *err, size_t errsize) {
   return 0;
 }
 
+/* Version 5: a link keeps the head of its record's content hash (its first
+ * 64 bits, an integer), not the 64 hex digits: the merge compared only
+ * those bits already, and the digits were half of each link, in the
+ * largest table of the hub.  Anything but a hash becomes NULL (none). */
+static void hash_head_sql(sqlite3_context *cx, int argc, sqlite3_value **argv) {
+  (void)argc;
+  uint64_t h = 0;
+  if (sqlite3_value_type(argv[0]) == SQLITE_TEXT)
+    h = sha256_hex_head((const char *)sqlite3_value_text(argv[0]), (size_t)sqlite3_value_bytes(argv[0]));
+  if (h) sqlite3_result_int64(cx, (int64_t)h);
+  else sqlite3_result_null(cx);
+}
+
+static int migrate_to_5(store *s, char *err, size_t errsize) {
+  if (sqlite3_create_function(s->db, "syncvm_hash_head", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, hash_head_sql, NULL, NULL) !=
+      SQLITE_OK) {
+    snprintf(err, errsize, "%s: %s", s->path, sqlite3_errmsg(s->db));
+    return 0;
+  }
+  int ok = store_exec(s,
+                      "CREATE TABLE sync_links_5 (source TEXT NOT NULL, entity TEXT NOT NULL, source_id TEXT NOT NULL,"
+                      " hub_id INTEGER NOT NULL, domain TEXT, gone INTEGER NOT NULL DEFAULT 0, hash INTEGER,"
+                      " PRIMARY KEY (source, entity, source_id)) WITHOUT ROWID;"
+                      "INSERT INTO sync_links_5 SELECT source, entity, source_id, hub_id, domain, gone, syncvm_hash_head(hash)"
+                      " FROM sync_links ORDER BY source, entity, source_id;"
+                      "DROP TABLE sync_links;"
+                      "ALTER TABLE sync_links_5 RENAME TO sync_links;"
+                      "CREATE INDEX sync_links_hub ON sync_links(entity, hub_id);",
+                      err, errsize);
+  sqlite3_create_function(s->db, "syncvm_hash_head", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, NULL, NULL, NULL);
+  return ok;
+}
+
 static int meta_int(store *s, const char *key, int64_t *out) {
   sqlite3_stmt *st;
   *out = 0;
@@ -167,6 +201,9 @@ int store_open(store *s, const char *path, char *err, size_t errsize) {
   if (ok && version < 4)
     ok = migrate_to_4(s, err, errsize) &&
          store_exec(s, "UPDATE sync_meta SET value = '4' WHERE key = 'schema_version'", err, errsize);
+  if (ok && version < 5)
+    ok = migrate_to_5(s, err, errsize) &&
+         store_exec(s, "UPDATE sync_meta SET value = '5' WHERE key = 'schema_version'", err, errsize);
   if (ok) ok = store_exec(s, "COMMIT", err, errsize);
   if (!ok) {
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);

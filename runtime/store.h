@@ -18,7 +18,7 @@
 
 #include "value.h"
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 #define STORE_BUSY_MS 10000
 
 typedef struct {

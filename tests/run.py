@@ -545,6 +545,13 @@ def student_plan(syncc, tmp, n, settings=""):
     return plan
 
 
+def hash_head(hexdigest):
+    """A content hash as a link keeps it (hub schema version 5): the first
+    64 bits of the 64 hex digits, as a signed integer."""
+    v = int(hexdigest[:16], 16)
+    return v - (1 << 64) if v >= 1 << 63 else v
+
+
 def suite_runfile(binaries):
     """A saved run file (plan -o) applies as computed; one whose operations
     were tampered with (a create's tmp out of range) fails whole, with a
@@ -585,7 +592,7 @@ def suite_runfile(binaries):
         db = sqlite3.connect(old_hub)
         got = dict(db.execute("SELECT source_id, hash FROM sync_links"))
         db.close()
-        want = {o["sid"]: o["hash"] for o in doc["ops"] if o["op"] == "link"}
+        want = {o["sid"]: hash_head(o["hash"]) for o in doc["ops"] if o["op"] == "link"}
         ok("runfile in the older form (a snapshot after each link) applies with the same hashes",
            p.returncode == 0 and got == want and len(want) == 5, f"{p.stderr.decode()[-300:]} {got} {want}")
         cut = os.path.join(tmp, "cut.json")
@@ -608,8 +615,9 @@ def suite_runfile(binaries):
 def suite_store(binaries):
     """The hub's schema migrates forward: a version-2 hub (hashes in
     sync_snapshot, each run's operations in sync_runs.changes) opens as
-    version 4 with each link keeping its record's hash, so its records
-    re-plan as unchanged, and the operations deflated into sync_run_ops.
+    version 5 with each link keeping the head of its record's hash, so its
+    records re-plan as unchanged, and the operations deflated into
+    sync_run_ops.
     An applied run's history keeps the operations its listing shows, and
     all of its creates; a damaged or missing piece of them is an error."""
     import sqlite3
@@ -620,14 +628,19 @@ def suite_store(binaries):
         def vmrun(*args):
             return subprocess.run([vm, *args, "--store", hub], cwd=tmp, capture_output=True, timeout=60)
 
-        p = vmrun("apply", plan)
+        runf = os.path.join(tmp, "r.json")
+        vmrun("plan", plan, "-o", runf)
+        hexes = {o["sid"]: o["hash"] for o in json.load(open(runf))["ops"] if o["op"] == "link"}
+        p = vmrun("apply", runf)
         doc = json.loads(vmrun("show", "1", "--json").stdout or b"{}")
         kinds = sorted({o["op"] for o in doc.get("ops", [])})
         ok("store: an applied run's history keeps its creates and leaves out snapshots and new links",
            p.returncode == 0 and kinds == ["create"] and len(doc["ops"]) == 6, str(kinds))
         db = sqlite3.connect(hub)
         hashes = dict(db.execute("SELECT source_id, hash FROM sync_links"))
-        # back to version 2: the hashes in sync_snapshot, none on the links;
+        hashes_ok = hashes == {sid: hash_head(h) for sid, h in hexes.items()}
+        # back to version 2: the hashes (64 hex digits) in sync_snapshot, none
+        # on the links;
         # run 1's operations in sync_runs.changes (a BLOB, as a run over
         # 16 MB kept them), run 2 an old run that kept none (over 1 GB)
         db.execute("ALTER TABLE sync_runs ADD COLUMN changes TEXT")
@@ -637,7 +650,11 @@ def suite_store(binaries):
         db.execute("DROP TABLE sync_run_ops")
         db.executescript("CREATE TABLE sync_snapshot (source TEXT NOT NULL, entity TEXT NOT NULL, source_id TEXT NOT NULL,"
                          " hash TEXT NOT NULL, record TEXT NOT NULL, PRIMARY KEY (source, entity, source_id));"
-                         "INSERT INTO sync_snapshot SELECT source, entity, source_id, hash, '{}' FROM sync_links;"
+                         "CREATE TABLE hexes (sid TEXT, hex TEXT);"
+                         "INSERT INTO hexes VALUES " + ",".join(f"('{sid}', '{h}')" for sid, h in hexes.items()) + ";"
+                         "INSERT INTO sync_snapshot SELECT source, entity, source_id, hex, '{}' FROM sync_links JOIN hexes"
+                         " ON sid = source_id;"
+                         "DROP TABLE hexes;"
                          "CREATE TABLE links_2 (source TEXT NOT NULL, entity TEXT NOT NULL, source_id TEXT NOT NULL,"
                          " hub_id INTEGER NOT NULL, domain TEXT, gone INTEGER NOT NULL DEFAULT 0,"
                          " PRIMARY KEY (source, entity, source_id));"
@@ -659,7 +676,7 @@ def suite_store(binaries):
         pieces = db.execute("SELECT run_id, piece FROM sync_run_ops").fetchall()
         db.close()
         ok("store: a version-2 hub migrates, each link with its hash", p.returncode == 0 and after == hashes and len(hashes) == 6
-           and "sync_snapshot" not in tables and version == "4" and "WITHOUT ROWID" in links_sql
+           and hashes_ok and "sync_snapshot" not in tables and version == "5" and "WITHOUT ROWID" in links_sql
            and indexes == {"sync_links_hub"}, f"{p.stderr.decode()[-300:]} {version} {tables} {links_sql} {indexes}")
         ok("store: and its records re-plan as unchanged (no snapshot to write)",
            out.get("ops") == [] and out.get("counts", {}).get("student", {}).get("unchanged") == 6, p.stdout.decode()[-300:])
@@ -715,7 +732,7 @@ def suite_store(binaries):
         a = vmrun("approve", "1")
         db = sqlite3.connect(hub)
         rows = db.execute("SELECT count(*) FROM hub_student").fetchone()[0]
-        hashed = db.execute("SELECT count(*) FROM sync_links WHERE length(hash) = 64").fetchone()[0]
+        hashed = db.execute("SELECT count(*) FROM sync_links WHERE typeof(hash) = 'integer'").fetchone()[0]
         db.close()
         ok("store: a parked run of 60,000 students (its operations in several pieces) shows and approves whole",
            p.returncode == 3 and npieces > 1 and shown.returncode == 0
