@@ -218,7 +218,11 @@ int hist_migrate(sqlite3 *db, char *err, size_t errsize) {
   int ok = 1;
   while (ok && sqlite3_step(st) == SQLITE_ROW) ok = move_changes(db, sqlite3_column_int64(st, 0));
   sqlite3_finalize(st);
-  if (ok) ok = sqlite3_exec(db, "ALTER TABLE sync_runs DROP COLUMN changes", NULL, NULL, NULL) == SQLITE_OK;
+  /* DROP COLUMN came with SQLite 3.35; before it the column stays, empty. */
+  if (ok && sqlite3_libversion_number() >= 3035000)
+    ok = sqlite3_exec(db, "ALTER TABLE sync_runs DROP COLUMN changes", NULL, NULL, NULL) == SQLITE_OK;
+  else if (ok)
+    ok = sqlite3_exec(db, "UPDATE sync_runs SET changes = NULL", NULL, NULL, NULL) == SQLITE_OK;
   if (!ok) snprintf(err, errsize, "moving the history's operations into sync_run_ops: %s", sqlite3_errmsg(db));
   return ok;
 }

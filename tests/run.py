@@ -642,11 +642,14 @@ def suite_store(binaries):
         # back to version 2: the hashes (64 hex digits) in sync_snapshot, none
         # on the links;
         # run 1's operations in sync_runs.changes (a BLOB, as a run over
-        # 16 MB kept them), run 2 an old run that kept none (over 1 GB)
+        # 16 MB kept them), run 2 an old run that kept none (over 1 GB), run 3
+        # the same operations as TEXT
         db.execute("ALTER TABLE sync_runs ADD COLUMN changes TEXT")
         db.execute("UPDATE sync_runs SET changes = CAST(? AS BLOB) WHERE run_id = 1", (json.dumps(doc.get("ops", [])),))
         db.execute("INSERT INTO sync_runs (run_id, created, status, hub_version, counts, report)"
                    " SELECT 2, created, status, 1, counts, report FROM sync_runs WHERE run_id = 1")
+        db.execute("INSERT INTO sync_runs (run_id, created, status, hub_version, counts, report, changes)"
+                   " SELECT 3, created, status, 1, counts, report, CAST(changes AS TEXT) FROM sync_runs WHERE run_id = 1")
         db.execute("DROP TABLE sync_run_ops")
         db.executescript("CREATE TABLE sync_snapshot (source TEXT NOT NULL, entity TEXT NOT NULL, source_id TEXT NOT NULL,"
                          " hash TEXT NOT NULL, record TEXT NOT NULL, PRIMARY KEY (source, entity, source_id));"
@@ -681,10 +684,12 @@ def suite_store(binaries):
         ok("store: and its records re-plan as unchanged (no snapshot to write)",
            out.get("ops") == [] and out.get("counts", {}).get("student", {}).get("unchanged") == 6, p.stdout.decode()[-300:])
         moved = json.loads(vmrun("show", "1", "--json").stdout or b"{}")
+        moved3 = json.loads(vmrun("show", "3", "--json").stdout or b"{}")
         shown = vmrun("show", "1")
         old = vmrun("show", "2")
         ok("store: the migration moves each run's operations into sync_run_ops and drops sync_runs.changes",
-           "changes" not in run_cols and pieces == [(1, 0)] and moved.get("ops") == doc.get("ops")
+           "changes" not in run_cols and sorted(pieces) == [(1, 0), (3, 0)] and moved.get("ops") == doc.get("ops")
+           and moved3.get("ops") == doc.get("ops")
            and shown.returncode == 0 and shown.stdout.decode().count("+ student") == 6,
            f"{run_cols} {pieces} {moved.get('ops')} {shown.stdout.decode()[-300:]} {shown.stderr.decode()[-300:]}")
         ok("store: a run that kept no operations says so", old.returncode == 1 and b"not kept in the history" in old.stderr,
