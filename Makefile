@@ -13,8 +13,8 @@ SAN_CC  ?= clang
 PKGS    := libcurl jansson sqlite3 libpcre2-8 zlib
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers
 CFLAGS  ?= -O2 -g
-ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) $(CFLAGS) -Ibuild -Icompiler -Igrammar -Iruntime -Iruntime/connectors -Istdlib $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LIBS    = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -pthread $(WARN) $(CFLAGS) -Ibuild -Icompiler -Igrammar -Iruntime -Iruntime/connectors -Istdlib $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LIBS    = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -pthread
 # Generated scanners and parsers trip warnings that are not ours to fix.
 GEN_CFLAGS = -Wno-unused-function -Wno-sign-compare -Wno-unused-parameter -Wno-missing-prototypes -Wno-shadow -Wno-unused-but-set-variable
 

@@ -5,10 +5,13 @@
 #include "history.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
+
+#include "scratch.h"
 
 /* Level 1: the fastest; the text is so repetitive that it still shrinks
  * about tenfold, and a first sync writes it while the hub waits. */
@@ -16,23 +19,30 @@
 
 /* ---- writing ----------------------------------------------------------------------------- */
 
+/* Deflated bytes go to the history as pieces (ins), or to a file (out_file:
+ * a thread deflating beside the apply, whose pieces are stored after). */
 typedef struct {
-  sqlite3 *db;
   sqlite3_stmt *ins;
+  FILE *out_file;
   int64_t run_id;
   int piece;
   z_stream z;
   unsigned char *out;
 } sink;
 
-/* Stores what the stream has written so far as the next piece. */
+static int store_piece(sqlite3_stmt *ins, int64_t run_id, int piece, const void *bytes, size_t n) {
+  sqlite3_bind_int64(ins, 1, run_id);
+  sqlite3_bind_int(ins, 2, piece);
+  sqlite3_bind_blob(ins, 3, bytes, (int)n, SQLITE_STATIC);
+  int ok = sqlite3_step(ins) == SQLITE_DONE;
+  sqlite3_reset(ins);
+  return ok;
+}
+
+/* Stores (or writes out) what the stream has written so far. */
 static int emit(sink *k) {
   size_t n = HIST_PIECE - k->z.avail_out;
-  sqlite3_bind_int64(k->ins, 1, k->run_id);
-  sqlite3_bind_int(k->ins, 2, k->piece++);
-  sqlite3_bind_blob(k->ins, 3, k->out, (int)n, SQLITE_STATIC);
-  int ok = sqlite3_step(k->ins) == SQLITE_DONE;
-  sqlite3_reset(k->ins);
+  int ok = k->out_file ? fwrite(k->out, 1, n, k->out_file) == n : store_piece(k->ins, k->run_id, k->piece++, k->out, n);
   k->z.next_out = k->out;
   k->z.avail_out = HIST_PIECE;
   return ok;
@@ -61,9 +71,12 @@ static int sink_finish(sink *k) {
   }
 }
 
-static int sink_open(sink *k, sqlite3 *db, int64_t run_id) {
+static const char INSERT_PIECE[] = "INSERT INTO sync_run_ops (run_id, piece, data) VALUES (?, ?, ?)";
+
+/* A sink into the history (db) or into a file (out_file, db NULL). */
+static int sink_open(sink *k, sqlite3 *db, int64_t run_id, FILE *out_file) {
   memset(k, 0, sizeof *k);
-  k->db = db, k->run_id = run_id;
+  k->run_id = run_id, k->out_file = out_file;
   k->out = malloc(HIST_PIECE);
   if (!k->out || deflateInit(&k->z, HIST_LEVEL) != Z_OK) {
     free(k->out);
@@ -71,7 +84,7 @@ static int sink_open(sink *k, sqlite3 *db, int64_t run_id) {
   }
   k->z.next_out = k->out;
   k->z.avail_out = HIST_PIECE;
-  if (sqlite3_prepare_v2(db, "INSERT INTO sync_run_ops (run_id, piece, data) VALUES (?, ?, ?)", -1, &k->ins, NULL) != SQLITE_OK) {
+  if (db && sqlite3_prepare_v2(db, INSERT_PIECE, -1, &k->ins, NULL) != SQLITE_OK) {
     deflateEnd(&k->z);
     free(k->out);
     return 0;
@@ -87,13 +100,69 @@ static void sink_close(sink *k) {
 
 int hist_put(sqlite3 *db, int64_t run_id, oplog *ops, int (*keep)(const char *text, size_t n), char *err, size_t errsize) {
   sink k;
-  if (!sink_open(&k, db, run_id)) {
+  if (!sink_open(&k, db, run_id, NULL)) {
     snprintf(err, errsize, "cannot record run %lld's operations: %s", (long long)run_id, sqlite3_errmsg(db));
     return 0;
   }
   int ok = (keep ? oplog_each_piece_if(ops, keep, sink_put, &k) : oplog_each_piece(ops, sink_put, &k)) && sink_finish(&k);
   if (!ok) snprintf(err, errsize, "cannot record run %lld's operations: %s", (long long)run_id, sqlite3_errmsg(db));
   sink_close(&k);
+  return ok;
+}
+
+/* ---- deflating on the second core -------------------------------------------------------- */
+
+struct hist_job {
+  pthread_t thread;
+  oplog_view ops;
+  int (*keep)(const char *text, size_t n);
+  FILE *file; /* the deflated stream */
+  int ok;
+};
+
+static void *deflate_job(void *vp) {
+  hist_job *j = vp;
+  sink k;
+  if (sink_open(&k, NULL, 0, j->file)) {
+    j->ok = oplog_view_pieces(j->ops, j->keep, sink_put, &k) && sink_finish(&k) && fflush(j->file) == 0;
+    sink_close(&k);
+  }
+  return NULL;
+}
+
+hist_job *hist_start(oplog *ops, int (*keep)(const char *text, size_t n)) {
+  hist_job *j = calloc(1, sizeof *j);
+  if (!j || !(j->file = scratch_file("history"))) {
+    free(j);
+    return NULL;
+  }
+  j->ops = oplog_view_of(ops);
+  j->keep = keep;
+  if (pthread_create(&j->thread, NULL, deflate_job, j) != 0) {
+    fclose(j->file);
+    free(j);
+    return NULL;
+  }
+  return j;
+}
+
+int hist_finish(hist_job *j, sqlite3 *db, int64_t run_id, char *err, size_t errsize) {
+  pthread_join(j->thread, NULL);
+  int ok = j->ok;
+  if (!ok && db) snprintf(err, errsize, "cannot deflate run %lld's operations (TMPDIR full?)", (long long)run_id);
+  sqlite3_stmt *ins = NULL;
+  unsigned char *buf = db && ok ? malloc(HIST_PIECE) : NULL;
+  if (db && ok) {
+    ok = buf && sqlite3_prepare_v2(db, INSERT_PIECE, -1, &ins, NULL) == SQLITE_OK && fseek(j->file, 0, SEEK_SET) == 0;
+    size_t n;
+    for (int piece = 0; ok && (n = fread(buf, 1, HIST_PIECE, j->file)) > 0; piece++) ok = store_piece(ins, run_id, piece, buf, n);
+    ok = ok && !ferror(j->file);
+    if (!ok) snprintf(err, errsize, "cannot record run %lld's operations: %s", (long long)run_id, sqlite3_errmsg(db));
+  }
+  sqlite3_finalize(ins);
+  free(buf);
+  fclose(j->file);
+  free(j);
   return ok;
 }
 
@@ -185,7 +254,7 @@ static int move_changes(sqlite3 *db, int64_t run_id) {
   sqlite3_blob *b;
   if (sqlite3_blob_open(db, "main", "sync_runs", "changes", run_id, 0, &b) != SQLITE_OK) return 0;
   sink k;
-  if (!sink_open(&k, db, run_id)) {
+  if (!sink_open(&k, db, run_id, NULL)) {
     sqlite3_blob_close(b);
     return 0;
   }

@@ -155,7 +155,10 @@ static void now_text(char *buf, size_t n) {
   strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static int64_t record_run(store *s, const run_result *r, const char *status, const uint8_t *plan_bytes, size_t plan_len) {
+/* Adds the run's row to the history; its operations too, unless
+ * `with_ops` is 0 (a thread is deflating them: hist_finish stores them). */
+static int64_t record_run(store *s, const run_result *r, const char *status, int with_ops, const uint8_t *plan_bytes,
+                          size_t plan_len) {
   json_t *counts = run_counts_json(r);
   char *counts_t = json_dumps(counts, JSON_COMPACT), *report_t = json_dumps(r->report, JSON_COMPACT);
   char now[32];
@@ -178,7 +181,7 @@ static int64_t record_run(store *s, const run_result *r, const char *status, con
     sqlite3_finalize(st);
   }
   char err[300];
-  if (id && !run_record_history(r, s, id, strcmp(status, "parked") == 0, err, sizeof err)) {
+  if (id && with_ops && !run_record_history(r, s, id, strcmp(status, "parked") == 0, err, sizeof err)) {
     fprintf(stderr, "syncvm: %s\n", err);
     id = 0;
   }
@@ -362,7 +365,7 @@ static int cmd_plan(const opts *o) {
 static int finish_apply(store *s, run_result *r, const opts *o, const uint8_t *bytes, size_t len) {
   char err[1200] = "";
   if (r->held[0]) {
-    int64_t id = record_run(s, r, "parked", bytes, len);
+    int64_t id = record_run(s, r, "parked", 1, bytes, len);
     if (!id || !store_exec(s, "COMMIT", err, sizeof err)) {
       fprintf(stderr, "syncvm: %s\nsyncvm: the run was not parked; the hub is unchanged\n", err[0] ? err : sqlite3_errmsg(s->db));
       sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -378,8 +381,13 @@ static int finish_apply(store *s, run_result *r, const opts *o, const uint8_t *b
   }
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
-  int64_t id = record_run(s, r, "applied", bytes, len);
-  if (!id || !run_apply_ops(s, r, id, NULL, NULL, err, sizeof err) || !bump_version(s) || !store_exec(s, "COMMIT", err, sizeof err)) {
+  /* The history's copy is deflated on the other core while this one
+   * applies: at a million students it is gigabytes of text. */
+  hist_job *job = hist_start(r->ops, run_history_keeps);
+  int64_t id = record_run(s, r, "applied", !job, bytes, len);
+  int ok = id && run_apply_ops(s, r, id, NULL, NULL, err, sizeof err);
+  if (job) ok = hist_finish(job, ok ? s->db : NULL, id, err, sizeof err) && ok;
+  if (!ok || !bump_version(s) || !store_exec(s, "COMMIT", err, sizeof err)) {
     fprintf(stderr, "syncvm: %s\nsyncvm: the run was rolled back; the hub is unchanged\n", err[0] ? err : sqlite3_errmsg(s->db));
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     return 1;
@@ -498,6 +506,7 @@ static json_t *load_run(store *s, const char *id, const char **status, int64_t *
   free(ops);
   if (!arr) return NULL;
   if (sqlite3_prepare_v2(s->db, "SELECT status, hub_version, report, counts, held_by FROM sync_runs WHERE run_id = ?", -1, &st, NULL) != SQLITE_OK) {
+    snprintf(err, errsize, "%s", sqlite3_errmsg(s->db));
     json_decref(arr);
     return NULL;
   }
@@ -517,6 +526,7 @@ static json_t *load_run(store *s, const char *id, const char **status, int64_t *
   }
   sqlite3_finalize(st);
   json_decref(arr);
+  if (!doc) snprintf(err, errsize, "%s", sqlite3_errmsg(s->db));
   return doc;
 }
 

@@ -135,6 +135,48 @@ int oplog_each_piece_if(oplog *l, int (*keep)(const char *text, size_t n), int (
   return put(ctx, "]", 1);
 }
 
+oplog_view oplog_view_of(oplog *l) {
+  fflush(l->f);
+  oplog_view v = {fileno(l->f), l->bytes + l->count};
+  return v;
+}
+
+/* Hands one line to put, after a separator when it is not the first. */
+static int view_line(const char *t, size_t n, int (*keep)(const char *, size_t), int (*put)(void *, const char *, size_t),
+                     void *ctx, int *first) {
+  if (keep && !keep(t, n)) return 1;
+  if ((!*first && !put(ctx, ",", 1)) || !put(ctx, t, n)) return 0;
+  *first = 0;
+  return 1;
+}
+
+int oplog_view_pieces(oplog_view v, int (*keep)(const char *text, size_t n), int (*put)(void *ctx, const char *bytes, size_t n),
+                      void *ctx) {
+  size_t cap = 1 << 20, have = 0; /* buf[0, have): the start of a line not yet whole */
+  char *buf = malloc(cap);
+  int ok = buf && put(ctx, "[", 1), first = 1;
+  uint64_t at = 0;
+  while (ok && at < v.size) {
+    if (have == cap) { /* a line longer than the buffer */
+      char *more = realloc(buf, cap * 2);
+      if (!more) break;
+      buf = more, cap *= 2;
+    }
+    size_t want = cap - have < v.size - at ? cap - have : (size_t)(v.size - at);
+    ssize_t got = pread(v.fd, buf + have, want, (off_t)at);
+    if (got <= 0) break;
+    at += (uint64_t)got;
+    size_t end = have + (size_t)got, start = 0;
+    for (char *nl; ok && (nl = memchr(buf + start, '\n', end - start)); start = (size_t)(nl - buf) + 1)
+      ok = view_line(buf + start, (size_t)(nl - buf) - start, keep, put, ctx, &first);
+    have = end - start;
+    memmove(buf, buf + start, have);
+  }
+  ok = ok && at == v.size && !have && put(ctx, "]", 1);
+  free(buf);
+  return ok;
+}
+
 static int put_file(void *ctx, const char *bytes, size_t n) { return fwrite(bytes, 1, n, ctx) == n; }
 
 /* `text` with (depth) indents after every newline: jansson's dump of a value

@@ -51,4 +51,16 @@ uint64_t oplog_array_bytes_if(oplog *l, int (*keep)(const char *text, size_t n))
 int oplog_each_piece_if(oplog *l, int (*keep)(const char *text, size_t n), int (*put)(void *ctx, const char *bytes, size_t n),
                         void *ctx);
 
+/* A finished log as another thread may read it, beside the owner's own
+ * reads: its file descriptor and length, read only with pread (never
+ * through the log's FILE).  The log must not grow while a view is read. */
+typedef struct {
+  int fd;
+  uint64_t size; /* the lines with their newlines */
+} oplog_view;
+oplog_view oplog_view_of(oplog *l); /* flushes the log's buffer */
+/* oplog_each_piece_if over a view (keep NULL: every operation). */
+int oplog_view_pieces(oplog_view v, int (*keep)(const char *text, size_t n), int (*put)(void *ctx, const char *bytes, size_t n),
+                      void *ctx);
+
 #endif

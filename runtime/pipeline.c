@@ -2106,10 +2106,10 @@ int run_from_json(json_t *doc, run_result *r, char *err, size_t errsize) {
 /* An applied run's history keeps the operations the listing shows; the
  * rest (links of new objects, snapshots, unlinks) are in sync_links once
  * applied, and were two thirds of a first sync's history. */
-static int history_keeps(const char *line, size_t n) { return listed(line, n); }
+int run_history_keeps(const char *line, size_t n) { return listed(line, n); }
 
 int run_record_history(const run_result *r, store *s, int64_t run_id, int all, char *err, size_t errsize) {
-  return hist_put(s->db, run_id, r->ops, all ? NULL : history_keeps, err, errsize);
+  return hist_put(s->db, run_id, r->ops, all ? NULL : run_history_keeps, err, errsize);
 }
 
 void run_print_stats(const run_result *r, FILE *out) {

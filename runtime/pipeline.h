@@ -73,6 +73,9 @@ int run_has_changes(const run_result *r);
  * reactivations, links to existing objects, duplicate cases).  0 and err
  * when they cannot be written. */
 int run_record_history(const run_result *r, store *s, int64_t run_id, int all, char *err, size_t errsize);
+/* Whether an applied run's history keeps this operation (a line of its
+ * oplog): for hist_start(), which deflates them beside the apply. */
+int run_history_keeps(const char *line, size_t n);
 
 /* Applies inside the caller's transaction; `keep` filters operations (NULL:
  * all).  Returns 0 with a message on failure (the caller rolls back). */
