@@ -633,8 +633,9 @@ static int keyed_step(ctx *c, sqlite3_stmt **slot, const char *sql, const char *
   return sqlite3_step(*slot);
 }
 
-/* The head of a record's content hash, as its link keeps it. */
-static uint64_t hash_head(const char *hex) { return hex ? sha256_hex_head(hex, strlen(hex)) : 0; }
+/* The head of a record's content hash (sha256_hex's digits, or "" when
+ * its spill could not be read), as its link keeps it. */
+static uint64_t hash_head(const char *hex) { return hex && *hex ? sha256_head_of_hex(hex) : 0; }
 
 /* The head a link keeps (column col of st): 0 for none. */
 static uint64_t link_head(sqlite3_stmt *st, int col) {

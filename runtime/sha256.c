@@ -160,14 +160,18 @@ void sha256_hex(const uint8_t d[32], char out[65]) {
   out[64] = 0;
 }
 
-uint64_t sha256_hex_head(const char *hex, size_t n) {
-  if (!hex || n != 64) return 0;
+uint64_t sha256_head_of_hex(const char *hex) {
   uint64_t v = 0;
-  for (size_t i = 0; i < 64; i++) {
+  for (int i = 0; i < 16 && hex[i]; i++) {
     unsigned c = (unsigned char)hex[i];
-    unsigned d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : 16;
-    if (d > 15) return 0;
-    if (i < 16) v = v << 4 | d;
+    v = v << 4 | ((c & 0xF) + (c >> 6) * 9); /* '0'-'9' and 'a'-'f' to 0-15 without a branch */
   }
   return v;
+}
+
+uint64_t sha256_hex_head(const char *hex, size_t n) {
+  if (!hex || n != 64) return 0;
+  for (size_t i = 0; i < 64; i++)
+    if (!((hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f'))) return 0;
+  return sha256_head_of_hex(hex);
 }

@@ -27,5 +27,8 @@ void sha256_hex(const uint8_t digest[32], char out[65]);
  * record's content hash so (hub schema version 5): a change that keeps
  * them is a 2^-64 chance. */
 uint64_t sha256_hex_head(const char *hex, size_t n);
+/* The same without the checks, for digests sha256_hex has written: the
+ * value of the first 16 digits (fewer when the string is shorter). */
+uint64_t sha256_head_of_hex(const char *hex);
 
 #endif
