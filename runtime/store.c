@@ -133,6 +133,12 @@ static int migrate_to_5(store *s, char *err, size_t errsize) {
   return ok;
 }
 
+/* Step i takes a hub from schema version i to i + 1, all of them in one
+ * transaction when a hub is opened. */
+typedef int (*migration)(store *s, char *err, size_t errsize);
+static const migration MIGRATIONS[] = {migrate_to_1, migrate_to_2, migrate_to_3, migrate_to_4, migrate_to_5};
+_Static_assert(sizeof MIGRATIONS / sizeof *MIGRATIONS == STORE_SCHEMA_VERSION, "one migration per schema version");
+
 static int meta_int(store *s, const char *key, int64_t *out) {
   sqlite3_stmt *st;
   *out = 0;
@@ -188,22 +194,16 @@ int store_open(store *s, const char *path, char *err, size_t errsize) {
              (long long)version, STORE_SCHEMA_VERSION);
     ok = 0;
   }
-  if (ok && version < 1) {
-    ok = migrate_to_1(s, err, errsize) &&
-         store_exec(s, "INSERT OR REPLACE INTO sync_meta VALUES ('schema_version', '1'), ('hub_version', '0')", err, errsize);
+  if (ok && version < 0) {
+    snprintf(err, errsize, "%s: the hub has schema version %lld, which no syncvm writes", path, (long long)version);
+    ok = 0;
   }
-  if (ok && version < 2)
-    ok = migrate_to_2(s, err, errsize) &&
-         store_exec(s, "UPDATE sync_meta SET value = '2' WHERE key = 'schema_version'", err, errsize);
-  if (ok && version < 3)
-    ok = migrate_to_3(s, err, errsize) &&
-         store_exec(s, "UPDATE sync_meta SET value = '3' WHERE key = 'schema_version'", err, errsize);
-  if (ok && version < 4)
-    ok = migrate_to_4(s, err, errsize) &&
-         store_exec(s, "UPDATE sync_meta SET value = '4' WHERE key = 'schema_version'", err, errsize);
-  if (ok && version < 5)
-    ok = migrate_to_5(s, err, errsize) &&
-         store_exec(s, "UPDATE sync_meta SET value = '5' WHERE key = 'schema_version'", err, errsize);
+  for (int64_t v = version; ok && v < STORE_SCHEMA_VERSION; v++) {
+    char sql[100];
+    if (v == 0) snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO sync_meta VALUES ('schema_version', '1'), ('hub_version', '0')");
+    else snprintf(sql, sizeof sql, "UPDATE sync_meta SET value = '%lld' WHERE key = 'schema_version'", (long long)v + 1);
+    ok = MIGRATIONS[v](s, err, errsize) && store_exec(s, sql, err, errsize);
+  }
   if (ok) ok = store_exec(s, "COMMIT", err, errsize);
   if (!ok) {
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);

@@ -704,6 +704,17 @@ def suite_store(binaries):
         ok("store: a damaged piece of a run's operations is an error that names the run and the piece",
            all(b.returncode == 1 and b"run 1's operations are damaged in the history (piece 0" in b.stderr for b in bad),
            " | ".join(b.stderr.decode()[-300:] for b in bad))
+    # A schema version no syncvm writes is refused, naming it, not migrated.
+    with tempfile.TemporaryDirectory() as tmp:
+        plan, hub = student_plan(binaries[0], tmp, 2), os.path.join(tmp, "hub.db")
+        subprocess.run([vm, "apply", plan, "--store", hub], cwd=tmp, capture_output=True, timeout=60)
+        db = sqlite3.connect(hub)
+        db.execute("UPDATE sync_meta SET value = '-1' WHERE key = 'schema_version'")
+        db.commit()
+        db.close()
+        p = subprocess.run([vm, "plan", plan, "--store", hub], cwd=tmp, capture_output=True, timeout=60)
+        ok("store: a hub with schema version -1 is refused, naming it",
+           p.returncode == 1 and b"the hub has schema version -1, which no syncvm writes" in p.stderr, p.stderr.decode()[-300:])
     # A parked run's operations (25 MB) are kept in several pieces; approve
     # and show read them back as a stream, and approve applies all of them.
     with tempfile.TemporaryDirectory() as tmp:
