@@ -63,7 +63,6 @@ int oplog_add_text(oplog *l, const char *text, size_t n) {
 
 int oplog_failed(const oplog *l) { return l->failed; }
 size_t oplog_count(const oplog *l) { return l->count; }
-uint64_t oplog_array_bytes(const oplog *l) { return 2 + l->bytes + (l->count ? l->count - 1 : 0); }
 
 void oplog_rewind(oplog *l) {
   fflush(l->f);
@@ -108,16 +107,6 @@ int oplog_each_piece(oplog *l, int (*put)(void *ctx, const char *bytes, size_t n
   }
   free(block);
   return ok && !left;
-}
-
-uint64_t oplog_array_bytes_if(oplog *l, int (*keep)(const char *text, size_t n)) {
-  uint64_t bytes = 0, count = 0;
-  const char *t;
-  size_t n;
-  oplog_rewind(l);
-  while ((t = next_line(l, &n)))
-    if (keep(t, n)) bytes += n, count++;
-  return 2 + bytes + (count ? count - 1 : 0);
 }
 
 int oplog_each_piece_if(oplog *l, int (*keep)(const char *text, size_t n), int (*put)(void *ctx, const char *bytes, size_t n),

@@ -27,8 +27,6 @@ int oplog_add(oplog *l, json_t *op);
 int oplog_add_text(oplog *l, const char *text, size_t n);
 int oplog_failed(const oplog *l);
 size_t oplog_count(const oplog *l);
-/* Bytes of the compact JSON array "[op,op,...]" the operations make. */
-uint64_t oplog_array_bytes(const oplog *l);
 
 /* Reading: oplog_rewind(), then oplog_next() until it returns NULL.  Each
  * operation is a new reference the caller releases.  One reader at a time. */
@@ -45,9 +43,8 @@ int oplog_write_array(oplog *l, FILE *out, size_t flags, int depth);
 /* The compact array in pieces, for writers that take text a piece at a time
  * (an SQLite blob): calls put(ctx, bytes, n) in order; 0 when put fails. */
 int oplog_each_piece(oplog *l, int (*put)(void *ctx, const char *bytes, size_t n), void *ctx);
-/* The same two for the compact array of only the operations keep(text, n)
- * accepts (the bytes: one read of the log). */
-uint64_t oplog_array_bytes_if(oplog *l, int (*keep)(const char *text, size_t n));
+/* The same for the compact array of only the operations keep(text, n)
+ * accepts. */
 int oplog_each_piece_if(oplog *l, int (*keep)(const char *text, size_t n), int (*put)(void *ctx, const char *bytes, size_t n),
                         void *ctx);
 
