@@ -208,9 +208,13 @@ hist_src *hist_open(sqlite3 *db, int64_t run_id, char *err, size_t errsize) {
     return NULL;
   }
   sqlite3_bind_int64(h->st, 1, run_id);
-  if (!next_piece(h)) {
-    snprintf(err, errsize, "run %lld's operations were not kept in the history (over 1 GB of them, recorded by an older syncvm)",
-             (long long)run_id);
+  int none = sqlite3_step(h->st) == SQLITE_DONE; /* no piece at all (else the first must be piece 0) */
+  sqlite3_reset(h->st);
+  if (none || !next_piece(h)) {
+    if (none)
+      snprintf(err, errsize, "run %lld's operations were not kept in the history (over 1 GB of them, recorded by an older syncvm)",
+               (long long)run_id);
+    else snprintf(err, errsize, "%s", h->why);
     hist_close(h);
     return NULL;
   }

@@ -138,6 +138,11 @@ int main(void) {
   t = read_back(db, 2, 1 << 16);
   check(strcmp(t.buf, "error: run 2's operations are damaged in the history (piece 1: missing)") == 0, "a missing piece", detail(&t));
   free(t.buf);
+  exec(db, "DELETE FROM sync_run_ops WHERE run_id = 2 AND piece = 0");
+  t = read_back(db, 2, 1 << 16);
+  check(strcmp(t.buf, "error: run 2's operations are damaged in the history (piece 0: missing)") == 0,
+        "the first piece missing is damage, not a run that kept none", detail(&t));
+  free(t.buf);
   exec(db, "INSERT INTO sync_run_ops SELECT 4, piece, data FROM sync_run_ops WHERE run_id = 1 AND piece = 0");
   exec(db, "UPDATE sync_run_ops SET data = CAST('not deflated' AS BLOB) WHERE run_id = 4");
   t = read_back(db, 4, 1 << 16);
