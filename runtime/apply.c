@@ -527,6 +527,8 @@ int run_apply_ops(store *s, const run_result *r, int64_t run_id, op_filter keep,
   oplog_rewind(r->ops);
   int64_t cache = pragma_int(s->db, "PRAGMA cache_size");
   set_cache(s->db, -APPLY_CACHE_KB); /* negative: in KiB; restored after */
+  store_deferred later;
+  ok = store_defer_indexes(s, &later, err, errsize);
   int e;
   while (ok && (line = oplog_next_text(r->ops, &n))) {
     if (!view_op(&a, o, line, n, &e)) continue;
@@ -536,6 +538,8 @@ int run_apply_ops(store *s, const run_result *r, int64_t run_id, op_filter keep,
     json_decref(j);
   }
   if (ok) ok = flush_link(&a, (jspan){NULL, 0});
+  if (ok) ok = store_remake_indexes(s, &later, err, errsize);
+  store_deferred_free(&later);
   set_cache(s->db, cache);
   free(o);
   free(a.pv);

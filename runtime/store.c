@@ -238,6 +238,67 @@ int store_bulk_begin(store *s) {
 
 void store_bulk_end(store *s) { journal_is(s, "PRAGMA journal_mode=WAL", "wal"); }
 
+/* 1 when `table` has no row. */
+static int table_empty(store *s, const char *table) {
+  char *sql = sqlite3_mprintf("SELECT 1 FROM \"%w\" LIMIT 1", table);
+  sqlite3_stmt *st;
+  int prepared = sql && sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK;
+  sqlite3_free(sql);
+  if (!prepared) return 0;
+  int empty = sqlite3_step(st) == SQLITE_DONE;
+  sqlite3_finalize(st);
+  return empty;
+}
+
+int store_defer_indexes(store *s, store_deferred *d, char *err, size_t errsize) {
+  memset(d, 0, sizeof *d);
+  err[0] = '\0';
+  sqlite3_stmt *st;
+  /* sql IS NULL: an index SQLite made for a UNIQUE or PRIMARY KEY, which
+   * cannot be dropped (and, for sync_links, is the table itself). */
+  if (sqlite3_prepare_v2(s->db,
+                         "SELECT tbl_name, name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+                         " AND (substr(tbl_name, 1, 4) = 'hub_' OR tbl_name = 'sync_links') ORDER BY name",
+                         -1, &st, NULL) != SQLITE_OK) {
+    snprintf(err, errsize, "%s: %s", s->path, sqlite3_errmsg(s->db));
+    return 0;
+  }
+  int ok = 1;
+  while (ok && sqlite3_step(st) == SQLITE_ROW) {
+    if (!table_empty(s, (const char *)sqlite3_column_text(st, 0))) continue;
+    struct store_index *ix = realloc(d->ix, (size_t)(d->n + 1) * sizeof *ix);
+    ok = ix != NULL;
+    if (!ok) break;
+    d->ix = ix;
+    ix[d->n].name = strdup((const char *)sqlite3_column_text(st, 1));
+    ix[d->n].sql = strdup((const char *)sqlite3_column_text(st, 2));
+    ok = ix[d->n].name && ix[d->n].sql;
+    d->n++;
+  }
+  sqlite3_finalize(st);
+  if (!ok) snprintf(err, errsize, "out of memory");
+  for (int i = 0; ok && i < d->n; i++) {
+    char *sql = sqlite3_mprintf("DROP INDEX \"%w\"", d->ix[i].name);
+    ok = sql && store_exec(s, sql, err, errsize);
+    sqlite3_free(sql);
+  }
+  if (!ok) store_deferred_free(d);
+  return ok;
+}
+
+int store_remake_indexes(store *s, store_deferred *d, char *err, size_t errsize) {
+  int ok = 1;
+  for (int i = 0; ok && i < d->n; i++) ok = store_exec(s, d->ix[i].sql, err, errsize);
+  store_deferred_free(d);
+  return ok;
+}
+
+void store_deferred_free(store_deferred *d) {
+  for (int i = 0; i < d->n; i++) free(d->ix[i].name), free(d->ix[i].sql);
+  free(d->ix);
+  memset(d, 0, sizeof *d);
+}
+
 void store_close(store *s) {
   if (s->db) sqlite3_close(s->db);
   s->db = NULL;

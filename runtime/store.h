@@ -38,6 +38,23 @@ void store_close(store *s);
  * hub has been applied to, or another connection has it open. */
 int store_bulk_begin(store *s);
 void store_bulk_end(store *s);
+/* Filling an empty table row by row would insert each row into every index
+ * of the table at a random place, each insert a descent of the index's
+ * B-tree; an index made once the table is full sorts its keys once.
+ * store_defer_indexes drops the secondary indexes of every empty hub table
+ * and of sync_links (if empty), keeping their SQL; store_remake_indexes
+ * makes them again.  Both inside the caller's write transaction, so a run
+ * that fails rolls the drop back with everything else.  0 and a message on
+ * failure. */
+typedef struct {
+  struct store_index {
+    char *name, *sql; /* the CREATE INDEX statement */
+  } *ix;
+  int n;
+} store_deferred;
+int store_defer_indexes(store *s, store_deferred *d, char *err, size_t errsize);
+int store_remake_indexes(store *s, store_deferred *d, char *err, size_t errsize);
+void store_deferred_free(store_deferred *d);
 int store_exec(store *s, const char *sql, char *err, size_t errsize);
 int64_t store_hub_version(store *s);
 /* The SQL column type of a schema type. */

@@ -704,6 +704,31 @@ def suite_store(binaries):
         ok("store: a damaged piece of a run's operations is an error that names the run and the piece",
            all(b.returncode == 1 and b"run 1's operations are damaged in the history (piece 0" in b.stderr for b in bad),
            " | ".join(b.stderr.decode()[-300:] for b in bad))
+    # A first apply makes the indexes of the tables it fills after their rows
+    # (store_defer_indexes): the hub ends with the same indexes, a reader's
+    # own among them, each whole and used; a table not empty keeps its own.
+    with tempfile.TemporaryDirectory() as tmp:
+        plan, hub = student_plan(binaries[0], tmp, 500), os.path.join(tmp, "hub.db")
+        subprocess.run([vm, "plan", plan, "--store", hub], cwd=tmp, capture_output=True, timeout=60)
+        db = sqlite3.connect(hub)
+        db.execute("CREATE INDEX reader_last ON hub_student(last_name, first_name)")
+        db.execute("INSERT INTO hub_class (sis_id, title) VALUES ('C-1', 'kept')")
+        db.commit()
+        before = sorted(db.execute("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index'").fetchall())
+        db.close()
+        p = subprocess.run([vm, "apply", plan, "--store", hub], cwd=tmp, capture_output=True, timeout=60)
+        db = sqlite3.connect(hub)
+        after = sorted(db.execute("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index'").fetchall())
+        integrity = db.execute("PRAGMA integrity_check").fetchone()[0]
+        used = " ".join(r[-1] for r in db.execute("EXPLAIN QUERY PLAN SELECT hub_id FROM hub_student WHERE last_name = 'L7'"))
+        found = db.execute("SELECT sis_id FROM hub_student WHERE last_name = 'L7'").fetchall()
+        by_sis = db.execute("SELECT count(*) FROM hub_student INDEXED BY hub_student_sis WHERE sis_id >= ''").fetchone()[0]
+        links = db.execute("SELECT count(*) FROM sync_links INDEXED BY sync_links_hub WHERE entity = 'student'").fetchone()[0]
+        db.close()
+        ok("store: a first apply leaves the hub with the indexes it had, a reader's own among them, whole and used",
+           p.returncode == 0 and after == before and integrity == "ok" and "reader_last" in used
+           and found == [("S-7",)] and by_sis == 500 and links == 500 and any(r[0] == "reader_last" for r in after),
+           f"{p.stderr.decode()[-300:]} {before} {after} {integrity} {used} {found} {by_sis} {links}")
     # A schema version no syncvm writes is refused, naming it, not migrated.
     with tempfile.TemporaryDirectory() as tmp:
         plan, hub = student_plan(binaries[0], tmp, 2), os.path.join(tmp, "hub.db")
@@ -837,7 +862,12 @@ def suite_crash(binaries):
                 details.append(f"kill {i}: the next apply failed: {p.stderr.decode()[:300]}")
         ok("crash: 50 SIGKILLs during apply leave the hub before or after, intact", bad == 0, "\n".join(details[:10]))
         # The first apply into a new hub goes through a rollback journal
-        # (store_bulk_begin): killed, the hub is still empty and whole.
+        # (store_bulk_begin) and makes its indexes after its rows
+        # (store_defer_indexes): killed, the hub is still empty and whole,
+        # with every index.
+        db = sqlite3.connect(hub)
+        all_indexes = sorted(db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index'").fetchall())
+        db.close()
         bad = 0
         details = []
         for i in range(12):
@@ -863,6 +893,12 @@ def suite_crash(binaries):
                 elif ver == 0 and h != hash(((), (0,))):
                     bad += 1
                     details.append(f"first-apply kill {i}: version 0 with rows")
+                db = sqlite3.connect(hub)
+                indexes = sorted(db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index'").fetchall())
+                db.close()
+                if indexes != all_indexes:
+                    bad += 1
+                    details.append(f"first-apply kill {i}: indexes {indexes}")
             p = apply(0)
             db = sqlite3.connect(hub)
             mode = db.execute("PRAGMA journal_mode").fetchone()[0]
