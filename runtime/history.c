@@ -132,7 +132,7 @@ static void *deflate_job(void *vp) {
 
 hist_job *hist_start(oplog *ops, int (*keep)(const char *text, size_t n)) {
   hist_job *j = calloc(1, sizeof *j);
-  if (!j || !(j->file = scratch_file("history"))) {
+  if (!j || !(j->file = scratch_file("history", NULL))) {
     free(j);
     return NULL;
   }

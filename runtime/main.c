@@ -37,6 +37,8 @@
 #include "runfile.h"
 #include "store.h"
 
+#define RUNFILE_IOBUF (1 << 20) /* the stdio buffer of a run file written by plan -o */
+
 typedef struct {
   const char *store_path;
   int json, summary, trace, stats;
@@ -344,8 +346,11 @@ static int cmd_plan(const opts *o) {
     print_result(&r, o);
     if (o->out) {
       FILE *f = fopen(o->out, "w");
+      char *iobuf = malloc(RUNFILE_IOBUF); /* stdio's own is a page: a write call per 4 KB */
+      if (f && iobuf) setvbuf(f, iobuf, _IOFBF, RUNFILE_IOBUF);
       int wrote = f && run_write_json(&r, f, JSON_COMPACT, NULL);
       if (f && fclose(f) != 0) wrote = 0;
+      free(iobuf);
       if (!wrote) {
         fprintf(stderr, "syncvm: cannot write %s\n", o->out);
         rc = 1;

@@ -15,6 +15,7 @@
 
 struct oplog {
   FILE *f;
+  char *iobuf; /* its stdio buffer (scratch_file) */
   size_t count;
   uint64_t bytes;  /* of the lines, without their newlines */
   int failed, reading;
@@ -23,16 +24,24 @@ struct oplog {
 };
 
 oplog *oplog_new(void) {
-  FILE *f = scratch_file("ops");
+  char *iobuf;
+  FILE *f = scratch_file("ops", &iobuf);
   if (!f) return NULL;
   oplog *l = calloc(1, sizeof *l);
+  if (!l) {
+    fclose(f);
+    free(iobuf);
+    return NULL;
+  }
   l->f = f;
+  l->iobuf = iobuf;
   return l;
 }
 
 void oplog_free(oplog *l) {
   if (!l) return;
   fclose(l->f);
+  free(l->iobuf); /* after fclose, which flushes through it */
   free(l->line);
   free(l);
 }

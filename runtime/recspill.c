@@ -24,6 +24,7 @@
 
 struct recspill {
   FILE *f;
+  char *iobuf;     /* its stdio buffer (scratch_file) */
   uint64_t size;   /* bytes written */
   int dirty, failed;
   uint8_t *buf;    /* one body being encoded */
@@ -34,17 +35,24 @@ struct recspill {
 };
 
 recspill *spill_new(void) {
-  FILE *f = scratch_file("records");
+  char *iobuf;
+  FILE *f = scratch_file("records", &iobuf);
   if (!f) return NULL;
   recspill *s = calloc(1, sizeof *s);
+  if (!s) {
+    fclose(f);
+    free(iobuf);
+    return NULL;
+  }
   s->f = f;
-  setvbuf(s->f, NULL, _IOFBF, 1 << 20);
+  s->iobuf = iobuf;
   return s;
 }
 
 void spill_free(recspill *s) {
   if (!s) return;
   fclose(s->f);
+  free(s->iobuf); /* after fclose, which flushes through it */
   free(s->buf);
   free(s->win);
   free(s);
