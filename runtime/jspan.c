@@ -314,3 +314,8 @@ static const char *ok_value(const char *p, const char *end, int depth) {
 int jspan_compact_ok(const char *p, size_t n) {
   return n > 0 && *p == '{' && ok_value(p, p + n, 0) == p + n;
 }
+
+size_t jspan_compact_len(const char *p, size_t avail) {
+  const char *end = avail > 0 && *p == '{' ? ok_value(p, p + avail, 0) : NULL;
+  return end ? (size_t)(end - p) : 0;
+}

@@ -53,5 +53,9 @@ int jspan_dump_sorted(jspan v, char **buf, size_t *len, size_t *cap);
  * twice (jansson keeps the last, jspan_get the first) and none escaped.  A run file's operations in this form go to the
  * oplog as they are; any other is left to jansson. */
 int jspan_compact_ok(const char *text, size_t n);
+/* The length of the object in that form that starts at text, found in the
+ * same walk that checks it; 0 when there is none within `avail` bytes (not
+ * in that form, or cut short). */
+size_t jspan_compact_len(const char *text, size_t avail);
 
 #endif

@@ -147,9 +147,15 @@ static int read_ops(reader *r, run_result *run) {
   if (peek(r) == ']') return take(r, 1), 1;
   for (;;) {
     skip_ws(r);
-    size_t n = value_length(r);
-    if (!n) return r->err[0] ? 0 : fail(r, "expected an operation");
-    if (jspan_compact_ok(r->buf + r->pos, n)) {
+    /* Most operations are in jspan's form and whole in the buffer: one walk
+     * finds the end and checks them; the rest are found and parsed apart. */
+    size_t n = jspan_compact_len(r->buf + r->pos, r->len - r->pos);
+    int compact = n > 0;
+    if (!compact) {
+      if (!(n = value_length(r))) return r->err[0] ? 0 : fail(r, "expected an operation");
+      compact = jspan_compact_ok(r->buf + r->pos, n);
+    }
+    if (compact) {
       if (!run_add_op_text(run, r->buf + r->pos, n)) return fail(r, "cannot write the run's operations to a temporary file");
     } else {
       json_t *op = parse(r, n, 0);
