@@ -2,7 +2,8 @@
  * processor's SHA extensions (when this machine has them) give, for every
  * length from 0 to 1,100 bytes and for updates split at random points,
  * exactly the digests of the portable code: every content hash already in
- * a hub was taken with one or the other. */
+ * a hub was taken with one or the other.  And the head of a digest's hex,
+ * as a link keeps it, is read only from a well-formed digest. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,12 +87,32 @@ static void test_same_both_ways(void) {
   }
 }
 
+/* The head of a digest's hex (what a link keeps): 64 lowercase hex digits
+ * give their first 16 as an integer; anything else gives 0, whichever
+ * character is wrong. */
+static void test_hex_head(void) {
+  const char *good = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+  check(sha256_hex_head(good, 64) == 0xba7816bf8f01cfeaull, "the head of a digest", good);
+  check(sha256_head_of_hex(good) == 0xba7816bf8f01cfeaull, "the head of a digest, unchecked", good);
+  check(sha256_hex_head(good, 63) == 0 && sha256_hex_head(NULL, 64) == 0, "a digest cut short", good);
+  const char bad[] = "gG/:@`\x7f\x80\xff -A";
+  char text[65], what[80];
+  for (size_t at = 0; at < 64; at++)
+    for (size_t b = 0; b < sizeof bad - 1; b++) {
+      memcpy(text, good, 65);
+      text[at] = bad[b];
+      snprintf(what, sizeof what, "0x%02x at %zu", (unsigned char)bad[b], at);
+      check(sha256_hex_head(text, 64) == 0, what, text);
+    }
+}
+
 int main(void) {
   int has = sha256_accelerated(1);
   printf("SHA extensions: %s\n", has ? "in use" : "not on this machine (the portable code is compared with itself)");
   test_vectors(0);
   test_vectors(1);
   test_same_both_ways();
+  test_hex_head();
   printf("%d passed, %d failed\n", passed, failed);
   return failed != 0;
 }
