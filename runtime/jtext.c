@@ -53,10 +53,33 @@ static size_t utf8_seq(const unsigned char *s, size_t left) {
   return count;
 }
 
+/* Eight bytes at a time: every string of every operation goes through
+ * both loops below, and nearly all of their bytes are plain ASCII. */
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+static uint64_t load8(const void *p) {
+  uint64_t w;
+  memcpy(&w, p, 8);
+  return w;
+}
+
+/* Whether any byte of w is below 0x20, or is '"' or '\\' (those jt_str
+ * escapes); bytes of 0x80 and over are never flagged. */
+static int any_escaped(uint64_t w) {
+  uint64_t quote = w ^ (ONES * '"'), backslash = w ^ (ONES * '\\'); /* 0 where the byte is one */
+  uint64_t below_space = (w - ONES * 0x20) & ~w, zero_quote = (quote - ONES) & ~quote, zero_back = (backslash - ONES) & ~backslash;
+  return ((below_space | zero_quote | zero_back) & HIGHS) != 0;
+}
+
 int jt_utf8_ok(const char *s, size_t n) {
   const unsigned char *p = (const unsigned char *)s;
   for (size_t i = 0; i < n;) {
-    if (p[i] < 0x80) { /* the common case, byte by byte */
+    if (i + 8 <= n && !(load8(p + i) & HIGHS)) { /* the common case */
+      i += 8;
+      continue;
+    }
+    if (p[i] < 0x80) {
       i++;
       continue;
     }
@@ -72,6 +95,11 @@ void jt_str(jtext *t, const char *s, size_t n) {
   char *o = t->b + t->n;
   *o++ = '"';
   for (size_t i = 0; i < n; i++) {
+    while (i + 8 <= n && !any_escaped(load8(s + i))) {
+      memcpy(o, s + i, 8);
+      o += 8, i += 8;
+    }
+    if (i == n) break;
     unsigned char c = (unsigned char)s[i];
     if (c >= 0x20 && c != '"' && c != '\\') {
       *o++ = (char)c;
