@@ -178,7 +178,12 @@ typedef struct {
   int order[ENT__COUNT][MAX_ATTRS];  /* attributes sorted by name: the record text's key order */
   jtext text;                        /* record_hash's buffer, reused */
   int nattrs[ENT__COUNT];
+  struct {
+    int first_name, last_name, name, title, status, school; /* -1: the entity has none */
+  } slot[ENT__COUNT]; /* found once: every operation's label and merge asks for them */
   jtext jt, jt2;                         /* an operation's text, and a text it holds as a string */
+  const char *only_by;                   /* the source whose "only source" provenance text is... */
+  char only_text[300];                   /* ...this */
 } ctx;
 
 /* ---- values <-> JSON ---------------------------------------------------------- */
@@ -265,7 +270,7 @@ static const char *str_of(arena *a, value v) {
 /* "Ada Lovelace" for people, the title or name otherwise, else the id (in
  * the scratch arena: it goes into an operation and is forgotten). */
 static const char *label_of(ctx *c, int entity, const value *attrs, const char *sid) {
-  int f = attr_index(c, entity, "first_name"), l = attr_index(c, entity, "last_name");
+  int f = c->slot[entity].first_name, l = c->slot[entity].last_name;
   if (f >= 0 && l >= 0 && (attrs[f].kind != V_NULL || attrs[l].kind != V_NULL)) {
     const char *fs = attrs[f].kind == V_NULL ? "" : str_of(&c->tmp, attrs[f]);
     const char *ls = attrs[l].kind == V_NULL ? "" : str_of(&c->tmp, attrs[l]);
@@ -274,11 +279,9 @@ static const char *label_of(ctx *c, int entity, const value *attrs, const char *
     snprintf(b, n, "%s%s%s", fs, *fs && *ls ? " " : "", ls);
     return b;
   }
-  static const char *const keys[] = {"name", "title", NULL};
-  for (int k = 0; keys[k]; k++) {
-    int i = attr_index(c, entity, keys[k]);
-    if (i >= 0 && attrs[i].kind != V_NULL) return str_of(&c->tmp, attrs[i]);
-  }
+  const int slots[] = {c->slot[entity].name, c->slot[entity].title};
+  for (int k = 0; k < 2; k++)
+    if (slots[k] >= 0 && attrs[slots[k]].kind != V_NULL) return str_of(&c->tmp, attrs[slots[k]]);
   return sid ? sid : "";
 }
 
@@ -1161,7 +1164,7 @@ static void merge_values(ctx *c, int e, const uint32_t *members, size_t nm, valu
       }
     }
   }
-  int status = attr_index(c, e, "status");
+  int status = c->slot[e].status;
   if (status >= 0 && m->v[status].kind == V_NULL) m->v[status] = v_str("active", 6), m->assigned[status] = 1;
 }
 
@@ -1180,9 +1183,11 @@ static void put_provenance(ctx *c, jtext *t, int e, const merged_obj *m, int sor
     }
   jt_open(t, '{');
   if (single && only) { /* one source gave everything: one entry, not one per attribute */
-    char text[300];
-    snprintf(text, sizeof text, "%s, the only source that gives it", only);
-    jt_mstr(t, "*", text);
+    if (only != c->only_by) { /* most records in a row have the same one */
+      snprintf(c->only_text, sizeof c->only_text, "%s, the only source that gives it", only);
+      c->only_by = only;
+    }
+    jt_mstr(t, "*", c->only_text);
     jt_close(t, '}');
     return;
   }
@@ -1245,7 +1250,7 @@ static void emit_update(ctx *c, int e, int64_t hub_id, const char *sid, const me
     c->r->counts[e][CNT_UNCHANGED]++;
     return;
   }
-  int status = attr_index(c, e, "status");
+  int status = c->slot[e].status;
   int back = status >= 0 && is_word(cur[status], "inactive") && is_word(m->v[status], "active");
   jtext *t = &c->jt;
   put_head(c, t, back ? "reactivate" : "update", e, "hub_id", hub_id, m, sid);
@@ -1263,7 +1268,7 @@ static void emit_update(ctx *c, int e, int64_t hub_id, const char *sid, const me
   }
   jt_key(t, "provenance");
   put_provenance(c, t, e, m, 0);
-  int sc = attr_index(c, e, "school");
+  int sc = c->slot[e].school;
   if (sc >= 0 && m->v[sc].kind == V_STR) rectext_member(t, "school", m->v[sc]);
   jt_close(t, '}');
   op_text(c, t, 1);
@@ -1607,7 +1612,7 @@ static void remove_link(ctx *c, uint32_t s, int e, int bulk, const char *sid, in
   if (c->delta[s][e] ? !map_get(&c->deleted, id_key(&c->tmp, s, e, sid), &at) : !bulk) return;
   value cur[MAX_ATTRS];
   load_hub(c, e, hub, cur);
-  int sc = attr_index(c, e, "school");
+  int sc = c->slot[e].school;
   json_t *o = json_object();
   if (sc >= 0 && cur[sc].kind == V_STR) json_object_set_new(o, "school", to_json(cur[sc])); /* for approve --school */
   json_object_set_new(o, "op", json_string("unlink"));
@@ -1635,7 +1640,7 @@ static void remove_link(ctx *c, uint32_t s, int e, int bulk, const char *sid, in
     sqlite3_finalize(q);
   }
   if (others) return;
-  int status = attr_index(c, e, "status");
+  int status = c->slot[e].status;
   if (status >= 0 && cur[status].kind == V_STR && cur[status].len == 8 && !memcmp(cur[status].u.s, "inactive", 8)) return;
   if (!first_deactivation(c, e, hub)) return;
   const char *label = label_of(c, e, cur, sid);
@@ -1833,6 +1838,9 @@ int run_compute(const plan *p, const uint8_t *plan_bytes, size_t plan_len, store
   for (int e = 0; e < ENT__COUNT; e++) {
     c->nattrs[e] = plan_entity_attrs(p, e, c->names[e], c->types[e], MAX_ATTRS);
     rectext_sort_names(c->names[e], c->nattrs[e], c->order[e]);
+    c->slot[e].first_name = attr_index(c, e, "first_name"), c->slot[e].last_name = attr_index(c, e, "last_name");
+    c->slot[e].name = attr_index(c, e, "name"), c->slot[e].title = attr_index(c, e, "title");
+    c->slot[e].status = attr_index(c, e, "status"), c->slot[e].school = attr_index(c, e, "school");
   }
   /* One read transaction (unless the caller's write one is open): one
    * consistent view of the hub, and no lock taken per lookup. */
