@@ -27,6 +27,8 @@ typedef struct {
   size_t deccap;
   char *txt;          /* a dumped object */
   size_t txtlen, txtcap;
+  char *prov;         /* a decoded provenance, bound where it is until the step */
+  size_t provcap;
   int uncached;       /* the statement last prepared is not in the cache (step_done finalizes it) */
   struct op_view *pv; /* a link waiting for its record's snapshot (hold_link), when pending */
   char *pline;        /* that link's line, which pv points into */
@@ -126,18 +128,29 @@ static int step_done(applier *a, sqlite3_stmt *st) {
   int rc = sqlite3_step(st);
   int ok = rc == SQLITE_DONE || rc == SQLITE_ROW;
   if (!ok) snprintf(a->err, a->errsize, "%s: %s", a->s->path, sqlite3_errmsg(a->s->db));
-  if (a->uncached) sqlite3_finalize(st);
-  else sqlite3_reset(st);
+  if (a->uncached) {
+    sqlite3_finalize(st);
+  } else {
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st); /* strings are bound where they lie (bind_span): none may outlive its line */
+  }
   return ok;
 }
 
 /* ---- values --------------------------------------------------------------------------------- */
 
 /* Binds a JSON value as jansson's value would have been: absent, null and
- * objects as NULL, arrays as their compact text. */
+ * objects as NULL, arrays as their compact text.  A string without escapes
+ * (nearly all) and an array are bound as they lie in the operation's line,
+ * which outlives the step: SQLite copying each into a buffer of its own was
+ * a malloc, a copy and a free per column of every row. */
 static void bind_span(applier *a, sqlite3_stmt *st, int i, jspan v) {
   switch (jspan_type(v)) {
     case JS_STRING: {
+      if (v.n >= 2 && !memchr(v.p + 1, '\\', v.n - 2)) {
+        sqlite3_bind_text(st, i, v.p + 1, (int)v.n - 2, SQLITE_STATIC);
+        break;
+      }
       long n = jspan_str(v, &a->dec, &a->deccap);
       sqlite3_bind_text(st, i, a->dec, (int)n, SQLITE_TRANSIENT);
       break;
@@ -146,7 +159,7 @@ static void bind_span(applier *a, sqlite3_stmt *st, int i, jspan v) {
     case JS_REAL: sqlite3_bind_double(st, i, jspan_real(v)); break;
     case JS_TRUE: sqlite3_bind_int64(st, i, 1); break;
     case JS_FALSE: sqlite3_bind_int64(st, i, 0); break;
-    case JS_ARRAY: sqlite3_bind_text(st, i, v.p, (int)v.n, SQLITE_TRANSIENT); break; /* the line is the compact dump */
+    case JS_ARRAY: sqlite3_bind_text(st, i, v.p, (int)v.n, SQLITE_STATIC); break; /* the line is the compact dump */
     default: sqlite3_bind_null(st, i); break;
   }
 }
@@ -272,8 +285,8 @@ static int write_attrs(applier *a, int entity, int64_t hub_id, jspan set, jspan 
   }
   for (int i = 0; i < nb; i++) bind_span(a, st, i + 3, vals[i]);
   if (jspan_type(prov) == JS_STRING) {
-    jspan_str(prov, &a->dec, &a->deccap);
-    sqlite3_bind_text(st, nb + 3, a->dec, -1, SQLITE_TRANSIENT); /* as json_string_value: up to a NUL */
+    jspan_str(prov, &a->prov, &a->provcap);
+    sqlite3_bind_text(st, nb + 3, a->prov, -1, SQLITE_STATIC); /* as json_string_value: up to a NUL */
   } else {
     sqlite3_bind_text(st, nb + 3, dump_sorted(a, prov), -1, SQLITE_TRANSIENT);
   }
@@ -517,7 +530,7 @@ static void set_cache(sqlite3 *db, int64_t size) {
 }
 
 int run_apply_ops(store *s, const run_result *r, int64_t run_id, op_filter keep, void *fctx, char *err, size_t errsize) {
-  applier a = {s, err, errsize, NULL, 0, NULL, 0, 0, 0, malloc(sizeof(op_view)), NULL, 0, 0, 0};
+  applier a = {.s = s, .err = err, .errsize = errsize, .pv = malloc(sizeof(op_view))};
   tmp_map tm = {NULL, 0, oplog_count(r->ops)};
   json_t *skipped = json_object();
   op_view *o = malloc(sizeof *o);
@@ -547,6 +560,7 @@ int run_apply_ops(store *s, const run_result *r, int64_t run_id, op_filter keep,
   free(tm.hub);
   free(a.dec);
   free(a.txt);
+  free(a.prov);
   json_decref(skipped);
   free_stmt_cache(); /* the caller commits or rolls back next: no statement may stay open */
   return ok;
