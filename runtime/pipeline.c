@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "feed.h"
+#include "feedpipe.h"
 #include "history.h"
 #include "jtext.h"
 #include "opcodes.h"
@@ -377,6 +378,15 @@ static const char *rule_text(ctx *c, arena *a, const plan_unit *u, uint32_t rule
   return b;
 }
 
+/* The next record of a feed, from its pipe or (pipe NULL) read here into own. */
+static int next_record(feed *f, feedpipe *pipe, value *own, value **row, const char **where, int *deleted, arena *a, char *err,
+                       size_t errsize) {
+  if (pipe) return fpipe_next(pipe, row, where, deleted, err, errsize);
+  int rc = feed_next(f, own, a, err, errsize);
+  *row = own, *where = feed_where(f), *deleted = feed_deleted(f);
+  return rc;
+}
+
 static int fetch_unit(ctx *c, vm *v, uint32_t ui) {
   const plan *p = c->p;
   const plan_unit *u = &p->units[ui];
@@ -396,8 +406,13 @@ static int fetch_unit(ctx *c, vm *v, uint32_t ui) {
   warn_ctx wc = {c, NULL, u->source, e};
   v->warn = on_warning;
   v->warn_ctx = &wc;
-  int rc, ok = 1;
-  while ((rc = feed_next(f, fields, &v->ar, err, sizeof err)) != FEED_END) {
+  int rc, ok = 1, deleted;
+  /* Read on the other core, a batch ahead (feedpipe.h); on this one when
+   * no thread can be had.  t_read is then the time spent waiting for it. */
+  feedpipe *pipe = fpipe_start(f, (int)u->nfields);
+  value *row;
+  const char *where;
+  while ((rc = next_record(f, pipe, fields, &row, &where, &deleted, &v->ar, err, sizeof err)) != FEED_END) {
     double t1 = now_s();
     c->r->t_read += t1 - t0;
     c->r->records++;
@@ -406,15 +421,15 @@ static int fetch_unit(ctx *c, vm *v, uint32_t ui) {
       ok = 0;
       break;
     }
-    wc.where = feed_where(f);
+    wc.where = where;
     c->sent[u->source][e]++;
     for (int i = 0; i < MAX_ATTRS; i++) attrs[i] = v_null();
     vm_result res;
-    if (u->map_block != PLAN_NONE) vm_run(v, u->map_block, fields, attrs, &res);
+    if (u->map_block != PLAN_NONE) vm_run(v, u->map_block, row, attrs, &res);
     /* The id reports name: the record's sis_id as the hub will know it. */
     const char *sid = attrs[id_slot].kind == V_NULL ? NULL
                       : str_of(&v->ar, e == ENT_school ? attrs[id_slot] : prefixed(&v->ar, prefix, attrs[id_slot]));
-    if (feed_deleted(f)) { /* a OneRoster delta deletion: the record is gone */
+    if (deleted) { /* a OneRoster delta deletion: the record is gone */
       if (sid) map_put(&c->deleted, id_key(&c->ar, u->source, e, sid), 1);
       vm_reset_record(v);
       continue;
@@ -433,7 +448,7 @@ static int fetch_unit(ctx *c, vm *v, uint32_t ui) {
       attrs[school_slot] = code;
     }
     if (u->filter_block != PLAN_NONE) {
-      vm_run(v, u->filter_block, fields, attrs, &res);
+      vm_run(v, u->filter_block, row, attrs, &res);
       if (res.outcome == VM_DROPPED) {
         c->r->counts[e][CNT_DROPPED]++;
         report(c, "dropped", e, u->source, sid, wc.where, "%s", rule_text(c, &v->ar, u, res.rule));
@@ -443,7 +458,7 @@ static int fetch_unit(ctx *c, vm *v, uint32_t ui) {
     }
     int reported = 0;
     if (u->require_block != PLAN_NONE) {
-      vm_run(v, u->require_block, fields, attrs, &res);
+      vm_run(v, u->require_block, row, attrs, &res);
       if (res.outcome == VM_SKIPPED) {
         c->r->counts[e][CNT_SKIPPED]++;
         report(c, "skipped", e, u->source, sid, wc.where, "%s is missing (%s)", c->names[e][res.attr],
@@ -488,6 +503,7 @@ static int fetch_unit(ctx *c, vm *v, uint32_t ui) {
     t0 = now_s();
     c->r->t_map += t0 - t1;
   }
+  fpipe_stop(pipe);
   if (ok) c->fed[u->source][e] = 1;
   if (ok && feed_is_delta(f)) c->delta[u->source][e] = 1;
   free(fields);

@@ -911,6 +911,51 @@ def suite_crash(binaries):
            "\n".join(details[:10]))
 
 
+def suite_batches(binaries):
+    """Each feed is read a batch of 1,024 records ahead, on a second thread
+    (runtime/feedpipe.c).  A bad row as the last record of a batch, as the
+    first of the next, and deep in a file fails the run with the message
+    naming its line, as the same row does on line 2, and applies nothing;
+    every record of a file of several batches is read, in order, each
+    report naming its own line."""
+    import sqlite3
+    for b in binaries:
+        tag = "" if b == binaries[0] else " [san]"
+        vmb = os.path.abspath(b.replace("syncc", "syncvm"))
+        with tempfile.TemporaryDirectory() as tmp:
+            plan, hub = student_plan(b, tmp, 1), os.path.join(tmp, "hub.db")
+
+            def write(rows, bad=None, blank=()):
+                with open(os.path.join(tmp, "students.csv"), "w") as f:
+                    f.write("id,first,last\n")
+                    for i in range(rows):
+                        if i == bad:
+                            f.write(f"{i},F{i},L{i},extra\n")
+                        else:
+                            f.write(f"{'' if i in blank else i},F{i},L{i}\n")
+
+            for bad in (0, 1023, 1024, 2047, 2048, 4321):
+                write(5000, bad=bad)
+                p = subprocess.run([vmb, "apply", plan, "--store", hub], cwd=tmp, capture_output=True, timeout=120)
+                db = sqlite3.connect(hub)
+                rows = db.execute("SELECT count(*) FROM hub_student").fetchone()[0]
+                db.close()
+                line = bad + 2
+                ok(f"batches: a bad row as record {bad} fails the run, naming line {line}{tag}",
+                   p.returncode == 1 and f"students.csv:{line}: the row has 4 fields but the header has 3".encode() in p.stderr
+                   and b"nothing was applied" in p.stderr and rows == 0, f"{p.returncode} {p.stderr.decode()[-300:]} {rows}")
+            blank = (5, 1023, 1024, 3070, 4999)
+            write(5000, blank=blank)
+            p = subprocess.run([vmb, "plan", plan, "--store", hub, "--json"], cwd=tmp, capture_output=True, timeout=120)
+            out = json.loads(p.stdout or b"{}")
+            wheres = [r["where"] for r in out.get("report", [])]
+            creates = [o["sid"] for o in out.get("ops", []) if o.get("op") == "create"]
+            want = [f"S-{i}" for i in range(5000) if i not in blank]
+            ok(f"batches: 5,000 records in five batches are all read, in order, each report naming its own line{tag}",
+               p.returncode == 2 and wheres == [f"students.csv:{i + 2}" for i in blank] and creates == want,
+               f"{p.returncode} {wheres} {len(creates)} {p.stderr.decode()[-300:]}")
+
+
 def suite_writer(binaries):
     """One writer at a time: while another connection holds the hub's write
     lock, apply waits (SYNC_BUSY_MS) and then fails with a clear message,
@@ -976,7 +1021,7 @@ def main():
     binaries = [args.syncc] + ([args.san_syncc] if args.san_syncc else [])
     suites = [("ok", suite_ok), ("errors", suite_errors), ("fmt", suite_fmt), ("torture", suite_torture),
               ("cli", suite_cli), ("docs", suite_docs), ("unit", suite_unit),
-              ("plan", suite_plan), ("scenarios", suite_scenarios), ("connectors", suite_connectors), ("runfile", suite_runfile), ("unchanged", suite_unchanged), ("store", suite_store), ("crash", suite_crash), ("writer", suite_writer), ("bench", suite_bench),
+              ("plan", suite_plan), ("scenarios", suite_scenarios), ("connectors", suite_connectors), ("runfile", suite_runfile), ("unchanged", suite_unchanged), ("store", suite_store), ("crash", suite_crash), ("batches", suite_batches), ("writer", suite_writer), ("bench", suite_bench),
               ("fuzz", suite_fuzz)]
     for name, fn in suites:
         if args.only and name not in args.only.split(","):
