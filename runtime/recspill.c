@@ -196,19 +196,22 @@ static uint32_t fp_tag(uint64_t h) {
 
 static void put_tag(fpmap *m, uint32_t t, uint32_t v) {
   size_t i = (size_t)t & (m->cap - 1);
-  while (m->slot[i].tag) i = (i + 1) & (m->cap - 1);
-  m->slot[i] = (fp_slot){t, v};
+  while (m->h[i]) i = (i + 1) & (m->cap - 1);
+  m->h[i] = t;
+  m->v[i] = v;
   m->n++;
 }
 
 static void fp_grow(fpmap *m) {
   fpmap old = *m;
   m->cap = old.cap ? old.cap * 2 : 1024;
-  m->slot = calloc(m->cap, sizeof *m->slot);
+  m->h = calloc(m->cap, sizeof *m->h);
+  m->v = malloc(m->cap * sizeof *m->v);
   m->n = 0;
   for (size_t i = 0; i < old.cap; i++)
-    if (old.slot[i].tag) put_tag(m, old.slot[i].tag, old.slot[i].v);
-  free(old.slot);
+    if (old.h[i]) put_tag(m, old.h[i], old.v[i]);
+  free(old.h);
+  free(old.v);
 }
 
 /* Sized once for n entries when the count is known: growing doubles the
@@ -218,7 +221,8 @@ void fp_reserve(fpmap *m, size_t n) {
   size_t cap = 1024;
   while ((n + 1) * 4 > cap * 3) cap *= 2;
   m->cap = cap;
-  m->slot = calloc(cap, sizeof *m->slot);
+  m->h = calloc(cap, sizeof *m->h);
+  m->v = malloc(cap * sizeof *m->v);
 }
 
 /* Grows past three quarters full: every lookup's user takes the candidates
@@ -232,11 +236,11 @@ int fp_next(const fpmap *m, uint64_t h, size_t *pos, uint32_t *v) {
   if (!m->cap) return 0;
   uint32_t t = fp_tag(h);
   size_t i = *pos ? *pos - 1 : (size_t)t & (m->cap - 1);
-  while (m->slot[i].tag) {
+  while (m->h[i]) {
     size_t at = i;
     i = (i + 1) & (m->cap - 1);
-    if (m->slot[at].tag == t) {
-      *v = m->slot[at].v;
+    if (m->h[at] == t) {
+      *v = m->v[at];
       *pos = i + 1;
       return 1;
     }
@@ -245,6 +249,7 @@ int fp_next(const fpmap *m, uint64_t h, size_t *pos, uint32_t *v) {
 }
 
 void fp_free(fpmap *m) {
-  free(m->slot);
+  free(m->h);
+  free(m->v);
   memset(m, 0, sizeof *m);
 }

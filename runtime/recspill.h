@@ -37,12 +37,8 @@ int spill_get(recspill *s, uint64_t off, uint32_t len, arena *a, const char **wh
  * candidates against the real key anyway, and at ten million records the
  * table is 130 MB instead of 200. */
 typedef struct {
-  uint32_t tag; /* 0: an empty slot */
-  uint32_t v;
-} fp_slot; /* side by side: a probe touches one cache line, not two */
-
-typedef struct {
-  fp_slot *slot;
+  uint32_t *h;   /* the tag; 0: an empty slot */
+  uint32_t *v;
   size_t cap, n;
 } fpmap;
 
