@@ -117,6 +117,20 @@ build/san/syncc: $(SAN_OBJ)
 
 san: deps build/san/syncc
 
+# syncvm built with clang under ThreadSanitizer, for suite threads (the
+# feeds read ahead and the history deflated on a second thread); the
+# suites find syncvm beside syncc, so build/tsan/syncc is the plain one.
+TSAN_FLAGS := -O1 -g -fsanitize=thread
+
+build/tsan/syncvm: runtime/main.c $(RUNTIME_SRC) $(HEADERS)
+	@mkdir -p build/tsan
+	@echo "  TSANCC  $@"
+	$(Q)$(SAN_CC) $(ALL_CFLAGS) $(TSAN_FLAGS) -o $@ runtime/main.c $(RUNTIME_SRC) $(LIBS)
+
+build/tsan/syncc: build/syncc
+	@mkdir -p build/tsan
+	$(Q)ln -sf ../syncc $@
+
 # Unit-test programs (tests/unit/test_*.c), each built normally and with
 # the sanitizers; tests/run.py runs every one of them.
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
@@ -211,7 +225,7 @@ build/test/small.plan: tests/plans/small.sync build/syncc
 unit: deps $(UNIT_BINS) build/test/small.plan
 
 test: deps build/syncc build/san/syncc build/syncvm build/san/syncvm $(UNIT_BINS) build/test/small.plan build/fuzz/fuzz_parse build/fuzz/fuzz_plan build/fuzz/fuzz_runfile build/fuzz/corpus \
-      build/bench/jparse build/bench/maxrss
+      build/bench/jparse build/bench/maxrss build/tsan/syncvm build/tsan/syncc
 	@python3 tests/run.py --syncc build/syncc --san-syncc build/san/syncc
 
 # Regenerates the docs that are expanded from the single sources of truth.
