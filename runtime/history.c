@@ -104,7 +104,7 @@ int hist_put(sqlite3 *db, int64_t run_id, oplog *ops, int (*keep)(const char *te
     snprintf(err, errsize, "cannot record run %lld's operations: %s", (long long)run_id, sqlite3_errmsg(db));
     return 0;
   }
-  int ok = (keep ? oplog_each_piece_if(ops, keep, sink_put, &k) : oplog_each_piece(ops, sink_put, &k)) && sink_finish(&k);
+  int ok = oplog_view_pieces(oplog_view_of(ops), keep, sink_put, &k) && sink_finish(&k);
   if (!ok) snprintf(err, errsize, "cannot record run %lld's operations: %s", (long long)run_id, sqlite3_errmsg(db));
   sink_close(&k);
   return ok;

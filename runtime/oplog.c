@@ -96,43 +96,6 @@ json_t *oplog_next(oplog *l) {
   return t ? json_loadb(t, n, JSON_ALLOW_NUL, NULL) : NULL;
 }
 
-/* The file in blocks, each newline made the separator it stands for: a ","
- * between operations, the "]" after the last (the file is the lines, each
- * with its newline: bytes + count long). */
-int oplog_each_piece(oplog *l, int (*put)(void *ctx, const char *bytes, size_t n), void *ctx) {
-  oplog_rewind(l);
-  if (!put(ctx, "[", 1)) return 0;
-  if (!l->count) return put(ctx, "]", 1);
-  uint64_t left = l->bytes + l->count;
-  char *block = malloc(1 << 16);
-  int ok = 1;
-  while (ok && left) {
-    size_t n = fread(block, 1, left < (1 << 16) ? (size_t)left : (1 << 16), l->f);
-    if (!n) break;
-    left -= n;
-    for (char *p = block; (p = memchr(p, '\n', (size_t)(block + n - p))); p++) *p = ',';
-    if (!left) block[n - 1] = ']';
-    ok = put(ctx, block, n);
-  }
-  free(block);
-  return ok && !left;
-}
-
-int oplog_each_piece_if(oplog *l, int (*keep)(const char *text, size_t n), int (*put)(void *ctx, const char *bytes, size_t n),
-                        void *ctx) {
-  const char *t;
-  size_t n;
-  int first = 1;
-  oplog_rewind(l);
-  if (!put(ctx, "[", 1)) return 0;
-  while ((t = next_line(l, &n))) {
-    if (!keep(t, n)) continue;
-    if ((!first && !put(ctx, ",", 1)) || !put(ctx, t, n)) return 0;
-    first = 0;
-  }
-  return put(ctx, "]", 1);
-}
-
 oplog_view oplog_view_of(oplog *l) {
   fflush(l->f);
   oplog_view v = {fileno(l->f), l->bytes + l->count};
@@ -197,7 +160,7 @@ static int put_newline(FILE *out, int spaces) {
 int oplog_write_array(oplog *l, FILE *out, size_t flags, int depth) {
   int indent = (int)(flags & 0x1F); /* JSON_INDENT(n) is n in the low bits */
   if (!indent && !(flags & JSON_COMPACT)) return 0; /* no caller wants ", " separators */
-  if (!indent) return oplog_each_piece(l, put_file, out); /* the lines are the compact dump */
+  if (!indent) return oplog_view_pieces(oplog_view_of(l), NULL, put_file, out); /* the lines are the compact dump */
   if (!l->count) return fputs("[]", out) != EOF;
   oplog_rewind(l);
   fputc('[', out);

@@ -40,23 +40,19 @@ const char *oplog_next_text(oplog *l, size_t *n);
  * (JSON_COMPACT, or JSON_INDENT(n) for an array nested `depth` levels deep),
  * byte for byte.  Returns 0 on a write error. */
 int oplog_write_array(oplog *l, FILE *out, size_t flags, int depth);
-/* The compact array in pieces, for writers that take text a piece at a time
- * (an SQLite blob): calls put(ctx, bytes, n) in order; 0 when put fails. */
-int oplog_each_piece(oplog *l, int (*put)(void *ctx, const char *bytes, size_t n), void *ctx);
-/* The same for the compact array of only the operations keep(text, n)
- * accepts. */
-int oplog_each_piece_if(oplog *l, int (*keep)(const char *text, size_t n), int (*put)(void *ctx, const char *bytes, size_t n),
-                        void *ctx);
-
-/* A finished log as another thread may read it, beside the owner's own
- * reads: its file descriptor and length, read only with pread (never
- * through the log's FILE).  The log must not grow while a view is read. */
+/* A finished log as it may be read beside the owner's own reads (by
+ * another thread too): its file descriptor and length, read only with
+ * pread (never through the log's FILE).  The log must not grow while a
+ * view is read. */
 typedef struct {
   int fd;
   uint64_t size; /* the lines with their newlines */
 } oplog_view;
 oplog_view oplog_view_of(oplog *l); /* flushes the log's buffer */
-/* oplog_each_piece_if over a view (keep NULL: every operation). */
+/* The compact JSON array "[op,op,...]" of the operations keep(text, n)
+ * accepts (keep NULL: every one), in pieces, for writers that take text a
+ * piece at a time (a deflate stream): calls put(ctx, bytes, n) in order;
+ * 0 when put or a read fails. */
 int oplog_view_pieces(oplog_view v, int (*keep)(const char *text, size_t n), int (*put)(void *ctx, const char *bytes, size_t n),
                       void *ctx);
 
