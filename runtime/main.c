@@ -474,67 +474,6 @@ static int keep_op(json_t *op, void *vp) {
   return 1;
 }
 
-/* The whole text of run id's operations, for show --json; NULL (and err)
- * when the history keeps none or they are damaged. */
-static char *history_text(store *s, int64_t id, size_t *n, char *err, size_t errsize) {
-  hist_src *h = hist_open(s->db, id, err, errsize);
-  if (!h) return NULL;
-  size_t cap = 1 << 16, got;
-  char *text = malloc(cap);
-  *n = 0;
-  while (text && (got = hist_read(h, text + *n, cap - *n)) > 0)
-    if ((*n += got) == cap) {
-      char *more = realloc(text, cap *= 2);
-      if (!more) free(text);
-      text = more;
-    }
-  if (!text) snprintf(err, errsize, "run %lld's operations: out of memory", (long long)id);
-  else if (hist_error(h)) {
-    snprintf(err, errsize, "%s", hist_error(h));
-    free(text);
-    text = NULL;
-  }
-  hist_close(h);
-  return text;
-}
-
-static json_t *load_run(store *s, const char *id, const char **status, int64_t *version, char *err, size_t errsize) {
-  sqlite3_stmt *st;
-  json_t *doc = NULL;
-  static char stat[32];
-  *status = NULL;
-  size_t n;
-  char *ops = history_text(s, atoll(id), &n, err, errsize);
-  json_error_t jerr;
-  json_t *arr = ops ? json_loadb(ops, n, JSON_ALLOW_NUL, &jerr) : NULL;
-  if (ops && !arr) snprintf(err, errsize, "run %s's operations: %s (line %d, column %d)", id, jerr.text, jerr.line, jerr.column);
-  free(ops);
-  if (!arr) return NULL;
-  if (sqlite3_prepare_v2(s->db, "SELECT status, hub_version, report, counts, held_by FROM sync_runs WHERE run_id = ?", -1, &st, NULL) != SQLITE_OK) {
-    snprintf(err, errsize, "%s", sqlite3_errmsg(s->db));
-    json_decref(arr);
-    return NULL;
-  }
-  sqlite3_bind_int64(st, 1, atoll(id));
-  if (sqlite3_step(st) == SQLITE_ROW) {
-    snprintf(stat, sizeof stat, "%s", (const char *)sqlite3_column_text(st, 0));
-    *status = stat;
-    *version = sqlite3_column_int64(st, 1);
-    doc = json_object();
-    json_object_set_new(doc, "format", json_string("syncvm-run-1"));
-    json_object_set_new(doc, "hub_version", json_integer(*version));
-    json_object_set_new(doc, "ops", json_incref(arr));
-    json_object_set_new(doc, "report", json_loads((const char *)sqlite3_column_text(st, 2), 0, NULL));
-    json_object_set_new(doc, "counts", json_loads((const char *)sqlite3_column_text(st, 3), 0, NULL));
-    const char *held = (const char *)sqlite3_column_text(st, 4);
-    json_object_set_new(doc, "held", held ? json_string(held) : json_null());
-  }
-  sqlite3_finalize(st);
-  json_decref(arr);
-  if (!doc) snprintf(err, errsize, "%s", sqlite3_errmsg(s->db));
-  return doc;
-}
-
 static int set_status(store *s, const char *id, const char *status, const char *by) {
   sqlite3_stmt *st;
   char now[32];
@@ -573,7 +512,8 @@ static int history_run(store *s, const char *id, run_result *r, char *err, size_
   memset(r, 0, sizeof *r);
   sqlite3_stmt *st;
   json_t *head = NULL;
-  if (sqlite3_prepare_v2(s->db, "SELECT hub_version, report, counts, held_by FROM sync_runs WHERE run_id = ?", -1, &st, NULL) == SQLITE_OK) {
+  if (sqlite3_prepare_v2(s->db, "SELECT hub_version, report, counts, held_by, plan_sha, spec_sha FROM sync_runs WHERE run_id = ?", -1, &st,
+                         NULL) == SQLITE_OK) {
     sqlite3_bind_int64(st, 1, atoll(id));
     if (sqlite3_step(st) == SQLITE_ROW) {
       head = json_object();
@@ -583,6 +523,9 @@ static int history_run(store *s, const char *id, run_result *r, char *err, size_
       json_object_set_new(head, "counts", json_loads((const char *)sqlite3_column_text(st, 2), 0, NULL));
       const char *held = (const char *)sqlite3_column_text(st, 3);
       json_object_set_new(head, "held", held ? json_string(held) : json_null());
+      for (int i = 4; i <= 5; i++)
+        if (sqlite3_column_type(st, i) == SQLITE_TEXT)
+          json_object_set_new(head, i == 4 ? "plan_sha256" : "spec_sha256", json_string((const char *)sqlite3_column_text(st, i)));
     }
     sqlite3_finalize(st);
   }
@@ -742,39 +685,37 @@ static int cmd_show(const opts *o) {
     store_close(&s);
     return 1;
   }
-  int rc = 0;
-  if (o->json) {
-    const char *st;
-    char err[1200];
-    json_t *doc = load_run(&s, o->args[0], &st, &version, err, sizeof err);
-    if (doc) {
-      json_object_set_new(doc, "status", json_string(status));
-      put_json(doc);
-    } else {
-      fprintf(stderr, "syncvm: run %s: %s\n", o->args[0], err);
+  /* Both forms stream the operations from the history (history_run):
+   * a first sync of a million students keeps gigabytes of them, which one
+   * JSON document in memory could not hold. */
+  run_result r;
+  char err[1200];
+  int rc = 0, have = history_run(&s, o->args[0], &r, err, sizeof err);
+  if (!have) {
+    fprintf(stderr, "syncvm: run %s: %s\n", o->args[0], err);
+    rc = 1;
+  } else if (o->json) {
+    json_t *extra = json_pack("{ss}", "status", status);
+    if (!run_write_json(&r, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER, extra)) {
+      fprintf(stderr, "syncvm: run %s: cannot write its operations: %s\n", o->args[0], strerror(errno));
       rc = 1;
     }
+    putchar('\n');
+    json_decref(extra);
   } else {
-    run_result r;
-    char err[1200];
-    if (history_run(&s, o->args[0], &r, err, sizeof err)) {
-      printf("run %s: %s\n\n", o->args[0], status);
-      run_print(&r, stdout, 0);
-      size_t i;
-      json_t *e;
-      if (json_array_size(r.report)) printf("\nreport:\n");
-      json_array_foreach(r.report, i, e) {
-        const char *sid = json_string_value(json_object_get(e, "sid"));
-        printf("  %-9s %s %s%s%s: %s\n", json_string_value(json_object_get(e, "kind")), json_string_value(json_object_get(e, "entity")),
-               sid ? sid : "", sid ? " " : "", json_string_value(json_object_get(e, "where")) ? json_string_value(json_object_get(e, "where")) : "",
-               json_string_value(json_object_get(e, "reason")));
-      }
-      run_free(&r);
-    } else {
-      fprintf(stderr, "syncvm: run %s: %s\n", o->args[0], err);
-      rc = 1;
+    printf("run %s: %s\n\n", o->args[0], status);
+    run_print(&r, stdout, 0);
+    size_t i;
+    json_t *e;
+    if (json_array_size(r.report)) printf("\nreport:\n");
+    json_array_foreach(r.report, i, e) {
+      const char *sid = json_string_value(json_object_get(e, "sid"));
+      printf("  %-9s %s %s%s%s: %s\n", json_string_value(json_object_get(e, "kind")), json_string_value(json_object_get(e, "entity")),
+             sid ? sid : "", sid ? " " : "", json_string_value(json_object_get(e, "where")) ? json_string_value(json_object_get(e, "where")) : "",
+             json_string_value(json_object_get(e, "reason")));
     }
   }
+  if (have) run_free(&r); /* history_run frees what it fails to make */
   store_close(&s);
   return rc;
 }

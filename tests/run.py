@@ -619,7 +619,8 @@ def suite_store(binaries):
     records re-plan as unchanged, and the operations deflated into
     sync_run_ops.
     An applied run's history keeps the operations its listing shows, and
-    all of its creates; a damaged or missing piece of them is an error."""
+    all of its creates; a damaged or missing piece of them is an error.
+    show --json streams them, in bounded memory."""
     import sqlite3
     vm = os.path.abspath(binaries[0].replace("syncc", "syncvm"))
     with tempfile.TemporaryDirectory() as tmp:
@@ -704,6 +705,26 @@ def suite_store(binaries):
         ok("store: a damaged piece of a run's operations is an error that names the run and the piece",
            all(b.returncode == 1 and b"run 1's operations are damaged in the history (piece 0" in b.stderr for b in bad),
            " | ".join(b.stderr.decode()[-300:] for b in bad))
+    # show --json streams a run's operations from the history, as plan --json
+    # does: 60,000 creates (21 MB of JSON) print whole with 64 MB of heap,
+    # where one document of them in memory took over 150 MB.
+    with tempfile.TemporaryDirectory() as tmp:
+        import resource
+        plan, hub = student_plan(binaries[0], tmp, 60000), os.path.join(tmp, "hub.db")
+        first = subprocess.run([vm, "apply", plan, "--store", hub], cwd=tmp, capture_output=True, timeout=300)
+
+        def small_heap():
+            resource.setrlimit(resource.RLIMIT_DATA, (64 << 20, 64 << 20))
+
+        p = subprocess.run([vm, "show", "1", "--json", "--store", hub], cwd=tmp, capture_output=True, timeout=300,
+                           preexec_fn=small_heap)
+        doc = json.loads(p.stdout or b"{}")
+        ops = doc.get("ops", [])
+        ok("store: show --json of a run of 60,000 creates prints them all with 64 MB of heap, with the run's status and plan",
+           first.returncode == 0 and p.returncode == 0 and len(ops) == 60000 and ops[-1].get("sid") == "S-59999"
+           and doc.get("status") == "applied" and doc.get("counts", {}).get("student", {}).get("create") == 60000
+           and len(doc.get("plan_sha256", "")) == 64 and doc.get("format") == "syncvm-run-1",
+           f"{first.returncode} {p.returncode} {len(ops)} {p.stderr.decode()[-300:]}")
     # A first apply makes the indexes of the tables it fills after their rows
     # (store_defer_indexes): the hub ends with the same indexes, a reader's
     # own among them, each whole and used; a table not empty keeps its own.
