@@ -2145,6 +2145,8 @@ void run_print_stats(const run_result *r, FILE *out) {
   fprintf(out, "references and link     %7.3f\n", r->t_link);
   fprintf(out, "merge, diff, deletions  %7.3f\n", r->t_merge);
   fprintf(out, "write to the hub        %7.3f\n", r->t_write);
-  fprintf(out, "total                   %7.3f   (%lld records, %.0f records/s)\n", total, (long long)r->records,
-          total > 0 ? (double)r->records / total : 0.0);
+  /* apply RUNFILE reads no record: what it did is write the run's operations */
+  long long n = r->records ? (long long)r->records : (long long)(r->ops ? oplog_count(r->ops) : 0);
+  const char *what = r->records || !r->ops ? "records" : "operations";
+  fprintf(out, "total                   %7.3f   (%lld %s, %.0f %s/s)\n", total, n, what, total > 0 ? (double)n / total : 0.0, what);
 }

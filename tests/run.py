@@ -604,12 +604,15 @@ def suite_runfile(binaries):
         db.close()
         ok("runfile cut short fails whole, naming where", p.returncode == 2 and rows == 0
            and re.search(rf"{re.escape(cut)}:1:\d+: the file ends inside", p.stderr.decode()) is not None, p.stderr.decode()[-400:])
-        p = subprocess.run([vm, "apply", runf, "--store", hub], cwd=tmp, capture_output=True, timeout=60)
+        p = subprocess.run([vm, "apply", runf, "--store", hub, "--stats"], cwd=tmp, capture_output=True, timeout=60)
         db = sqlite3.connect(hub)
         rows = db.execute("SELECT count(*) FROM hub_student").fetchone()[0]
         hashes = dict(db.execute("SELECT source_id, hash FROM sync_links"))
         db.close()
         ok("runfile as saved applies", p.returncode == 0 and rows == 5 and hashes == want, p.stderr.decode()[-400:])
+        ok("runfile: apply --stats of it counts the operations it wrote (it reads no record)",
+           re.search(r"\ntotal +[0-9.]+ +\(10 operations, [0-9]+ operations/s\)\n", p.stdout.decode()) is not None,
+           p.stdout.decode()[-400:])
 
 
 def suite_store(binaries):
