@@ -35,19 +35,20 @@ typedef struct {
   size_t plinecap;
   int64_t phub;       /* the hub id of its create, when it has no hub_id */
   int pending;
+  struct batch *creates, *links;    /* rows waiting to be inserted together (batch_flush) */
+  int64_t next_hub[ENT__COUNT];     /* the hub id of the entity's next create; 0 until read */
 } applier;
 
 /* ---- statements ----------------------------------------------------------------------------- */
 
 /* Each distinct statement is prepared once, found by a hash of its key: its
- * text, the address of its text (a literal, prepare_literal), or the shape
- * of the set it writes (write_attrs).  An apply issues a few dozen
- * different statements, each many thousand times. */
+ * text, or the shape of the rows it writes (write_attrs, batch_stmt).  An
+ * apply issues a few dozen different statements, each many thousand times. */
 #define STMT_CACHE 128
 static struct {
   sqlite3 *db;
   uint64_t hash;
-  char *key;  /* see above: the three kinds never start with the same byte */
+  char *key;  /* see above: no SQL text starts with a shape's first byte (0xFC, 0xFD, 0xFF) */
   size_t n;
   sqlite3_stmt *st;
 } stmt_cache[STMT_CACHE];
@@ -105,17 +106,6 @@ static sqlite3_stmt *prepare_cached(applier *a, const char *sql) {
   return st ? st : prepare_into(a, sql, sql, n, slot);
 }
 
-/* A statement whose text is a string literal, found by its address (the
- * hottest, once per record: no hashing of the text). */
-static sqlite3_stmt *prepare_literal(applier *a, const char *sql) {
-  uint8_t key[1 + sizeof sql];
-  key[0] = 0xFE; /* no SQL text starts so */
-  memcpy(key + 1, &sql, sizeof sql);
-  int slot;
-  sqlite3_stmt *st = cached(a, key, sizeof key, &slot);
-  return st ? st : prepare_into(a, sql, key, sizeof key, slot);
-}
-
 static void free_stmt_cache(void) {
   for (int i = 0; i < STMT_CACHE; i++) {
     if (stmt_cache[i].st) sqlite3_finalize(stmt_cache[i].st);
@@ -124,17 +114,23 @@ static void free_stmt_cache(void) {
   }
 }
 
-static int step_done(applier *a, sqlite3_stmt *st) {
+/* Steps st once, then resets it (or finalizes it, uncached): SQLite's
+ * result code, with its message in a->err when it is an error. */
+static int step_rc(applier *a, sqlite3_stmt *st) {
   int rc = sqlite3_step(st);
-  int ok = rc == SQLITE_DONE || rc == SQLITE_ROW;
-  if (!ok) snprintf(a->err, a->errsize, "%s: %s", a->s->path, sqlite3_errmsg(a->s->db));
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) snprintf(a->err, a->errsize, "%s: %s", a->s->path, sqlite3_errmsg(a->s->db));
   if (a->uncached) {
     sqlite3_finalize(st);
   } else {
     sqlite3_reset(st);
     sqlite3_clear_bindings(st); /* strings are bound where they lie (bind_span): none may outlive its line */
   }
-  return ok;
+  return rc;
+}
+
+static int step_done(applier *a, sqlite3_stmt *st) {
+  int rc = step_rc(a, st);
+  return rc == SQLITE_DONE || rc == SQLITE_ROW;
 }
 
 /* ---- values --------------------------------------------------------------------------------- */
@@ -204,31 +200,22 @@ static int exec_spans(applier *a, const char *sql, int n, const jspan *args) {
 
 /* ---- attributes ----------------------------------------------------------------------------- */
 
-/* The statement that writes this shape of `set`: created, or updated, with
- * these columns in this order, with or without declared attributes. */
-static sqlite3_stmt *attrs_stmt(applier *a, int entity, int create, int has_extra, const uint8_t *cols, int nb) {
+/* The statement that updates this shape of `set`: these columns in this
+ * order, with or without declared attributes.  (Creates: batch_stmt.) */
+static sqlite3_stmt *attrs_stmt(applier *a, int entity, int has_extra, const uint8_t *cols, int nb) {
   uint8_t key[4 + 128];
-  key[0] = 0xFF, key[1] = (uint8_t)entity, key[2] = (uint8_t)(create | has_extra << 1), key[3] = (uint8_t)nb;
+  key[0] = 0xFF, key[1] = (uint8_t)entity, key[2] = (uint8_t)has_extra, key[3] = (uint8_t)nb;
   memcpy(key + 4, cols, (size_t)nb);
   int slot;
   sqlite3_stmt *st = cached(a, key, 4 + (size_t)nb, &slot);
   if (st) return st;
   const schema_entity *en = schema_entity_get(entity);
   char sql[8192];
-  size_t n;
-  if (create) {
-    n = (size_t)snprintf(sql, sizeof sql, "INSERT INTO hub_%s (created_run, updated_run", en->name);
-    for (int i = 0; i < nb; i++) n += (size_t)snprintf(sql + n, sizeof sql - n, ", \"%s\"", en->attrs[cols[i]].name);
-    n += (size_t)snprintf(sql + n, sizeof sql - n, ", extra, provenance) VALUES (?1, ?1");
-    for (int i = 0; i < nb; i++) n += (size_t)snprintf(sql + n, sizeof sql - n, ", ?%d", i + 3);
-    snprintf(sql + n, sizeof sql - n, ", ?2, ?%d)", nb + 3);
-  } else {
-    n = (size_t)snprintf(sql, sizeof sql, "UPDATE hub_%s SET updated_run = ?1", en->name);
-    for (int i = 0; i < nb; i++) n += (size_t)snprintf(sql + n, sizeof sql - n, ", \"%s\" = ?%d", en->attrs[cols[i]].name, i + 3);
-    if (has_extra) n += (size_t)snprintf(sql + n, sizeof sql - n, ", extra = json_patch(coalesce(extra, '{}'), ?2)");
-    n += (size_t)snprintf(sql + n, sizeof sql - n, ", provenance = json_patch(coalesce(provenance, '{}'), ?%d)", nb + 3);
-    snprintf(sql + n, sizeof sql - n, " WHERE hub_id = ?%d", nb + 4);
-  }
+  size_t n = (size_t)snprintf(sql, sizeof sql, "UPDATE hub_%s SET updated_run = ?1", en->name);
+  for (int i = 0; i < nb; i++) n += (size_t)snprintf(sql + n, sizeof sql - n, ", \"%s\" = ?%d", en->attrs[cols[i]].name, i + 3);
+  if (has_extra) n += (size_t)snprintf(sql + n, sizeof sql - n, ", extra = json_patch(coalesce(extra, '{}'), ?2)");
+  n += (size_t)snprintf(sql + n, sizeof sql - n, ", provenance = json_patch(coalesce(provenance, '{}'), ?%d)", nb + 3);
+  snprintf(sql + n, sizeof sql - n, " WHERE hub_id = ?%d", nb + 4);
   return prepare_into(a, sql, key, 4 + (size_t)nb, slot);
 }
 
@@ -256,42 +243,267 @@ static void dump_extra(applier *a, const jmember *x, int nx) {
   free(obj);
 }
 
-/* Writes the `set` attributes of an op into the entity's row: schema
- * attributes to their columns, declared ones into the extra JSON. */
-static int write_attrs(applier *a, int entity, int64_t hub_id, jspan set, jspan prov, int64_t run_id, int create) {
-  const schema_entity *en = schema_entity_get(entity);
-  jmember m[MAX_MEMBERS * 2], x[MAX_MEMBERS * 2];
-  size_t nm = jspan_members(set, m, MAX_MEMBERS * 2);
+/* An op's `set`, split: schema attributes (their columns and values) and
+ * declared ones (for the extra JSON). */
+typedef struct {
   uint8_t cols[128];
   jspan vals[128];
-  int nb = 0, nx = 0;
+  jmember x[MAX_MEMBERS * 2];
+  int nb, nx;
+} split_set;
+
+static void split(const schema_entity *en, jspan set, split_set *out) {
+  jmember m[MAX_MEMBERS * 2];
+  size_t nm = jspan_members(set, m, MAX_MEMBERS * 2);
+  out->nb = out->nx = 0;
   for (size_t i = 0; i < nm; i++) {
     int slot = attr_slot(en, m[i].key);
     if (slot < 0) {
-      x[nx++] = m[i];
+      out->x[out->nx++] = m[i];
       continue;
     }
-    if (nb == 128) break;
-    cols[nb] = (uint8_t)slot, vals[nb] = m[i].val, nb++;
+    if (out->nb == 128) break;
+    out->cols[out->nb] = (uint8_t)slot, out->vals[out->nb] = m[i].val, out->nb++;
   }
-  sqlite3_stmt *st = attrs_stmt(a, entity, create, nx > 0, cols, nb);
+}
+
+/* Writes the `set` attributes of an update into the entity's row: schema
+ * attributes to their columns, declared ones merged into the extra JSON.
+ * (A create is queued instead: queue_create.) */
+static int write_attrs(applier *a, int entity, int64_t hub_id, jspan set, jspan prov, int64_t run_id) {
+  split_set sp;
+  split(schema_entity_get(entity), set, &sp);
+  int nb = sp.nb;
+  sqlite3_stmt *st = attrs_stmt(a, entity, sp.nx > 0, sp.cols, nb);
   if (!st) return 0;
   sqlite3_bind_int64(st, 1, run_id);
-  if (nx) {
-    dump_extra(a, x, nx);
+  if (sp.nx) {
+    dump_extra(a, sp.x, sp.nx);
     sqlite3_bind_text(st, 2, a->txt, (int)a->txtlen, SQLITE_TRANSIENT);
   } else {
     sqlite3_bind_null(st, 2);
   }
-  for (int i = 0; i < nb; i++) bind_span(a, st, i + 3, vals[i]);
+  for (int i = 0; i < nb; i++) bind_span(a, st, i + 3, sp.vals[i]);
   if (jspan_type(prov) == JS_STRING) {
     jspan_str(prov, &a->prov, &a->provcap);
     sqlite3_bind_text(st, nb + 3, a->prov, -1, SQLITE_STATIC); /* as json_string_value: up to a NUL */
   } else {
     sqlite3_bind_text(st, nb + 3, dump_sorted(a, prov), -1, SQLITE_TRANSIENT);
   }
-  if (!create) sqlite3_bind_int64(st, nb + 4, hub_id);
+  sqlite3_bind_int64(st, nb + 4, hub_id);
   return step_done(a, st);
+}
+
+/* The integer a one-row query gives (0 when it gives none). */
+static int64_t pragma_int(sqlite3 *db, const char *sql) {
+  sqlite3_stmt *st;
+  int64_t v = 0;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return 0;
+  if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return v;
+}
+
+/* ---- batches -------------------------------------------------------------------------------- */
+
+/* A first sync inserts a row and a link per record: a million of each at
+ * 100,000 students.  Run one statement per row, SQLite's cost per
+ * statement (opening its cursors, halting, resetting) was a third of what
+ * it spent.  So creates of one shape, and links, wait in a batch and go in
+ * BATCH_ROWS rows to a statement.
+ *
+ * INSERT OR FAIL, not the default ABORT: a statement of many rows that may
+ * abort (undo its own rows) keeps a journal of every page it changes, and
+ * writing it cost more than batching saved; any error rolls the run's
+ * transaction back anyway.  A link replaces one with the same key: a batch
+ * of links that meets one (OR FAIL stops there) is inserted again a row at
+ * a time, OR REPLACE, the rows already in being replaced by themselves.
+ *
+ * Nothing else is batched, and every other operation first flushes both
+ * batches (flush_batches), so every statement sees what the operations
+ * before it wrote.  A create's hub id is not SQLite's choice after the
+ * insert but given before it: the table's largest, read once, plus one per
+ * create, as SQLite would choose it (nothing else inserts hub rows during
+ * an apply), so the links that follow know it while its row still waits. */
+#define BATCH_ROWS 16
+#define BATCH_COLS (128 + 5) /* a create's: hub id, the two runs, its attributes, extra, provenance */
+
+enum { BV_NULL, BV_INT, BV_REAL, BV_TEXT };
+
+/* A value waiting to be bound: text is in the batch's arena (an offset, as
+ * the arena may move when it grows). */
+typedef struct {
+  union {
+    int64_t i;
+    double d;
+    size_t off;
+  } u;
+  uint32_t n;
+  uint8_t type;
+} bval;
+
+typedef struct batch {
+  uint8_t key[4 + 128]; /* the statement's shape (attrs_stmt's key, but 0xFD; 0xFC for links) */
+  size_t keyn;
+  int ncols, rows;
+  bval v[BATCH_ROWS * BATCH_COLS];
+  char *arena;
+  size_t used, cap;
+} batch;
+
+static bval *row_slot(batch *b, int col) { return &b->v[b->rows * b->ncols + col]; }
+
+static int keep_text(applier *a, batch *b, bval *out, const char *p, size_t n) {
+  if (b->used + n > b->cap) {
+    size_t cap = (b->used + n) * 2 + 4096;
+    char *more = realloc(b->arena, cap);
+    if (!more) {
+      snprintf(a->err, a->errsize, "out of memory");
+      return 0;
+    }
+    b->arena = more, b->cap = cap;
+  }
+  memcpy(b->arena + b->used, p, n);
+  out->type = BV_TEXT, out->u.off = b->used, out->n = (uint32_t)n;
+  b->used += n;
+  return 1;
+}
+
+static void keep_int(bval *out, int64_t v) { out->type = BV_INT, out->u.i = v; }
+
+/* A JSON value as bind_span would bind it. */
+static int keep_span(applier *a, batch *b, bval *out, jspan v) {
+  out->type = BV_NULL;
+  switch (jspan_type(v)) {
+    case JS_STRING: {
+      if (v.n >= 2 && !memchr(v.p + 1, '\\', v.n - 2)) return keep_text(a, b, out, v.p + 1, v.n - 2);
+      long n = jspan_str(v, &a->dec, &a->deccap);
+      return keep_text(a, b, out, a->dec, (size_t)(n > 0 ? n : 0));
+    }
+    case JS_INTEGER: keep_int(out, jspan_int(v)); break;
+    case JS_REAL: out->type = BV_REAL, out->u.d = jspan_real(v); break;
+    case JS_TRUE: keep_int(out, 1); break;
+    case JS_FALSE: keep_int(out, 0); break;
+    case JS_ARRAY: return keep_text(a, b, out, v.p, v.n);
+  }
+  return 1;
+}
+
+/* A content hash as bind_hash would bind it. */
+static void keep_hash(applier *a, bval *out, jspan v) {
+  uint64_t head = 0;
+  if (jspan_type(v) == JS_STRING) {
+    long n = jspan_str(v, &a->dec, &a->deccap);
+    head = n > 0 ? sha256_hex_head(a->dec, (size_t)n) : 0;
+  }
+  out->type = BV_NULL;
+  if (head) keep_int(out, (int64_t)head);
+}
+
+/* The statement inserting k rows of b's shape. */
+static sqlite3_stmt *batch_stmt(applier *a, const batch *b, int k) {
+  uint8_t key[sizeof b->key + 1];
+  memcpy(key, b->key, b->keyn);
+  key[b->keyn] = (uint8_t)k;
+  int slot;
+  sqlite3_stmt *st = cached(a, key, b->keyn + 1, &slot);
+  if (st) return st;
+  char sql[65536];
+  size_t n;
+  const char *row;
+  char rowbuf[BATCH_COLS * 2 + 8];
+  if (b->key[0] == 0xFC) {
+    n = (size_t)snprintf(sql, sizeof sql, "INSERT OR %s INTO sync_links (source, entity, source_id, hub_id, domain, gone, hash) VALUES ",
+                         k == 1 ? "REPLACE" : "FAIL");
+    row = "(?,?,?,?,?,0,?)";
+  } else {
+    const schema_entity *en = schema_entity_get(b->key[1]);
+    n = (size_t)snprintf(sql, sizeof sql, "INSERT OR FAIL INTO hub_%s (hub_id, created_run, updated_run", en->name);
+    for (int i = 0; i < b->key[2]; i++) n += (size_t)snprintf(sql + n, sizeof sql - n, ", \"%s\"", en->attrs[b->key[3 + i]].name);
+    n += (size_t)snprintf(sql + n, sizeof sql - n, ", extra, provenance) VALUES ");
+    size_t r = 0;
+    rowbuf[r++] = '(';
+    for (int c = 0; c < b->ncols; c++) {
+      if (c) rowbuf[r++] = ',';
+      rowbuf[r++] = '?';
+    }
+    rowbuf[r++] = ')', rowbuf[r] = 0;
+    row = rowbuf;
+  }
+  for (int i = 0; i < k; i++) n += (size_t)snprintf(sql + n, sizeof sql - n, "%s%s", i ? "," : "", row);
+  return prepare_into(a, sql, key, b->keyn + 1, slot);
+}
+
+static void bind_bval(sqlite3_stmt *st, int i, const batch *b, const bval *v) {
+  switch (v->type) {
+    case BV_INT: sqlite3_bind_int64(st, i, v->u.i); break;
+    case BV_REAL: sqlite3_bind_double(st, i, v->u.d); break;
+    case BV_TEXT: sqlite3_bind_text(st, i, b->arena + v->u.off, (int)v->n, SQLITE_STATIC); break;
+    default: sqlite3_bind_null(st, i); break;
+  }
+}
+
+/* Inserts the waiting rows: BATCH_ROWS to a statement, a smaller rest one
+ * at a time (a statement per size would fill the cache). */
+static int batch_rows(applier *a, batch *b, int r, int k) {
+  sqlite3_stmt *st = batch_stmt(a, b, k);
+  if (!st) return SQLITE_ERROR;
+  for (int i = 0; i < k * b->ncols; i++) bind_bval(st, i + 1, b, &b->v[r * b->ncols + i]);
+  return step_rc(a, st);
+}
+
+static int batch_flush(applier *a, batch *b) {
+  int rc = SQLITE_DONE;
+  for (int r = 0; rc == SQLITE_DONE && r < b->rows;) {
+    int k = b->rows - r >= BATCH_ROWS ? BATCH_ROWS : 1;
+    rc = batch_rows(a, b, r, k);
+    if (rc == SQLITE_CONSTRAINT && k > 1 && b->key[0] == 0xFC) { /* a link with a key already there: see above */
+      rc = SQLITE_DONE;
+      for (int i = 0; i < k && rc == SQLITE_DONE; i++) rc = batch_rows(a, b, r + i, 1);
+    }
+    r += k;
+  }
+  b->rows = 0, b->used = 0;
+  return rc == SQLITE_DONE;
+}
+
+static int flush_batches(applier *a) { return batch_flush(a, a->creates) && batch_flush(a, a->links); }
+
+/* The hub id the entity's next create gets (see above). */
+static int64_t next_hub_id(applier *a, int e) {
+  if (!a->next_hub[e]) {
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT coalesce(max(hub_id), 0) + 1 FROM hub_%s", schema_entity_get(e)->name);
+    a->next_hub[e] = pragma_int(a->s->db, sql);
+  }
+  return a->next_hub[e]++;
+}
+
+/* Queues a create of hub object hub_id. */
+static int queue_create(applier *a, int e, int64_t hub_id, jspan set, jspan prov, int64_t run_id) {
+  batch *b = a->creates;
+  split_set sp;
+  split(schema_entity_get(e), set, &sp);
+  uint8_t key[sizeof b->key];
+  size_t keyn = 3 + (size_t)sp.nb;
+  key[0] = 0xFD, key[1] = (uint8_t)e, key[2] = (uint8_t)sp.nb;
+  memcpy(key + 3, sp.cols, (size_t)sp.nb);
+  if (b->rows && (b->keyn != keyn || memcmp(b->key, key, keyn)) && !batch_flush(a, b)) return 0;
+  memcpy(b->key, key, keyn), b->keyn = keyn, b->ncols = sp.nb + 5;
+  keep_int(row_slot(b, 0), hub_id);
+  keep_int(row_slot(b, 1), run_id);
+  keep_int(row_slot(b, 2), run_id);
+  for (int i = 0; i < sp.nb; i++)
+    if (!keep_span(a, b, row_slot(b, 3 + i), sp.vals[i])) return 0;
+  bval *extra = row_slot(b, 3 + sp.nb), *pv = row_slot(b, 4 + sp.nb);
+  extra->type = BV_NULL;
+  if (sp.nx) {
+    dump_extra(a, sp.x, sp.nx);
+    if (!keep_text(a, b, extra, a->txt, a->txtlen)) return 0;
+  }
+  const char *pt = jspan_type(prov) == JS_STRING ? (jspan_str(prov, &a->prov, &a->provcap), a->prov) : dump_sorted(a, prov);
+  if (!keep_text(a, b, pv, pt, strlen(pt))) return 0; /* as json_string_value: up to a NUL */
+  return ++b->rows < BATCH_ROWS || batch_flush(a, b);
 }
 
 /* ---- operations ----------------------------------------------------------------------------- */
@@ -367,20 +579,19 @@ static int apply_case(applier *a, const op_view *o, int64_t run_id) {
   return step_done(a, st);
 }
 
-/* Writes a link, and the content hash of what its source sent (`hash`:
+/* Queues a link, with the content hash of what its source sent (`hash`:
  * absent when no snapshot came with it).  The link is to `hub`, or (when
  * the op names none) to the object its create made, phub. */
 static int write_link(applier *a, const op_view *o, int64_t phub, jspan hash) {
+  batch *b = a->links;
   jspan hub = get(o, "hub_id");
   jspan args[5] = {get(o, "source"), get(o, "entity"), get(o, "sid"), hub, get(o, "domain")};
-  sqlite3_stmt *st = prepare_literal(
-      a, "INSERT OR REPLACE INTO sync_links (source, entity, source_id, hub_id, domain, gone, hash) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6)");
-  if (!st) return 0;
+  b->key[0] = 0xFC, b->keyn = 1, b->ncols = 6;
   for (int i = 0; i < 5; i++)
-    if (i == 3 && !hub.p) sqlite3_bind_int64(st, 4, phub);
-    else bind_span(a, st, i + 1, args[i]);
-  bind_hash(a, st, 6, hash);
-  return step_done(a, st);
+    if (i == 3 && !hub.p) keep_int(row_slot(b, 3), phub);
+    else if (!keep_span(a, b, row_slot(b, i), args[i])) return 0;
+  keep_hash(a, row_slot(b, 5), hash);
+  return ++b->rows < BATCH_ROWS || batch_flush(a, b);
 }
 
 /* A link without a hash (a run saved by an older syncvm, which followed
@@ -465,9 +676,12 @@ static int apply_op(applier *a, const op_view *o, const char *line, size_t n, in
                     int64_t run_id) {
   jspan k = get(o, "op");
   char idkey[600];
-  int snapshot = jspan_str_is(k, "snapshot");
+  int snapshot = jspan_str_is(k, "snapshot"), create = jspan_str_is(k, "create");
   if (a->pending && !(snapshot && of_held_link(a, o)) && !flush_link(a, (jspan){NULL, 0})) return 0;
-  if (jspan_str_is(k, "create")) {
+  /* Only creates and links with their hash wait in batches: anything else
+   * may read or change what they write. */
+  if (!(create || (jspan_str_is(k, "link") && get(o, "hash").p)) && !flush_batches(a)) return 0;
+  if (create) {
     int64_t *slot = tmp_slot(tm, jspan_int(get(o, "tmp")));
     if (!slot) return bad_tmp(a, o, tm);
     if (filtered) {
@@ -475,12 +689,11 @@ static int apply_op(applier *a, const op_view *o, const char *line, size_t n, in
       json_object_set_new(skipped, id_key(a, o, idkey, sizeof idkey), json_true());
       return 1;
     }
-    int ok = write_attrs(a, e, 0, get(o, "set"), get(o, "provenance"), run_id, 1);
-    *slot = sqlite3_last_insert_rowid(a->s->db);
-    return ok;
+    *slot = next_hub_id(a, e);
+    return queue_create(a, e, *slot, get(o, "set"), get(o, "provenance"), run_id);
   }
   if (jspan_str_is(k, "update") || jspan_str_is(k, "reactivate"))
-    return filtered || write_attrs(a, e, jspan_int(get(o, "hub_id")), get(o, "set"), get(o, "provenance"), run_id, 0);
+    return filtered || write_attrs(a, e, jspan_int(get(o, "hub_id")), get(o, "set"), get(o, "provenance"), run_id);
   if (jspan_str_is(k, "deactivate")) return filtered || apply_deactivate(a, o, e, run_id);
   if (jspan_str_is(k, "delete")) return filtered || apply_delete(a, o, e);
   if (jspan_str_is(k, "link")) {
@@ -514,15 +727,6 @@ static int apply_op(applier *a, const op_view *o, const char *line, size_t n, in
  * not help, and memory must stay well under 256 MB at 100k students). */
 #define APPLY_CACHE_KB 16384
 
-static int64_t pragma_int(sqlite3 *db, const char *sql) {
-  sqlite3_stmt *st;
-  int64_t v = 0;
-  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return 0;
-  if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
-  return v;
-}
-
 static void set_cache(sqlite3 *db, int64_t size) {
   char sql[64];
   snprintf(sql, sizeof sql, "PRAGMA cache_size = %lld", (long long)size);
@@ -530,18 +734,20 @@ static void set_cache(sqlite3 *db, int64_t size) {
 }
 
 int run_apply_ops(store *s, const run_result *r, int64_t run_id, op_filter keep, void *fctx, char *err, size_t errsize) {
-  applier a = {.s = s, .err = err, .errsize = errsize, .pv = malloc(sizeof(op_view))};
+  applier a = {.s = s, .err = err, .errsize = errsize, .pv = malloc(sizeof(op_view)), .creates = calloc(1, sizeof(batch)),
+               .links = calloc(1, sizeof(batch))};
   tmp_map tm = {NULL, 0, oplog_count(r->ops)};
   json_t *skipped = json_object();
   op_view *o = malloc(sizeof *o);
-  int ok = 1;
   const char *line;
   size_t n;
   oplog_rewind(r->ops);
   int64_t cache = pragma_int(s->db, "PRAGMA cache_size");
   set_cache(s->db, -APPLY_CACHE_KB); /* negative: in KiB; restored after */
-  store_deferred later;
-  ok = store_defer_indexes(s, &later, err, errsize);
+  store_deferred later = {0};
+  int ok = a.pv && a.creates && a.links && o && skipped;
+  if (!ok) snprintf(err, errsize, "out of memory");
+  ok = ok && store_defer_indexes(s, &later, err, errsize);
   int e;
   while (ok && (line = oplog_next_text(r->ops, &n))) {
     if (!view_op(&a, o, line, n, &e)) continue;
@@ -550,7 +756,7 @@ int run_apply_ops(store *s, const run_result *r, int64_t run_id, op_filter keep,
     ok = apply_op(&a, o, line, n, e, &tm, skipped, filtered, run_id);
     json_decref(j);
   }
-  if (ok) ok = flush_link(&a, (jspan){NULL, 0});
+  if (ok) ok = flush_link(&a, (jspan){NULL, 0}) && flush_batches(&a);
   if (ok) ok = store_remake_indexes(s, &later, err, errsize);
   store_deferred_free(&later);
   set_cache(s->db, cache);
@@ -561,6 +767,10 @@ int run_apply_ops(store *s, const run_result *r, int64_t run_id, op_filter keep,
   free(a.dec);
   free(a.txt);
   free(a.prov);
+  if (a.creates) free(a.creates->arena);
+  if (a.links) free(a.links->arena);
+  free(a.creates);
+  free(a.links);
   json_decref(skipped);
   free_stmt_cache(); /* the caller commits or rolls back next: no statement may stay open */
   return ok;

@@ -1015,6 +1015,81 @@ def batches_with(b, tag):
            f"{days} {shown.stdout.decode()[:300]} {shown.stderr.decode()[-300:]}")
 
 
+def suite_inserts(binaries):
+    """apply inserts creates of one shape, and links, sixteen rows to a
+    statement (runtime/apply.c, batches), giving each create its hub id
+    itself.  The hub must be what one statement per row made: rows of
+    alternating shapes each with their own values and ids in order, links
+    naming them; links of records that come back replacing their gone
+    links (a batch meeting keys already there); and new objects after the
+    last ones were deleted taking the ids SQLite would have given."""
+    import sqlite3
+    for b in binaries:
+        tag = "" if b == binaries[0] else " [san]"
+        vm = os.path.abspath(b.replace("syncc", "syncvm"))
+        with tempfile.TemporaryDirectory() as tmp:
+            spec, plan, hub = os.path.join(tmp, "s.sync"), os.path.join(tmp, "s.plan"), os.path.join(tmp, "hub.db")
+
+            def build(deletions):
+                open(spec, "w").write('source sis : csv {\n  file student = "students.csv"\n  prefix = "S-"\n  bulk = true\n}\n\n'
+                                      'map sis.student {\n  sis_id = id\n  first_name = first\n  last_name = last\n'
+                                      '  email = mail\n}\n\npolicy {\n  deletions = ' + deletions + '\n}\n')
+                run(b, ["build", spec, "-o", plan])
+
+            def write(ids):
+                with open(os.path.join(tmp, "students.csv"), "w") as f:
+                    f.write("id,first,last,mail\n")
+                    for i in ids:  # three shapes: every field; no last name; no e-mail
+                        f.write(f"{i},F{i},{'' if i % 3 == 1 else f'L{i}'},{'' if i % 3 == 2 else f's{i}@x.example'}\n")
+
+            def apply(*extra):
+                return subprocess.run([vm, "apply", plan, "--store", hub, *extra], cwd=tmp, capture_output=True, timeout=120)
+
+            def rows():
+                db = sqlite3.connect(hub)
+                got = db.execute("SELECT s.hub_id, s.sis_id, s.first_name, s.last_name, s.email, s.status, l.gone, l.hash"
+                                 " FROM hub_student s LEFT JOIN sync_links l ON l.entity = 'student' AND l.hub_id = s.hub_id"
+                                 " ORDER BY s.hub_id").fetchall()
+                db.close()
+                return got
+
+            def want(i, hub_id, status="active"):
+                return (hub_id, f"S-{i}", f"F{i}", None if i % 3 == 1 else f"L{i}", None if i % 3 == 2 else f"s{i}@x.example",
+                        status, 0)
+
+            build("deactivate")
+            write(range(80))
+            p = apply()
+            got = rows()
+            ok(f"inserts: 80 creates of three shapes, interleaved, each row with its own values, ids in order, links naming them{tag}",
+               p.returncode == 0 and [g[:7] for g in got] == [want(i, i + 1) for i in range(80)]
+               and all(g[7] is not None for g in got), f"{p.stderr.decode()[-300:]} {got[:4]}")
+            write(range(18, 80))
+            p2 = apply()
+            write(range(80))
+            runf = os.path.join(tmp, "r.json")
+            p3 = subprocess.run([vm, "plan", plan, "--store", hub, "-o", runf], cwd=tmp, capture_output=True, timeout=120)
+            ops = json.load(open(runf)).get("ops", []) if os.path.exists(runf) else []
+            hashes = {o["sid"]: hash_head(o["hash"]) for o in ops if o["op"] == "link"}
+            p4 = subprocess.run([vm, "apply", runf, "--store", hub], cwd=tmp, capture_output=True, timeout=120)
+            got = rows()
+            ok(f"inserts: 18 records that come back replace their gone links, a batch of 16 of them meeting keys already there{tag}",
+               p2.returncode == 0 and p4.returncode == 0 and len(hashes) == 18
+               and [g[:7] for g in got] == [want(i, i + 1) for i in range(80)]
+               and all(got[i][7] == hashes[f"S-{i}"] for i in range(18)),
+               f"{p2.stderr.decode()[-200:]} {p4.stderr.decode()[-300:]} {len(hashes)} {got[:3]}")
+            build("delete")
+            write(range(70))
+            p5 = apply()
+            write(list(range(70)) + list(range(100, 105)))
+            p6 = apply()
+            got = rows()
+            ok(f"inserts: new objects after the last ten were deleted take the ids SQLite would have given (71 to 75){tag}",
+               p5.returncode == 0 and p6.returncode == 0
+               and [g[:7] for g in got] == [want(i, i + 1) for i in range(70)] + [want(100 + k, 71 + k) for k in range(5)],
+               f"{p5.stderr.decode()[-200:]} {p6.stderr.decode()[-300:]} {got[68:]}")
+
+
 def suite_writer(binaries):
     """One writer at a time: while another connection holds the hub's write
     lock, apply waits (SYNC_BUSY_MS) and then fails with a clear message,
@@ -1080,7 +1155,7 @@ def main():
     binaries = [args.syncc] + ([args.san_syncc] if args.san_syncc else [])
     suites = [("ok", suite_ok), ("errors", suite_errors), ("fmt", suite_fmt), ("torture", suite_torture),
               ("cli", suite_cli), ("docs", suite_docs), ("unit", suite_unit),
-              ("plan", suite_plan), ("scenarios", suite_scenarios), ("connectors", suite_connectors), ("runfile", suite_runfile), ("unchanged", suite_unchanged), ("store", suite_store), ("crash", suite_crash), ("batches", suite_batches), ("threads", suite_threads), ("writer", suite_writer), ("bench", suite_bench),
+              ("plan", suite_plan), ("scenarios", suite_scenarios), ("connectors", suite_connectors), ("runfile", suite_runfile), ("unchanged", suite_unchanged), ("store", suite_store), ("crash", suite_crash), ("batches", suite_batches), ("threads", suite_threads), ("inserts", suite_inserts), ("writer", suite_writer), ("bench", suite_bench),
               ("fuzz", suite_fuzz)]
     for name, fn in suites:
         if args.only and name not in args.only.split(","):
