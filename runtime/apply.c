@@ -469,14 +469,24 @@ static int batch_flush(applier *a, batch *b) {
 
 static int flush_batches(applier *a) { return batch_flush(a, a->creates) && batch_flush(a, a->links); }
 
-/* The hub id the entity's next create gets (see above). */
+/* The hub id the entity's next create gets (see above); 0 (and a->err)
+ * when there is none. */
 static int64_t next_hub_id(applier *a, int e) {
+  const char *name = schema_entity_get(e)->name;
   if (!a->next_hub[e]) {
     char sql[128];
-    snprintf(sql, sizeof sql, "SELECT coalesce(max(hub_id), 0) + 1 FROM hub_%s", schema_entity_get(e)->name);
-    a->next_hub[e] = pragma_int(a->s->db, sql);
+    snprintf(sql, sizeof sql, "SELECT coalesce(max(hub_id), 0) FROM hub_%s", name);
+    int64_t max = pragma_int(a->s->db, sql);
+    a->next_hub[e] = max < 1 ? 1 : max == INT64_MAX ? -1 : max + 1; /* below 1, only ids put there by hand */
   }
-  return a->next_hub[e]++;
+  if (a->next_hub[e] < 0) { /* a row with the largest id there is (put there by hand) */
+    snprintf(a->err, a->errsize, "%s: hub_%s has a row with hub_id %lld: there is no larger id for a new one", a->s->path, name,
+             (long long)INT64_MAX);
+    return 0;
+  }
+  int64_t id = a->next_hub[e];
+  a->next_hub[e] = id == INT64_MAX ? -1 : id + 1;
+  return id;
 }
 
 /* Queues a create of hub object hub_id. */
@@ -689,7 +699,7 @@ static int apply_op(applier *a, const op_view *o, const char *line, size_t n, in
       json_object_set_new(skipped, id_key(a, o, idkey, sizeof idkey), json_true());
       return 1;
     }
-    *slot = next_hub_id(a, e);
+    if (!(*slot = next_hub_id(a, e))) return 0;
     return queue_create(a, e, *slot, get(o, "set"), get(o, "provenance"), run_id);
   }
   if (jspan_str_is(k, "update") || jspan_str_is(k, "reactivate"))

@@ -1088,6 +1088,16 @@ def suite_inserts(binaries):
                p5.returncode == 0 and p6.returncode == 0
                and [g[:7] for g in got] == [want(i, i + 1) for i in range(70)] + [want(100 + k, 71 + k) for k in range(5)],
                f"{p5.stderr.decode()[-200:]} {p6.stderr.decode()[-300:]} {got[68:]}")
+            db = sqlite3.connect(hub)
+            db.execute("INSERT INTO hub_student (hub_id, sis_id, status) VALUES (9223372036854775807, 'by hand', 'active')")
+            db.commit()
+            db.close()
+            before = rows()
+            write(list(range(70)) + list(range(100, 106)))
+            p7 = apply()
+            ok(f"inserts: a hub table holding the largest id there is fails a create with a message, changing nothing{tag}",
+               p7.returncode == 1 and b"hub_student has a row with hub_id 9223372036854775807: there is no larger id" in p7.stderr
+               and b"hub is unchanged" in p7.stderr and rows() == before and sanitizer_clean(p7), p7.stderr.decode()[-400:])
 
 
 def suite_writer(binaries):
