@@ -354,7 +354,7 @@ typedef struct batch {
 static bval *row_slot(batch *b, int col) { return &b->v[b->rows * b->ncols + col]; }
 
 static int keep_text(applier *a, batch *b, bval *out, const char *p, size_t n) {
-  if (b->used + n > b->cap) {
+  if (!b->arena || b->used + n > b->cap) { /* never NULL once kept: an empty string is bound as '', not NULL */
     size_t cap = (b->used + n) * 2 + 4096;
     char *more = realloc(b->arena, cap);
     if (!more) {
@@ -363,7 +363,7 @@ static int keep_text(applier *a, batch *b, bval *out, const char *p, size_t n) {
     }
     b->arena = more, b->cap = cap;
   }
-  memcpy(b->arena + b->used, p, n);
+  if (n) memcpy(b->arena + b->used, p, n);
   out->type = BV_TEXT, out->u.off = b->used, out->n = (uint32_t)n;
   b->used += n;
   return 1;
