@@ -708,6 +708,26 @@ def suite_store(binaries):
         ok("store: a damaged piece of a run's operations is an error that names the run and the piece",
            all(b.returncode == 1 and b"run 1's operations are damaged in the history (piece 0" in b.stderr for b in bad),
            " | ".join(b.stderr.decode()[-300:] for b in bad))
+    # why finds an object by a source id that only its second source's link
+    # holds (the links are read one source at a time), and ends for an id no
+    # source has.
+    with tempfile.TemporaryDirectory() as tmp:
+        spec, plan = os.path.join(tmp, "s.sync"), os.path.join(tmp, "s.plan")
+        maps = "".join(f'source {x} : csv {{\n  file student = "{x}.csv"\n  prefix = "{x.upper()}-"\n}}\n\n' for x in "ab")
+        maps += "".join(f"map {x}.student {{\n  sis_id = id\n  first_name = first\n  last_name = last\n  email = mail\n}}\n\n"
+                        for x in "ab")
+        open(spec, "w").write(maps + "uniqueness student {\n  unattended email\n}\n")
+        open(os.path.join(tmp, "a.csv"), "w").write("id,first,last,mail\n1,Ada,L,ada@x.org\n")
+        open(os.path.join(tmp, "b.csv"), "w").write("id,first,last,mail\n7,Ada,L,ada@x.org\n")
+        run(binaries[0], ["build", spec, "-o", plan])
+        hub = os.path.join(tmp, "hub.db")
+        first = subprocess.run([vm, "apply", plan, "--store", hub], cwd=tmp, capture_output=True, timeout=60)
+        found = subprocess.run([vm, "why", "student", "B-7", "--store", hub], cwd=tmp, capture_output=True, timeout=60)
+        none = subprocess.run([vm, "why", "student", "B-8", "--store", hub], cwd=tmp, capture_output=True, timeout=60)
+        ok("store: why finds an object by the id of its second source's link, and answers for an id no source has",
+           first.returncode == 0 and found.returncode == 0 and found.stdout.startswith(b"student A-1 (hub 1, active)")
+           and b"B-7" in found.stdout and none.returncode == 1 and b"B-8 is not in the hub" in none.stdout,
+           f"{first.stderr.decode()[-200:]} {found.stdout.decode()[:200]} {none.stdout.decode()[:200]}")
     # show --json streams a run's operations from the history, as plan --json
     # does: 60,000 creates (21 MB of JSON) print whole with 64 MB of heap,
     # where one document of them in memory took over 150 MB.
