@@ -1118,6 +1118,22 @@ def suite_inserts(binaries):
             ok(f"inserts: a hub table holding the largest id there is fails a create with a message, changing nothing{tag}",
                p7.returncode == 1 and b"hub_student has a row with hub_id 9223372036854775807: there is no larger id" in p7.stderr
                and b"hub is unchanged" in p7.stderr and rows() == before and sanitizer_clean(p7), p7.stderr.decode()[-400:])
+        # A run that fails after batches of its rows went in leaves none of them.
+        with tempfile.TemporaryDirectory() as tmp:
+            plan, hub = student_plan(b, tmp, 40), os.path.join(tmp, "hub.db")
+            runf, bad = os.path.join(tmp, "r.json"), os.path.join(tmp, "bad.json")
+            subprocess.run([vm, "plan", plan, "--store", hub, "-o", runf], cwd=tmp, capture_output=True, timeout=60)
+            doc = json.load(open(runf))
+            creates = [o for o in doc["ops"] if o["op"] == "create"]
+            creates[34]["tmp"] = 10**12
+            json.dump(doc, open(bad, "w"))
+            p = subprocess.run([vm, "apply", bad, "--store", hub], cwd=tmp, capture_output=True, timeout=60)
+            db = sqlite3.connect(hub)
+            counts = [db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("hub_student", "sync_links", "sync_runs")]
+            db.close()
+            ok(f"inserts: a run whose 35th create is corrupt, after two batches went in, fails whole and leaves no row{tag}",
+               len(creates) == 40 and p.returncode == 1 and b"the run is corrupt" in p.stderr and counts == [0, 0, 0]
+               and sanitizer_clean(p), f"{p.stderr.decode()[-300:]} {counts}")
 
 
 def suite_writer(binaries):
