@@ -14,7 +14,7 @@
 #include "jspan.h"
 #include "pipeline.h"
 #include "schema.h"
-#include "sha256.h"
+#include "rechash.h"
 
 #define MAX_MEMBERS 64
 
@@ -160,14 +160,14 @@ static void bind_span(applier *a, sqlite3_stmt *st, int i, jspan v) {
   }
 }
 
-/* A record's content hash (64 hex digits in the run) as its link keeps it:
- * the head, an integer; NULL (no hash: the record is taken as changed next
- * run) for anything else. */
+/* A record's content hash (16 hex digits in the run; 64 in a run saved
+ * before rechash.h) as its link keeps it: 64 bits, an integer; NULL (no
+ * hash: the record is taken as changed next run) for anything else. */
 static void bind_hash(applier *a, sqlite3_stmt *st, int i, jspan v) {
   uint64_t head = 0;
   if (jspan_type(v) == JS_STRING) {
     long n = jspan_str(v, &a->dec, &a->deccap);
-    head = n > 0 ? sha256_hex_head(a->dec, (size_t)n) : 0;
+    head = n > 0 ? rechash_of_hex(a->dec, (size_t)n) : 0;
   }
   if (head) sqlite3_bind_int64(st, i, (int64_t)head);
   else sqlite3_bind_null(st, i);
@@ -394,7 +394,7 @@ static void keep_hash(applier *a, bval *out, jspan v) {
   uint64_t head = 0;
   if (jspan_type(v) == JS_STRING) {
     long n = jspan_str(v, &a->dec, &a->deccap);
-    head = n > 0 ? sha256_hex_head(a->dec, (size_t)n) : 0;
+    head = n > 0 ? rechash_of_hex(a->dec, (size_t)n) : 0;
   }
   out->type = BV_NULL;
   if (head) keep_int(out, (int64_t)head);

@@ -36,6 +36,7 @@
 #include "kinds.h"
 #include "recspill.h"
 #include "jspan.h"
+#include "rechash.h"
 #include "rectext.h"
 #include "sha256.h"
 #include "vm.h"
@@ -177,7 +178,7 @@ typedef struct {
   int64_t *dropped[ENT__COUNT]; /* ...except these, sorted: objects with a live link this run does not bring back */
   size_t ndropped[ENT__COUNT], capdropped[ENT__COUNT];
   int order[ENT__COUNT][MAX_ATTRS];  /* attributes sorted by name: the record text's key order */
-  jtext text;                        /* record_hash's buffer, reused */
+  uint64_t name_keys[ENT__COUNT][MAX_ATTRS]; /* rechash_name of each attribute */
   int nattrs[ENT__COUNT];
   struct {
     int first_name, last_name, name, title, status, school; /* -1: the entity has none */
@@ -293,27 +294,23 @@ static json_t *record_json(ctx *c, int entity, const value *attrs) {
   return o;
 }
 
-/* The snapshot's content hash: SHA-256 of the record as sorted compact JSON
- * (written directly, see rectext.h: no JSON object per record). */
-static void record_hash(ctx *c, int entity, const value *attrs, char hash[65]) {
-  jt_reset(&c->text);
-  rectext_record(&c->text, c->names[entity], c->order[entity], c->nattrs[entity], attrs);
-  uint8_t d[32];
-  sha256(c->text.b, c->text.n, d);
-  sha256_hex(d, hash);
+/* The content hash its link will keep (rechash.h). */
+static uint64_t record_hash(ctx *c, int entity, const value *attrs) {
+  return rechash_record(c->name_keys[entity], c->order[entity], c->nattrs[entity], attrs);
 }
 
 /* Reads a record's body into the scratch arena (valid until it is rewound). */
-static value *load_rec(ctx *c, const inrec *rec, const char **where, const char **hash) {
+static value *load_rec(ctx *c, const inrec *rec, const char **where) {
   int n = c->nattrs[rec->entity];
   value *attrs = arena_alloc(&c->tmp, ((size_t)n + 1) * sizeof *attrs);
-  const char *w = "", *h = "";
+  const char *w = "";
+  uint64_t h;
   if (!spill_get(c->spill, rec->off, rec->len, &c->tmp, &w, &h, attrs, n)) {
     c->spill_broken = 1; /* run_compute fails the run */
+    w = "";
     for (int i = 0; i < n; i++) attrs[i] = v_null();
   }
   if (where) *where = w;
-  if (hash) *hash = h;
   return attrs;
 }
 
@@ -494,10 +491,8 @@ static int fetch_unit(ctx *c, vm *v, uint32_t ui) {
       c->r->counts[e][CNT_SKIPPED]++;
       report(c, "skipped", e, u->source, NULL, wc.where, "the record has no sis_id");
     } else {
-      char hash[65];
-      record_hash(c, e, attrs, hash);
       rec->sid = arena_strpack(&c->ar, id, strlen(id));
-      spill_put(c->spill, wc.where, hash, attrs, c->nattrs[e], &rec->off, &rec->len);
+      spill_put(c->spill, wc.where, record_hash(c, e, attrs), attrs, c->nattrs[e], &rec->off, &rec->len);
     }
     vm_reset_record(v);
     t0 = now_s();
@@ -611,7 +606,7 @@ static void check_references(ctx *c) {
     const schema_entity *en = schema_entity_get(rec->entity);
     const char *where;
     arena_rewind(&c->tmp);
-    value *attrs = load_rec(c, rec, &where, NULL);
+    value *attrs = load_rec(c, rec, &where);
     for (int a = 0; a < en->nattrs && !rec->parked; a++) {
       int ref = en->attrs[a].ref;
       if (ref == REF_NONE || attrs[a].kind == V_NULL) continue;
@@ -652,10 +647,6 @@ static int keyed_step(ctx *c, sqlite3_stmt **slot, const char *sql, const char *
   return sqlite3_step(*slot);
 }
 
-/* The head of a record's content hash (sha256_hex's digits, or "" when
- * its spill could not be read), as its link keeps it. */
-static uint64_t hash_head(const char *hex) { return hex && *hex ? sha256_head_of_hex(hex) : 0; }
-
 /* The head a link keeps (column col of st): 0 for none. */
 static uint64_t link_head(sqlite3_stmt *st, int col) {
   return sqlite3_column_type(st, col) == SQLITE_INTEGER ? (uint64_t)sqlite3_column_int64(st, col) : 0;
@@ -678,10 +669,11 @@ static int64_t linked_hub(ctx *c, const char *source, int entity, const char *si
   return id;
 }
 
-/* The record's content hash alone (its attributes stay in the spill). */
-static const char *rec_hash(ctx *c, const inrec *rec) {
-  const char *w, *h = "";
-  if (!spill_get(c->spill, rec->off, rec->len, &c->tmp, &w, &h, NULL, 0)) c->spill_broken = 1; /* run_compute fails the run */
+/* The record's content hash alone (its attributes stay in the spill); 0
+ * when the spill could not be read. */
+static uint64_t rec_hash(ctx *c, const inrec *rec) {
+  uint64_t h = 0;
+  if (!spill_hash(c->spill, rec->off, rec->len, &h)) c->spill_broken = 1; /* run_compute fails the run */
   return h;
 }
 
@@ -864,7 +856,7 @@ static int seen_domain(ctx *c, const fpmap *seen, uint32_t d, const char *key, u
   uint64_t h = fp_hash(key, strlen(key), 0);
   while (fp_next(seen, h, &pos, &j)) {
     if (any && j >= *found) continue;
-    const value *other = load_rec(c, &c->recs[j], NULL, NULL);
+    const value *other = load_rec(c, &c->recs[j], NULL);
     if (strcmp(domain_key(c, d, &c->p->domains[d], other), key) == 0) *found = j, any = 1;
   }
   return any;
@@ -984,9 +976,9 @@ static void link_all(ctx *c) {
     if (scanned[rec->source][rec->entity]) {
       if (rec->hub_id > 0) {
         /* An unchanged record costs its share of the scan and a compare of
-         * its hash's first 64 bits with the link's (a change keeping them
-         * is a 2^-64 chance). */
-        rec->same = (uint8_t)(rec->how == LINK_ID && heads[i] && heads[i] == hash_head(rec_hash(c, rec)));
+         * its hash with the link's (a change keeping it is about a 2^-64
+         * chance: rechash.c). */
+        rec->same = (uint8_t)(rec->how == LINK_ID && heads[i] && heads[i] == rec_hash(c, rec));
         continue;
       }
       rec->hub_id = 0; /* no link: the scan saw every one of the feed's */
@@ -997,7 +989,7 @@ static void link_all(ctx *c) {
       if (rec->hub_id) {
         rec->how = gone ? LINK_ID_AGAIN : LINK_ID;
         /* An unchanged record costs this one lookup and a hash compare. */
-        rec->same = (uint8_t)(!gone && last && last == hash_head(rec_hash(c, rec)));
+        rec->same = (uint8_t)(!gone && last && last == rec_hash(c, rec));
         continue;
       }
     }
@@ -1012,7 +1004,7 @@ static void link_all(ctx *c) {
       rec->how = LINK_DECISION;
       continue;
     }
-    if (has_domains[rec->entity]) attrs = load_rec(c, rec, NULL, NULL);
+    if (has_domains[rec->entity]) attrs = load_rec(c, rec, NULL);
     if (attrs && (!dec || strcmp(dec, "new") != 0)) {
       for (uint32_t d = 0; d < c->p->ndomains && !rec->hub_id && !rec->parked; d++) {
         const plan_domain *dom = &c->p->domains[d];
@@ -1336,7 +1328,7 @@ static void merge_group(ctx *c, const uint32_t *members, size_t nm) {
     return;
   }
   value **mattrs = arena_alloc(&c->tmp, nm * sizeof *mattrs);
-  for (size_t k = 0; k < nm; k++) mattrs[k] = load_rec(c, &c->recs[members[k]], NULL, NULL);
+  for (size_t k = 0; k < nm; k++) mattrs[k] = load_rec(c, &c->recs[members[k]], NULL);
   merge_object(c, c->recs[members[0]].hub_id, members, nm, mattrs);
 }
 
@@ -1498,7 +1490,8 @@ static void link_ops(ctx *c) {
     const char *src = plan_str(c->p, c->p->sources[rec->source].name);
     const char *ent = schema_entity_get(rec->entity)->name;
     arena_rewind(&c->tmp);
-    const char *hash = rec_hash(c, rec);
+    char hash[17];
+    rechash_hex(rec_hash(c, rec), hash);
     if (rec->how != LINK_ID) { /* the link keeps the hash: no snapshot operation */
       put_record_head(t, "link", src, ent, rec->sid);
       jt_mint(t, rec->hub_id > 0 ? "hub_id" : "tmp", rec->hub_id > 0 ? rec->hub_id : -rec->hub_id);
@@ -1786,7 +1779,6 @@ static void compute_phases(ctx *c) {
 }
 
 static void ctx_free(ctx *c) {
-  jt_free(&c->text);
   jt_free(&c->jt);
   jt_free(&c->jt2);
   fp_free(&c->by_id);
@@ -1854,6 +1846,7 @@ int run_compute(const plan *p, const uint8_t *plan_bytes, size_t plan_len, store
   for (int e = 0; e < ENT__COUNT; e++) {
     c->nattrs[e] = plan_entity_attrs(p, e, c->names[e], c->types[e], MAX_ATTRS);
     rectext_sort_names(c->names[e], c->nattrs[e], c->order[e]);
+    for (int a = 0; a < c->nattrs[e]; a++) c->name_keys[e][a] = rechash_name(c->names[e][a]);
     c->slot[e].first_name = attr_index(c, e, "first_name"), c->slot[e].last_name = attr_index(c, e, "last_name");
     c->slot[e].name = attr_index(c, e, "name"), c->slot[e].title = attr_index(c, e, "title");
     c->slot[e].status = attr_index(c, e, "status"), c->slot[e].school = attr_index(c, e, "school");

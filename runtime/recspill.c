@@ -1,12 +1,12 @@
 /* recspill.c: records in a temporary file, and the fingerprint index (see
  * recspill.h).
  *
- * A body is: where (u32 length, bytes, NUL), the 64-character hash and a
- * NUL, then
- * each attribute as a kind byte and its payload: 8 bytes for booleans,
- * integers, dates, times and decimals; u32 length, bytes and NUL for
- * strings (so a string read back is NUL-terminated too); u32 count and the
- * items for lists.  Native byte order: the file lives as long as the run.
+ * A body is: the content hash (8 bytes, first, so that it can be read
+ * alone), where (u32 length, bytes, NUL), then each attribute as a kind
+ * byte and its payload: 8 bytes for booleans, integers, dates, times and
+ * decimals; u32 length, bytes and NUL for strings (so a string read back is
+ * NUL-terminated too); u32 count and the items for lists.  Native byte
+ * order: the file lives as long as the run.
  */
 #include "recspill.h"
 
@@ -89,10 +89,10 @@ static void put_value(recspill *s, value v) {
   }
 }
 
-int spill_put(recspill *s, const char *where, const char *hash, const value *attrs, int nattrs, uint64_t *off, uint32_t *len) {
+int spill_put(recspill *s, const char *where, uint64_t hash, const value *attrs, int nattrs, uint64_t *off, uint32_t *len) {
   s->n = 0;
+  put_bytes(s, &hash, sizeof hash);
   put_text(s, where, (uint32_t)strlen(where));
-  put_bytes(s, hash, 65); /* with its NUL */
   for (int i = 0; i < nattrs; i++) put_value(s, attrs[i]);
   *off = s->size;
   *len = (uint32_t)s->n;
@@ -161,16 +161,21 @@ static int read_at(recspill *s, uint64_t off, uint32_t len, uint8_t *b) {
   return 1;
 }
 
-int spill_get(recspill *s, uint64_t off, uint32_t len, arena *a, const char **where, const char **hash, value *attrs, int nattrs) {
+int spill_get(recspill *s, uint64_t off, uint32_t len, arena *a, const char **where, uint64_t *hash, value *attrs, int nattrs) {
   uint8_t *b = arena_alloc(a, (size_t)len + 1);
   if (!read_at(s, off, len, b)) return 0;
   reader r = {b, b + len, a};
   uint32_t n;
-  if (!get_text(&r, where, &n) || (size_t)(r.end - r.p) < 65) return 0;
-  *hash = (const char *)r.p;
-  r.p += 65;
+  if (!get_bytes(&r, hash, sizeof *hash) || !get_text(&r, where, &n)) return 0;
   for (int i = 0; i < nattrs; i++)
     if (!get_value(&r, &attrs[i])) return 0;
+  return 1;
+}
+
+int spill_hash(recspill *s, uint64_t off, uint32_t len, uint64_t *hash) {
+  uint8_t b[sizeof *hash];
+  if (len < sizeof b || !read_at(s, off, sizeof b, b)) return 0;
+  memcpy(hash, b, sizeof b);
   return 1;
 }
 

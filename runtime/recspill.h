@@ -27,11 +27,13 @@ recspill *spill_new(void);
 void spill_free(recspill *s);
 /* Appends one record's body; *off and *len say where it is.  0 on a write
  * error (the spill remembers it: spill_failed()). */
-int spill_put(recspill *s, const char *where, const char *hash, const value *attrs, int nattrs, uint64_t *off, uint32_t *len);
+int spill_put(recspill *s, const char *where, uint64_t hash, const value *attrs, int nattrs, uint64_t *off, uint32_t *len);
 int spill_failed(const recspill *s);
 /* Reads a body back: strings and lists point into memory from arena `a`.
  * attrs gets nattrs values (as many as were put).  0 on a read error. */
-int spill_get(recspill *s, uint64_t off, uint32_t len, arena *a, const char **where, const char **hash, value *attrs, int nattrs);
+int spill_get(recspill *s, uint64_t off, uint32_t len, arena *a, const char **where, uint64_t *hash, value *attrs, int nattrs);
+/* The body's content hash alone (rechash.h), without reading the rest. */
+int spill_hash(recspill *s, uint64_t off, uint32_t len, uint64_t *hash);
 
 /* A hash's 32-bit tag per slot, not the whole hash: every user checks its
  * candidates against the real key anyway, and at ten million records the

@@ -23,9 +23,9 @@ int sha256_accelerated(int enable);
 /* 64 lower-case hex digits and a NUL. */
 void sha256_hex(const uint8_t digest[32], char out[65]);
 /* The first 64 bits of a digest written as sha256_hex writes it (64
- * lower-case hex digits; anything else gives 0, "none").  A link keeps its
- * record's content hash so (hub schema version 5): a change that keeps
- * them is a 2^-64 chance. */
+ * lower-case hex digits; anything else gives 0, "none"): what links kept of
+ * a record's content hash from hub schema 5 until rechash.h, and what a run
+ * file saved then still gives. */
 uint64_t sha256_hex_head(const char *hex, size_t n);
 /* The same without the checks, for digests sha256_hex has written: the
  * value of the first 16 digits (fewer when the string is shorter). */

@@ -18,6 +18,7 @@ Suites (each a function below, all data-driven so anyone can add cases):
 """
 import argparse
 import glob
+import hashlib
 import json
 import os
 import re
@@ -613,14 +614,39 @@ def suite_runfile(binaries):
         ok("runfile: apply --stats of it counts the operations it wrote (it reads no record)",
            re.search(r"\ntotal +[0-9.]+ +\(10 operations, [0-9]+ operations/s\)\n", p.stdout.decode()) is not None,
            p.stdout.decode()[-400:])
+        ok("runfile: each link's content hash is 16 hex digits (rechash.h)",
+           len(want) == 5 and all(re.fullmatch(r"[0-9a-f]{16}", o["hash"]) for o in doc["ops"] if o["op"] == "link"),
+           str([o.get("hash") for o in doc["ops"]]))
+        # Links that keep another hash (as an older syncvm's SHA-256 heads):
+        # the next run takes every record as changed, finds its object
+        # unchanged, and only puts the hashes right; the run after is empty.
+        db = sqlite3.connect(hub)
+        db.execute("UPDATE sync_links SET hash = hash / 2 + 1")
+        db.commit()
+        db.close()
+        rehash = os.path.join(tmp, "rehash.json")
+        p = subprocess.run([vm, "plan", plan, "--store", hub, "-o", rehash], cwd=tmp, capture_output=True, timeout=60)
+        r_ops = json.load(open(rehash))["ops"] if os.path.exists(rehash) else []
+        ok("runfile: links with hashes of an older syncvm: nothing changes, each link gets its hash again",
+           p.returncode == 0 and sorted(o["op"] for o in r_ops) == ["snapshot"] * 5
+           and {o["sid"]: hash_head(o["hash"]) for o in r_ops} == want, p.stdout.decode()[-600:] + p.stderr.decode()[-300:])
+        a = subprocess.run([vm, "apply", rehash, "--store", hub], cwd=tmp, capture_output=True, timeout=60)
+        db = sqlite3.connect(hub)
+        hashes = dict(db.execute("SELECT source_id, hash FROM sync_links"))
+        db.close()
+        p = subprocess.run([vm, "plan", plan, "--store", hub, "-o", rehash], cwd=tmp, capture_output=True, timeout=60)
+        ok("runfile: once applied, the links keep this syncvm's hashes and the next run has no operation",
+           a.returncode == 0 and hashes == want and p.returncode == 0 and json.load(open(rehash))["ops"] == [],
+           a.stderr.decode()[-300:] + p.stderr.decode()[-300:])
 
 
 def suite_store(binaries):
     """The hub's schema migrates forward: a version-2 hub (hashes in
     sync_snapshot, each run's operations in sync_runs.changes) opens as
-    version 5 with each link keeping the head of its record's hash, so its
-    records re-plan as unchanged, and the operations deflated into
-    sync_run_ops.
+    version 5 with each link keeping the head of its record's SHA-256 hash
+    (as syncvm kept them then), so its records re-plan as unchanged, each
+    link getting this syncvm's hash (rechash.h), and the operations deflated
+    into sync_run_ops.
     An applied run's history keeps the operations its listing shows, and
     all of its creates; a damaged or missing piece of them is an error.
     show --json streams them, in bounded memory."""
@@ -643,11 +669,12 @@ def suite_store(binaries):
         db = sqlite3.connect(hub)
         hashes = dict(db.execute("SELECT source_id, hash FROM sync_links"))
         hashes_ok = hashes == {sid: hash_head(h) for sid, h in hexes.items()}
-        # back to version 2: the hashes (64 hex digits) in sync_snapshot, none
-        # on the links;
+        # back to version 2: the hashes (64 hex digits of SHA-256, as syncvm
+        # took them then) in sync_snapshot, none on the links;
         # run 1's operations in sync_runs.changes (a BLOB, as a run over
         # 16 MB kept them), run 2 an old run that kept none (over 1 GB), run 3
         # the same operations as TEXT
+        old_hexes = {sid: hashlib.sha256(sid.encode()).hexdigest() for sid in hexes}
         db.execute("ALTER TABLE sync_runs ADD COLUMN changes TEXT")
         db.execute("UPDATE sync_runs SET changes = CAST(? AS BLOB) WHERE run_id = 1", (json.dumps(doc.get("ops", [])),))
         db.execute("INSERT INTO sync_runs (run_id, created, status, hub_version, counts, report)"
@@ -658,7 +685,7 @@ def suite_store(binaries):
         db.executescript("CREATE TABLE sync_snapshot (source TEXT NOT NULL, entity TEXT NOT NULL, source_id TEXT NOT NULL,"
                          " hash TEXT NOT NULL, record TEXT NOT NULL, PRIMARY KEY (source, entity, source_id));"
                          "CREATE TABLE hexes (sid TEXT, hex TEXT);"
-                         "INSERT INTO hexes VALUES " + ",".join(f"('{sid}', '{h}')" for sid, h in hexes.items()) + ";"
+                         "INSERT INTO hexes VALUES " + ",".join(f"('{sid}', '{h}')" for sid, h in old_hexes.items()) + ";"
                          "INSERT INTO sync_snapshot SELECT source, entity, source_id, hex, '{}' FROM sync_links JOIN hexes"
                          " ON sid = source_id;"
                          "DROP TABLE hexes;"
@@ -682,11 +709,14 @@ def suite_store(binaries):
         run_cols = [r[1] for r in db.execute("PRAGMA table_info(sync_runs)")]
         pieces = db.execute("SELECT run_id, piece FROM sync_run_ops").fetchall()
         db.close()
-        ok("store: a version-2 hub migrates, each link with its hash", p.returncode == 0 and after == hashes and len(hashes) == 6
+        ok("store: a version-2 hub migrates, each link with its hash",
+           p.returncode == 0 and after == {sid: hash_head(h) for sid, h in old_hexes.items()} and len(hashes) == 6
            and hashes_ok and "sync_snapshot" not in tables and version == "5" and "WITHOUT ROWID" in links_sql
            and indexes == {"sync_links_hub"}, f"{p.stderr.decode()[-300:]} {version} {tables} {links_sql} {indexes}")
-        ok("store: and its records re-plan as unchanged (no snapshot to write)",
-           out.get("ops") == [] and out.get("counts", {}).get("student", {}).get("unchanged") == 6, p.stdout.decode()[-300:])
+        ok("store: and its records re-plan as unchanged, each link given this syncvm's hash",
+           p.returncode == 0 and sorted(o["op"] for o in out.get("ops", [])) == ["snapshot"] * 6
+           and {o["sid"]: o["hash"] for o in out.get("ops", [])} == hexes
+           and out.get("counts", {}).get("student", {}).get("unchanged") == 6, p.stdout.decode()[-300:])
         moved = json.loads(vmrun("show", "1", "--json").stdout or b"{}")
         moved3 = json.loads(vmrun("show", "3", "--json").stdout or b"{}")
         shown = vmrun("show", "1")

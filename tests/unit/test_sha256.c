@@ -1,8 +1,9 @@
 /* test_sha256.c: SHA-256 gives the FIPS 180-4 example digests, and the
  * processor's SHA extensions (when this machine has them) give, for every
  * length from 0 to 1,100 bytes and for updates split at random points,
- * exactly the digests of the portable code: every content hash already in
- * a hub was taken with one or the other.  And the head of a digest's hex,
+ * exactly the digests of the portable code: plans are named by their
+ * digest, and content hashes in hubs made before rechash.h were taken with
+ * one or the other.  And the head of a digest's hex,
  * as a link keeps it, is read only from a well-formed digest. */
 #include <stdio.h>
 #include <stdlib.h>
