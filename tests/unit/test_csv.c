@@ -49,6 +49,69 @@ static void render(const char *text, size_t n, char delim, char *out, size_t out
   csv_close(r);
 }
 
+/* Every row (its line, cells and lengths) and every error, as text. */
+static char *render_all(const char *text, size_t n, char delim) {
+  char err[200];
+  csv_reader *r = csv_open(write_tmp(text, n), delim, err, sizeof err);
+  size_t cap = n * 8 + 1024, len = 0;
+  char *out = malloc(cap);
+  char **cells;
+  size_t *lens;
+  int nc, rc;
+  out[0] = 0;
+  while ((rc = csv_next(r, &cells, &lens, &nc, err, sizeof err)) != 0) {
+    if (len + 512 > cap) out = realloc(out, cap *= 2);
+    len += (size_t)snprintf(out + len, cap - len, "@%ld", csv_row_line(r));
+    if (rc < 0) {
+      len += (size_t)snprintf(out + len, cap - len, "[%s]\n", err);
+      continue;
+    }
+    for (int i = 0; i < nc; i++) {
+      while (len + lens[i] + 64 > cap) out = realloc(out, cap *= 2);
+      len += (size_t)snprintf(out + len, cap - len, "|%zu:", lens[i]);
+      memcpy(out + len, cells[i], lens[i]); /* NULs too */
+      len += lens[i];
+    }
+    out[len++] = '\n';
+    out[len] = 0;
+  }
+  csv_close(r);
+  return out;
+}
+
+/* Plain lines split in one pass give exactly what the byte-by-byte path
+ * gives, on random text made of the bytes that matter (delimiters, quotes,
+ * CR, LF, NUL, a byte order mark's), long enough that lines cross the
+ * reader's 64 KB buffer. */
+static void fast_rows_same(void) {
+  static const char alphabet[] = "ab,;\"\r\n \t\0\xEF\xBB\xBF";
+  unsigned seed = 12345;
+  int same = 0, cases = 0;
+  for (int k = 0; k < 300; k++) {
+    size_t n = k < 250 ? (size_t)(k * 7 % 300) : 200000 + (size_t)k;
+    char *text = malloc(n + 1);
+    for (size_t i = 0; i < n; i++) {
+      seed = seed * 1103515245u + 12345u;
+      unsigned pick = (seed >> 16) % 40;
+      /* mostly letters and delimiters, as real rows are; now and then the rest */
+      text[i] = pick < 20 ? 'a' + (char)(pick % 3) : pick < 30 ? ',' : pick < 34 ? '\n' : alphabet[(seed >> 8) % (sizeof alphabet - 1)];
+    }
+    char delim = k % 3 == 0 ? ';' : ',';
+    csv_fast_rows(1);
+    char *fast = render_all(text, n, delim);
+    csv_fast_rows(0);
+    char *slow = render_all(text, n, delim);
+    csv_fast_rows(1);
+    cases++;
+    if (strcmp(fast, slow) == 0) same++;
+    else if (cases - same <= 3) printf("differ on case %d (%zu bytes)\n", k, n);
+    free(fast), free(slow), free(text);
+  }
+  char d[64];
+  snprintf(d, sizeof d, "%d of %d the same", same, cases);
+  check(same == cases, "plain lines split in one pass read as byte by byte", d);
+}
+
 static void inline_cases(void) {
   static const struct {
     const char *in, *rows, *errs;
@@ -183,6 +246,7 @@ static void csvlint(const char *root) {
 
 int main(void) {
   inline_cases();
+  fast_rows_same();
   const char *root = realdata();
   if (root) {
     spectrum(root);
