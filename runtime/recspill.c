@@ -253,6 +253,18 @@ int fp_next(const fpmap *m, uint64_t h, size_t *pos, uint32_t *v) {
   return 0;
 }
 
+int fp_first(const fpmap *m, uint64_t h, uint32_t *v) {
+  size_t pos = 0;
+  return fp_next(m, h, &pos, v);
+}
+
+void fp_prefetch(const fpmap *m, uint64_t h) {
+  if (!m->cap) return;
+  size_t i = (size_t)fp_tag(h) & (m->cap - 1);
+  __builtin_prefetch(&m->h[i]);
+  __builtin_prefetch(&m->v[i]);
+}
+
 void fp_free(fpmap *m) {
   free(m->h);
   free(m->v);

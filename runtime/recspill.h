@@ -52,6 +52,12 @@ void fp_reserve(fpmap *m, size_t n);
 /* Candidates for h, in no particular order: start with *pos = 0; each call
  * gives the next (1) or says there is none (0). */
 int fp_next(const fpmap *m, uint64_t h, size_t *pos, uint32_t *v);
+/* The first candidate for h alone (1), or none (0): for a caller that
+ * asks for memory ahead (fp_prefetch), then goes through fp_next. */
+int fp_first(const fpmap *m, uint64_t h, uint32_t *v);
+/* Asks the processor for the slot where h's search starts: a batch of
+ * lookups then waits for memory once, not once each. */
+void fp_prefetch(const fpmap *m, uint64_t h);
 void fp_free(fpmap *m);
 
 #endif
