@@ -542,6 +542,22 @@ static int has_record(ctx *c, uint32_t source, int entity, const char *sid) {
   return 0;
 }
 
+/* Lookups are made a batch at a time, the memory each will touch asked
+ * for first (its slot in the id index, then its record, then the record's
+ * id): one lookup waited on three cache misses in a row, and that was the
+ * most of a re-sync's reference check and link phase. */
+#define LOOKUP_BATCH 16
+
+static void prefetch_ids(ctx *c, const uint64_t *h, int n) {
+  uint32_t first[LOOKUP_BATCH * 4];
+  int has[LOOKUP_BATCH * 4];
+  for (int k = 0; k < n; k++) fp_prefetch(&c->by_id, h[k]);
+  for (int k = 0; k < n; k++)
+    if ((has[k] = fp_first(&c->by_id, h[k], &first[k]))) __builtin_prefetch(&c->recs[first[k]]);
+  for (int k = 0; k < n; k++)
+    if (has[k]) __builtin_prefetch(c->recs[first[k]].sid);
+}
+
 /* Whether any source sent a school with this code in this run. */
 static int has_school(ctx *c, const char *code) {
   size_t pos = 0;
@@ -594,40 +610,67 @@ static int skips_on(const plan *p, const plan_unit *u, int attr) {
   return 0;
 }
 
+/* Reports (or skips) a record whose references name nothing. */
+static void check_record(ctx *c, inrec *rec, const value *attrs, const char *where, int any_school_source) {
+  const schema_entity *en = schema_entity_get(rec->entity);
+  for (int a = 0; a < en->nattrs && !rec->parked; a++) {
+    int ref = en->attrs[a].ref;
+    if (ref == REF_NONE || attrs[a].kind == V_NULL) continue;
+    if (ref == REF_SCHOOL && !any_school_source) continue; /* no source feeds schools: codes are the hub's own */
+    value v = attrs[a];
+    uint32_t n = v.kind == V_LIST ? v.len : 1;
+    for (uint32_t k = 0; k < n; k++) {
+      const char *id = str_of(&c->tmp, v.kind == V_LIST ? v.u.items[k] : v);
+      if (ref_found(c, rec->source, ref, id)) continue;
+      const char *target = ref == REF_USER ? "user" : schema_entity_get(ref)->name;
+      if (skips_on(c->p, &c->p->units[rec->unit], a)) {
+        rec->parked = 2; /* skipped */
+        c->r->counts[rec->entity][CNT_SKIPPED]++;
+        report(c, "skipped", rec->entity, rec->source, rec->sid, where, "%s %s names no %s", en->attrs[a].name, id, target);
+        break;
+      }
+      c->r->counts[rec->entity][CNT_REPORTED]++;
+      report(c, "reported", rec->entity, rec->source, rec->sid, where, "%s %s names no %s (the record is kept)",
+             en->attrs[a].name, id, target);
+    }
+  }
+}
+
+/* The id-index lookups a record's references will start with (a user's:
+ * as a student), for prefetch_ids; at most room. */
+static int ref_hashes(const inrec *rec, const value *attrs, uint64_t *out, int room) {
+  const schema_entity *en = schema_entity_get(rec->entity);
+  int n = 0;
+  for (int a = 0; a < en->nattrs && n < room; a++) {
+    int ref = en->attrs[a].ref;
+    if (ref == REF_NONE || ref == REF_SCHOOL || attrs[a].kind != V_STR) continue;
+    out[n++] = id_hash(rec->source, ref == REF_USER ? ENT_student : ref, attrs[a].u.s); /* spilled strings end in a NUL */
+  }
+  return n;
+}
+
 static void check_references(ctx *c) {
   int any_school_source = 0;
   for (uint32_t i = 0; i < c->p->nunits; i++) any_school_source |= c->p->units[i].entity == ENT_school;
   int has_refs[ENT__COUNT] = {0};
   for (int e = 0; e < ENT__COUNT; e++)
     for (int a = 0; a < schema_entity_get(e)->nattrs; a++) has_refs[e] |= schema_entity_get(e)->attrs[a].ref != REF_NONE;
-  for (size_t i = 0; i < c->nrecs; i++) {
-    inrec *rec = &c->recs[i];
-    if (!has_refs[rec->entity]) continue;
-    const schema_entity *en = schema_entity_get(rec->entity);
-    const char *where;
+  for (size_t i = 0; i < c->nrecs;) {
+    size_t idx[LOOKUP_BATCH];
+    value *attrs[LOOKUP_BATCH];
+    const char *where[LOOKUP_BATCH];
+    uint64_t h[LOOKUP_BATCH * 4];
+    int nb = 0, nh = 0;
     arena_rewind(&c->tmp);
-    value *attrs = load_rec(c, rec, &where);
-    for (int a = 0; a < en->nattrs && !rec->parked; a++) {
-      int ref = en->attrs[a].ref;
-      if (ref == REF_NONE || attrs[a].kind == V_NULL) continue;
-      if (ref == REF_SCHOOL && !any_school_source) continue; /* no source feeds schools: codes are the hub's own */
-      value v = attrs[a];
-      uint32_t n = v.kind == V_LIST ? v.len : 1;
-      for (uint32_t k = 0; k < n; k++) {
-        const char *id = str_of(&c->tmp, v.kind == V_LIST ? v.u.items[k] : v);
-        if (ref_found(c, rec->source, ref, id)) continue;
-        const char *target = ref == REF_USER ? "user" : schema_entity_get(ref)->name;
-        if (skips_on(c->p, &c->p->units[rec->unit], a)) {
-          rec->parked = 2; /* skipped */
-          c->r->counts[rec->entity][CNT_SKIPPED]++;
-          report(c, "skipped", rec->entity, rec->source, rec->sid, where, "%s %s names no %s", en->attrs[a].name, id, target);
-          break;
-        }
-        c->r->counts[rec->entity][CNT_REPORTED]++;
-        report(c, "reported", rec->entity, rec->source, rec->sid, where, "%s %s names no %s (the record is kept)",
-               en->attrs[a].name, id, target);
-      }
+    for (; i < c->nrecs && nb < LOOKUP_BATCH; i++) {
+      if (!has_refs[c->recs[i].entity]) continue;
+      idx[nb] = i;
+      attrs[nb] = load_rec(c, &c->recs[i], &where[nb]);
+      nh += ref_hashes(&c->recs[i], attrs[nb], h + nh, LOOKUP_BATCH * 4 - nh);
+      nb++;
     }
+    prefetch_ids(c, h, nh);
+    for (int b = 0; b < nb; b++) check_record(c, &c->recs[idx[b]], attrs[b], where[b], any_school_source);
   }
 }
 
@@ -946,20 +989,11 @@ static void take_link(ctx *c, uint32_t s, int e, size_t records, uint64_t *heads
   if (!linked) add_loose(c, f, records, l->sid, l->hub, sent);
 }
 
-/* Links are matched a batch at a time, the memory each will touch asked
- * for first (its slot in the id index, then its record, then the record's
- * id): one lookup waited on three cache misses in a row, and that was the
- * most of a re-sync's link phase. */
-#define LINK_BATCH 16
-
+/* A batch of links (prefetch_ids). */
 static void take_links(ctx *c, uint32_t s, int e, size_t records, uint64_t *heads, link_row *q, int n) {
-  uint32_t first[LINK_BATCH];
-  int has[LINK_BATCH];
-  for (int k = 0; k < n; k++) fp_prefetch(&c->by_id, q[k].h);
-  for (int k = 0; k < n; k++)
-    if ((has[k] = fp_first(&c->by_id, q[k].h, &first[k]))) __builtin_prefetch(&c->recs[first[k]]);
-  for (int k = 0; k < n; k++)
-    if (has[k]) __builtin_prefetch(c->recs[first[k]].sid);
+  uint64_t h[LOOKUP_BATCH] = {0};
+  for (int k = 0; k < n; k++) h[k] = q[k].h;
+  prefetch_ids(c, h, n);
   for (int k = 0; k < n; k++) take_link(c, s, e, records, heads, &q[k]);
 }
 
@@ -971,7 +1005,7 @@ static void scan_links(ctx *c, uint64_t *heads, uint8_t (*scanned)[ENT__COUNT]) 
   if (sqlite3_prepare_v2(c->s->db, "SELECT source_id, hub_id, gone, hash FROM sync_links WHERE source = ? AND entity = ?"
                          " ORDER BY source_id", -1, &st, NULL) != SQLITE_OK)
     return;
-  link_row q[LINK_BATCH];
+  link_row q[LOOKUP_BATCH];
   for (uint32_t s = 0; s < c->p->nsources && s < 64; s++)
     for (int e = 0; e < ENT__COUNT; e++) {
       if (!per[s][e] || c->delta[s][e]) continue; /* a delta sends a few records of many: look those up */
@@ -990,7 +1024,7 @@ static void scan_links(ctx *c, uint64_t *heads, uint8_t (*scanned)[ENT__COUNT]) 
         l->gone = sqlite3_column_int(st, 2);
         l->head = link_head(st, 3);
         l->h = sid ? id_hash(s, e, sid) : 0;
-        if (n == LINK_BATCH) {
+        if (n == LOOKUP_BATCH) {
           take_links(c, s, e, per[s][e], heads, q, n);
           n = 0;
           arena_rewind(&c->tmp);
