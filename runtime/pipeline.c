@@ -953,13 +953,6 @@ static int add_loose(ctx *c, feed_links *f, size_t records, const char *sid, int
   return 1;
 }
 
-/* The links of a full feed (not a delta), read in one pass over
- * sync_links in key order: each found record gets its object, and in
- * heads[] the head of the hash the link keeps.  Looking each record's link
- * up cost a B-tree descent through SQLite's VM per record, the most of a
- * re-sync's time.  scanned[s][e] says which feeds were read so; the same
- * pass lists in c->links the live links no record took back, which spares
- * merge and deletions a pass of their own. */
 /* One link row as scan_links read it: its sid copied out of SQLite's row. */
 typedef struct {
   const char *sid;
@@ -997,6 +990,13 @@ static void take_links(ctx *c, uint32_t s, int e, size_t records, uint64_t *head
   for (int k = 0; k < n; k++) take_link(c, s, e, records, heads, &q[k]);
 }
 
+/* The links of a full feed (not a delta), read in one pass over
+ * sync_links in key order: each found record gets its object, and in
+ * heads[] the head of the hash the link keeps.  Looking each record's link
+ * up cost a B-tree descent through SQLite's VM per record, the most of a
+ * re-sync's time.  scanned[s][e] says which feeds were read so; the same
+ * pass lists in c->links the live links no record took back, which spares
+ * merge and deletions a pass of their own. */
 static void scan_links(ctx *c, uint64_t *heads, uint8_t (*scanned)[ENT__COUNT]) {
   size_t per[64][ENT__COUNT] = {{0}};
   for (size_t i = 0; i < c->nrecs; i++)
