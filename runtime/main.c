@@ -32,6 +32,7 @@
 #include "connector.h"
 #include "feed.h"
 #include "history.h"
+#include "hugepages.h"
 #include "pipeline.h"
 #include "plan.h"
 #include "runfile.h"
@@ -289,9 +290,13 @@ static int fetch_sources(plan *p, store *s, const char *root, const char *const 
   return 1;
 }
 
-/* --stats: what each pull cost (HTTP and the JSON check of every page; the
- * pages are decoded again by the read phase). */
-static void print_fetch_stats(FILE *out) { fputs(fetch_report, out); }
+/* --stats, after the phases: what each pull cost (HTTP and the JSON check
+ * of every page; the pages are decoded again by the read phase), and
+ * whether malloc asked for huge pages (hugepages.h). */
+static void print_process_stats(FILE *out) {
+  fputs(fetch_report, out);
+  fprintf(out, "huge pages              %s\n", hugepages_state());
+}
 
 static int compute(const char *plan_path, store *s, run_result *r, uint8_t **bytes, size_t *len, plan **pp, FILE *trace) {
   *pp = load_plan(plan_path, bytes, len);
@@ -357,7 +362,7 @@ static int cmd_plan(const opts *o) {
       }
     }
     if (!rc) rc = run_has_changes(&r) ? 2 : 0;
-    if (o->stats && !o->json) run_print_stats(&r, stdout), print_fetch_stats(stdout);
+    if (o->stats && !o->json) run_print_stats(&r, stdout), print_process_stats(stdout);
   }
   run_free(&r);
   plan_free(p);
@@ -401,7 +406,7 @@ static int finish_apply(store *s, run_result *r, const opts *o, const uint8_t *b
   r->t_write = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
   print_result_as(r, o, id, "applied");
   if (!o->json) printf("applied as run %lld\n", (long long)id);
-  if (o->stats && !o->json) run_print_stats(r, stdout), print_fetch_stats(stdout);
+  if (o->stats && !o->json) run_print_stats(r, stdout), print_process_stats(stdout);
   return 0;
 }
 
@@ -1037,6 +1042,9 @@ static int cmd_why(const opts *o) {
 }
 
 int main(int argc, char **argv) {
+  /* The commands that compute or write a run touch the most memory. */
+  if (argc >= 2 && (!strcmp(argv[1], "plan") || !strcmp(argv[1], "apply") || !strcmp(argv[1], "approve")))
+    hugepages_reexec(argv);
   /* No fast bins: jansson frees each page's tree as tens of thousands of
    * small chunks, and glibc then consolidated them again and again as the
    * heap grew (a third of a 100,000-student Veracross read was malloc's;

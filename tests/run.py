@@ -614,6 +614,20 @@ def suite_runfile(binaries):
         ok("runfile: apply --stats of it counts the operations it wrote (it reads no record)",
            re.search(r"\ntotal +[0-9.]+ +\(10 operations, [0-9]+ operations/s\)\n", p.stdout.decode()) is not None,
            p.stdout.decode()[-400:])
+        # Huge pages (hugepages.h): where the kernel gives them on request,
+        # syncvm runs itself again asking for them, unless the user's
+        # GLIBC_TUNABLES already says; the plan is the same either way.
+        try:
+            thp = open("/sys/kernel/mm/transparent_hugepage/enabled").read()
+        except OSError:
+            thp = ""
+        env = {k: v for k, v in os.environ.items() if k != "GLIBC_TUNABLES"}
+        for tunables, state in ((None, "on" if "[madvise]" in thp else "off"), ("glibc.malloc.hugetlb=0", "off"),
+                                ("glibc.malloc.arena_max=4", "on" if "[madvise]" in thp else "off")):
+            e = dict(env, **({"GLIBC_TUNABLES": tunables} if tunables else {}))
+            p = subprocess.run([vm, "plan", plan, "--store", hub, "--stats"], cwd=tmp, capture_output=True, timeout=60, env=e)
+            ok(f"runfile: plan --stats says huge pages {state} (GLIBC_TUNABLES {tunables}, kernel {thp.strip()!r})",
+               p.returncode == 0 and f"\nhuge pages              {state}\n" in p.stdout.decode(), p.stdout.decode()[-300:])
         ok("runfile: each link's content hash is 16 hex digits (rechash.h)",
            len(want) == 5 and all(re.fullmatch(r"[0-9a-f]{16}", o["hash"]) for o in doc["ops"] if o["op"] == "link"),
            str([o.get("hash") for o in doc["ops"]]))
