@@ -522,16 +522,20 @@ typedef struct {
   int64_t *hub;     /* per tmp: the hub id it got, 0 if not created, -1 if filtered out */
   size_t n;
   size_t max;       /* tmps run from 1 to at most the number of operations */
+  const op_feed *feed; /* still reading them: max is the number read so far */
 } tmp_map;
 
 /* NULL for a tmp no run of this many operations can have (a corrupt run
  * file): the caller fails the apply rather than skip a create. */
 static int64_t *tmp_slot(tmp_map *m, int64_t tmp) {
+  if (tmp > 0 && (uint64_t)tmp > m->max && m->feed) m->max = m->feed->known(m->feed->ctx, (size_t)tmp);
   if (tmp <= 0 || (uint64_t)tmp > m->max) return NULL;
   if ((size_t)tmp >= m->n) {
     size_t n = (size_t)tmp + (size_t)tmp / 2 + 16;
     if (n > m->max + 1) n = m->max + 1;
-    m->hub = realloc(m->hub, n * sizeof *m->hub);
+    int64_t *more = realloc(m->hub, n * sizeof *m->hub);
+    if (!more) return NULL;
+    m->hub = more;
     memset(m->hub + m->n, 0, (n - m->n) * sizeof *m->hub);
     m->n = n;
   }
@@ -743,15 +747,21 @@ static void set_cache(sqlite3 *db, int64_t size) {
   sqlite3_exec(db, sql, NULL, NULL, NULL);
 }
 
-int run_apply_ops(store *s, const run_result *r, int64_t run_id, op_filter keep, void *fctx, char *err, size_t errsize) {
+/* The next operation's text, from the feed or the run's oplog. */
+static const char *next_op(const run_result *r, const op_feed *feed, size_t *n) {
+  return feed ? feed->next(feed->ctx, n) : oplog_next_text(r->ops, n);
+}
+
+int run_apply_ops(store *s, const run_result *r, int64_t run_id, op_filter keep, void *fctx, const op_feed *feed, char *err,
+                  size_t errsize) {
   applier a = {.s = s, .err = err, .errsize = errsize, .pv = malloc(sizeof(op_view)), .creates = calloc(1, sizeof(batch)),
                .links = calloc(1, sizeof(batch))};
-  tmp_map tm = {NULL, 0, oplog_count(r->ops)};
+  tmp_map tm = {NULL, 0, feed ? feed->known(feed->ctx, 0) : oplog_count(r->ops), feed};
   json_t *skipped = json_object();
   op_view *o = malloc(sizeof *o);
   const char *line;
   size_t n;
-  oplog_rewind(r->ops);
+  if (!feed) oplog_rewind(r->ops);
   int64_t cache = pragma_int(s->db, "PRAGMA cache_size");
   set_cache(s->db, -APPLY_CACHE_KB); /* negative: in KiB; restored after */
   store_deferred later = {0};
@@ -759,7 +769,7 @@ int run_apply_ops(store *s, const run_result *r, int64_t run_id, op_filter keep,
   if (!ok) snprintf(err, errsize, "out of memory");
   ok = ok && store_defer_indexes(s, &later, err, errsize);
   int e;
-  while (ok && (line = oplog_next_text(r->ops, &n))) {
+  while (ok && (line = next_op(r, feed, &n))) {
     if (!view_op(&a, o, line, n, &e)) continue;
     json_t *j = keep ? json_loadb(line, n, JSON_ALLOW_NUL, NULL) : NULL; /* the filter takes jansson values */
     int filtered = keep && !keep(j, fctx);

@@ -395,12 +395,49 @@ static int finish_apply(store *s, run_result *r, const opts *o, const uint8_t *b
    * applies: at a million students it is gigabytes of text. */
   hist_job *job = hist_start(r->ops, run_history_keeps);
   int64_t id = record_run(s, r, "applied", !job, bytes, len);
-  int ok = id && run_apply_ops(s, r, id, NULL, NULL, err, sizeof err);
+  int ok = id && run_apply_ops(s, r, id, NULL, NULL, NULL, err, sizeof err);
   if (job) ok = hist_finish(job, ok ? s->db : NULL, id, err, sizeof err) && ok;
   if (!ok || !bump_version(s) || !store_exec(s, "COMMIT", err, sizeof err)) {
     fprintf(stderr, "syncvm: %s\nsyncvm: the run was rolled back; the hub is unchanged\n", err[0] ? err : sqlite3_errmsg(s->db));
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     return 1;
+  }
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  r->t_write = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+  print_result_as(r, o, id, "applied");
+  if (!o->json) printf("applied as run %lld\n", (long long)id);
+  if (o->stats && !o->json) run_print_stats(r, stdout), print_process_stats(stdout);
+  return 0;
+}
+
+/* ---- apply RUNFILE: applied while a second thread reads it (runfile.h) ---------------------------- */
+
+static const char *job_next(void *job, size_t *n) { return runfile_next_op(job, n); }
+static size_t job_known(void *job, size_t want) { return runfile_known_ops(job, want); }
+
+/* Called by the reading thread once the file is read whole: the history's
+ * copy of the operations is deflated on that core while this one writes. */
+static void start_history(void *job, run_result *r) { *(hist_job **)job = hist_start(r->ops, run_history_keeps); }
+
+/* The run file's operations are applied as they are read, so reading it (a
+ * seventh of a first sync's apply) waits on nothing; a file that proves
+ * malformed partway fails the run whole, as one read first would.  rerr is
+ * where the reader puts its error. */
+static int apply_following(store *s, run_result *r, runfile_job *j, hist_job **hist, const opts *o, const char *rerr) {
+  char err[1200] = "";
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  int64_t id = record_run(s, r, "applied", 0, NULL, 0);
+  op_feed from = {job_next, job_known, j};
+  int ok = id && run_apply_ops(s, r, id, NULL, NULL, &from, err, sizeof err);
+  int read = runfile_finish(j, ok);
+  if (!read) snprintf(err, sizeof err, "%s", rerr), ok = 0; /* what the file lacks explains the rest */
+  if (*hist) ok = hist_finish(*hist, ok ? s->db : NULL, id, err, sizeof err) && ok;
+  else if (ok) ok = run_record_history(r, s, id, 0, err, sizeof err);
+  if (!ok || !bump_version(s) || !store_exec(s, "COMMIT", err, sizeof err)) {
+    fprintf(stderr, "syncvm: %s\nsyncvm: the run was rolled back; the hub is unchanged\n", err[0] ? err : sqlite3_errmsg(s->db));
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return read ? 1 : 2;
   }
   clock_gettime(CLOCK_MONOTONIC, &t1);
   r->t_write = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
@@ -432,7 +469,10 @@ static int cmd_apply(const opts *o) {
   } else if (is_run) { /* a run file from `plan -o`, read as a stream */
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int read = runfile_read(o->args[0], &r, err, sizeof err);
+    hist_job *hist = NULL;
+    runfile_job *j = runfile_start(o->args[0], &r, 1, start_history, &hist, err, sizeof err);
+    int followed = j && runfile_followed(j), read = j != NULL;
+    if (j && !followed) read = runfile_finish(j, 0), j = NULL; /* read whole already */
     clock_gettime(CLOCK_MONOTONIC, &t1);
     r.t_read = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     if (!read) {
@@ -441,9 +481,19 @@ static int cmd_apply(const opts *o) {
     } else if (r.hub_version != store_hub_version(&s)) {
       fprintf(stderr, "syncvm: %s is stale: the hub has changed since it was computed (version %lld, now %lld); plan again\n",
               o->args[0], (long long)r.hub_version, (long long)store_hub_version(&s));
+      if (j) runfile_stop(j);
+      if (hist) hist_finish(hist, NULL, 0, err, sizeof err);
       rc = 1;
+    } else if (j && !r.held[0]) {
+      rc = apply_following(&s, &r, j, &hist, o, err);
     } else {
-      rc = finish_apply(&s, &r, o, NULL, 0);
+      if (j && !runfile_finish(j, 0)) { /* a run held for approval is parked whole */
+        fprintf(stderr, "syncvm: %s\n", err);
+        rc = 2;
+      } else {
+        if (hist) hist_finish(hist, NULL, 0, err, sizeof err); /* finish_apply deflates its own */
+        rc = finish_apply(&s, &r, o, NULL, 0);
+      }
     }
   } else {
     plan *p = NULL;
@@ -579,7 +629,7 @@ static int cmd_approve(const opts *o, int reject) {
     if (o->only) f.creates = strstr(o->only, "create") != NULL, f.updates = strstr(o->only, "update") != NULL,
                  f.deletes = strstr(o->only, "delete") != NULL;
     int partial = o->only || o->school;
-    if (!run_apply_ops(&s, &r, atoll(o->args[0]), partial ? keep_op : NULL, &f, err, sizeof err) || !bump_version(&s) ||
+    if (!run_apply_ops(&s, &r, atoll(o->args[0]), partial ? keep_op : NULL, &f, NULL, err, sizeof err) || !bump_version(&s) ||
         !set_status(&s, o->args[0], partial ? "partly approved" : "approved", o->by ? o->by : getenv("USER")) ||
         !store_exec(&s, "COMMIT", err, sizeof err)) {
       fprintf(stderr, "syncvm: %s\nsyncvm: rolled back; the hub is unchanged\n", err);

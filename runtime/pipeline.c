@@ -2106,8 +2106,10 @@ int run_write_json(const run_result *r, FILE *out, size_t flags, json_t *extra) 
   json_object_set_new(doc, "hub_version", json_integer(r->hub_version));
   json_object_set_new(doc, "held", r->held[0] ? json_string(r->held) : json_null());
   json_object_set_new(doc, "counts", run_counts_json(r));
-  json_object_set_new(doc, "ops", json_string("@@syncvm-ops@@"));
+  /* the report before the operations: apply RUNFILE then knows all it
+   * needs before the first operation, and applies them as it reads them */
   json_object_set(doc, "report", r->report);
+  json_object_set_new(doc, "ops", json_string("@@syncvm-ops@@"));
   json_object_update(doc, extra);
   char *text = json_dumps(doc, flags);
   json_decref(doc);

@@ -77,9 +77,22 @@ int run_record_history(const run_result *r, store *s, int64_t run_id, int all, c
  * oplog): for hist_start(), which deflates them beside the apply. */
 int run_history_keeps(const char *line, size_t n);
 
+/* Where run_apply_ops takes the operations from when they are still being
+ * read (a run file read on a second thread: runfile.h): next gives each
+ * operation's text in order (NUL-terminated, valid until the next call),
+ * NULL after the last one or when reading stopped; known waits until at
+ * least `want` operations have been read, or all, and says how many. */
+typedef struct {
+  const char *(*next)(void *ctx, size_t *n);
+  size_t (*known)(void *ctx, size_t want);
+  void *ctx;
+} op_feed;
+
 /* Applies inside the caller's transaction; `keep` filters operations (NULL:
- * all).  Returns 0 with a message on failure (the caller rolls back). */
+ * all), taken from `feed` (NULL: the run's oplog, whole).  Returns 0 with a
+ * message on failure (the caller rolls back). */
 typedef int (*op_filter)(json_t *op, void *ctx);
-int run_apply_ops(store *s, const run_result *r, int64_t run_id, op_filter keep, void *ctx, char *err, size_t errsize);
+int run_apply_ops(store *s, const run_result *r, int64_t run_id, op_filter keep, void *ctx, const op_feed *feed, char *err,
+                  size_t errsize);
 
 #endif

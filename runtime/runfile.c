@@ -13,9 +13,11 @@
 #include "runfile.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "history.h"
 #include "jspan.h"
@@ -23,6 +25,7 @@
 
 #define RF_BUF (1u << 20)
 #define RF_MAX_VALUE (64u << 20) /* an operation (or the report) larger than this is an error */
+#define PUBLISH_EVERY 1024u /* operations read on a thread between two reports of progress: about 250 KB */
 
 typedef struct {
   size_t (*read)(void *src, char *buf, size_t n); /* 0 at the end (or on an error) */
@@ -36,6 +39,8 @@ typedef struct {
   int eof;
   char *err;
   size_t errsize;
+  struct runfile_job *job; /* read on a thread: where progress is told */
+  unsigned unpublished;    /* operations added since it was last told */
 } reader;
 
 static int fail_at(reader *r, long long at, const char *why) {
@@ -140,6 +145,8 @@ static int expect(reader *r, int c, const char *why) {
   return 1;
 }
 
+static int publish(reader *r, run_result *run, int done, int ok);
+
 /* The array of operations, each into the run's oplog. */
 static int read_ops(reader *r, run_result *run) {
   if (!expect(r, '[', "the operations are not an array")) return 0;
@@ -164,6 +171,7 @@ static int read_ops(reader *r, run_result *run) {
       if (!run_add_op(run, op)) return fail(r, "cannot write the run's operations to a temporary file");
     }
     take(r, n);
+    if (r->job && ++r->unpublished == PUBLISH_EVERY && !publish(r, run, 0, 1)) return fail(r, "stopped");
     skip_ws(r);
     int c = peek(r);
     if (c == ']') return take(r, 1), 1;
@@ -172,8 +180,62 @@ static int read_ops(reader *r, run_result *run) {
   }
 }
 
-/* The top-level object: "ops" streamed, every other member into head. */
-static int read_doc(reader *r, run_result *run, json_t *head, int *saw_ops) {
+/* One member of the top-level object: "ops" streamed (or, with
+ * stop_at_ops, left at its value: 2), any other into `into` (1); 0 on an
+ * error. */
+static int read_member(reader *r, run_result *run, json_t *into, int *saw_ops, int stop_at_ops) {
+  skip_ws(r);
+  if (peek(r) != '"') return fail(r, "expected a member's name");
+  size_t n = value_length(r);
+  json_t *key = n ? parse(r, n, 0) : NULL;
+  if (!key) return 0;
+  char name[64];
+  snprintf(name, sizeof name, "%s", json_string_value(key) ? json_string_value(key) : "");
+  json_decref(key);
+  take(r, n);
+  if (!expect(r, ':', "expected ':' after a member's name")) return 0;
+  skip_ws(r);
+  if (!strcmp(name, "ops")) {
+    if (*saw_ops) return fail(r, "two arrays of operations");
+    *saw_ops = 1;
+    return stop_at_ops ? 2 : read_ops(r, run);
+  }
+  n = value_length(r);
+  json_t *v = n ? parse(r, n, 0) : NULL;
+  if (!v) return n ? 0 : (r->err[0] ? 0 : fail(r, "expected a value"));
+  json_object_set_new(into, name, v);
+  take(r, n);
+  return 1;
+}
+
+/* After a member's value: 1 when another follows (its comma taken), 2 when
+ * the object ends there (and nothing follows it), 0 on an error. */
+static int after_member(reader *r) {
+  skip_ws(r);
+  int c = peek(r);
+  if (c == ',') return take(r, 1), 1;
+  if (c != '}') return fail(r, c < 0 ? "the file ends inside the run" : "expected ',' or '}' after a member");
+  take(r, 1);
+  skip_ws(r);
+  return peek(r) < 0 ? 2 : fail(r, "text after the end of the run");
+}
+
+/* The top-level object's members from here, or (`resumed`) from just after
+ * a member's value.  1 after the closing brace; with stop_at_ops, 2 where
+ * the operations' array starts; 0 on an error. */
+static int read_members(reader *r, run_result *run, json_t *into, int *saw_ops, int stop_at_ops, int resumed) {
+  int more = resumed ? after_member(r) : 1;
+  while (more == 1) {
+    int got = read_member(r, run, into, saw_ops, stop_at_ops);
+    if (got != 1) return got;
+    more = after_member(r);
+  }
+  return more == 2;
+}
+
+/* The top-level object up to its members (after a byte order mark); 2 when
+ * it has some, 1 when it is empty, 0 on an error. */
+static int read_open(reader *r) {
   skip_ws(r);
   if (peek(r) == 0xEF) { /* a UTF-8 byte order mark */
     while (r->len - r->pos < 3 && more(r)) {
@@ -183,37 +245,7 @@ static int read_doc(reader *r, run_result *run, json_t *head, int *saw_ops) {
   if (!expect(r, '{', "not a syncvm run file (expected '{')")) return 0;
   skip_ws(r);
   if (peek(r) == '}') return take(r, 1), 1;
-  for (;;) {
-    skip_ws(r);
-    if (peek(r) != '"') return fail(r, "expected a member's name");
-    size_t n = value_length(r);
-    json_t *key = n ? parse(r, n, 0) : NULL;
-    if (!key) return 0;
-    char name[64];
-    snprintf(name, sizeof name, "%s", json_string_value(key) ? json_string_value(key) : "");
-    json_decref(key);
-    take(r, n);
-    if (!expect(r, ':', "expected ':' after a member's name")) return 0;
-    skip_ws(r);
-    if (!strcmp(name, "ops")) {
-      if (*saw_ops || !read_ops(r, run)) return *saw_ops ? fail(r, "two arrays of operations") : 0;
-      *saw_ops = 1;
-    } else {
-      n = value_length(r);
-      json_t *v = n ? parse(r, n, 0) : NULL;
-      if (!v) return n ? 0 : (r->err[0] ? 0 : fail(r, "expected a value"));
-      json_object_set_new(head, name, v);
-      take(r, n);
-    }
-    skip_ws(r);
-    int c = peek(r);
-    if (c == '}') break;
-    if (c != ',') return fail(r, c < 0 ? "the file ends inside the run" : "expected ',' or '}' after a member");
-    take(r, 1);
-  }
-  take(r, 1);
-  skip_ws(r);
-  return peek(r) < 0 ? 1 : fail(r, "text after the end of the run");
+  return 2;
 }
 
 static size_t file_read(void *f, char *buf, size_t n) { return fread(buf, 1, n, f); }
@@ -253,26 +285,227 @@ int runfile_is(const char *path) {
   return c == '{';
 }
 
-int runfile_read(const char *path, run_result *run, char *err, size_t errsize) {
+/* ---- reading on a thread while the operations are applied ---------------------------------------- */
+
+struct runfile_job {
+  reader r;
+  FILE *f;
+  run_result *run;
+  json_t *head, *tail; /* the members before "ops" and after it */
+  int saw_ops, ok;
+  void (*on_read)(void *ctx, run_result *run);
+  void *on_ctx;
+  /* told by the thread, under mu: the operations written to the oplog so far */
+  pthread_t thread;
+  int threaded;
+  pthread_mutex_t mu;
+  pthread_cond_t more;
+  oplog_view seen;
+  size_t seen_count;
+  int done, stop;
+  /* the follower's own (the thread that applies) */
+  char *buf;
+  size_t cap, start, have; /* buf[start, have): read from the oplog, not yet handed out */
+  uint64_t at;             /* the oplog's offset of buf[have] */
+  size_t handed;           /* operations handed out */
+};
+
+/* The thread tells the follower how far the oplog is written (flushed, so
+ * pread sees it); 0 when the follower asked it to stop. */
+static int publish(reader *r, run_result *run, int done, int ok) {
+  runfile_job *j = r->job;
+  r->unpublished = 0;
+  oplog_view v = oplog_view_of(run->ops);
+  pthread_mutex_lock(&j->mu);
+  j->seen = v;
+  j->seen_count = oplog_count(run->ops);
+  if (done) j->done = 1, j->ok = ok;
+  int stop = j->stop;
+  pthread_cond_broadcast(&j->more);
+  pthread_mutex_unlock(&j->mu);
+  return !stop;
+}
+
+/* The operations and the members after them. */
+static int read_rest(runfile_job *j) {
+  int ok = read_ops(&j->r, j->run) && read_members(&j->r, j->run, j->tail, &j->saw_ops, 0, 1) == 1;
+  if (ok && oplog_failed(j->run->ops)) ok = fail(&j->r, "cannot write the run's operations to a temporary file");
+  return ok;
+}
+
+static void *read_thread(void *arg) {
+  runfile_job *j = arg;
+  int ok = read_rest(j);
+  if (ok && j->on_read) j->on_read(j->on_ctx, j->run);
+  publish(&j->r, j->run, 1, ok);
+  return NULL;
+}
+
+static runfile_job *job_new(const char *path, run_result *run, char *err, size_t errsize) {
+  runfile_job *j = calloc(1, sizeof *j);
+  if (!j) return snprintf(err, errsize, "%s: out of memory", path), NULL;
   memset(run, 0, sizeof *run);
   err[0] = 0;
-  FILE *f = fopen(path, "rb");
-  reader r = {.read = file_read, .src = f, .path = path, .line = 1, .err = err, .errsize = errsize, .cap = RF_BUF};
-  r.buf = malloc(r.cap);
+  j->run = run;
+  j->f = fopen(path, "rb");
+  j->r = (reader){.read = file_read, .src = j->f, .path = path, .line = 1, .err = err, .errsize = errsize, .cap = RF_BUF};
+  j->r.buf = malloc(j->r.cap);
+  j->head = json_object();
+  j->tail = json_object();
   run->ops = oplog_new();
-  json_t *head = json_object();
-  int ok = 0, saw_ops = 0;
-  if (!f) snprintf(err, errsize, "cannot read %s: %s", path, strerror(errno));
-  else if (!r.buf || !head) snprintf(err, errsize, "%s: out of memory", path);
+  pthread_mutex_init(&j->mu, NULL);
+  pthread_cond_init(&j->more, NULL);
+  return j;
+}
+
+static void job_free(runfile_job *j) {
+  if (j->f) fclose(j->f);
+  free(j->r.buf);
+  free(j->buf);
+  json_decref(j->head);
+  json_decref(j->tail);
+  pthread_mutex_destroy(&j->mu);
+  pthread_cond_destroy(&j->more);
+  free(j);
+}
+
+runfile_job *runfile_start(const char *path, run_result *run, int follow, void (*on_read)(void *ctx, run_result *run), void *ctx,
+                           char *err, size_t errsize) {
+  runfile_job *j = job_new(path, run, err, errsize);
+  if (!j) return NULL;
+  j->on_read = on_read, j->on_ctx = ctx;
+  int opened = 0, at_ops = 0;
+  if (!j->f) snprintf(err, errsize, "cannot read %s: %s", path, strerror(errno));
+  else if (!j->r.buf || !j->head || !j->tail) snprintf(err, errsize, "%s: out of memory", path);
   else if (!run->ops) snprintf(err, errsize, "cannot make a temporary file for the run's operations (TMPDIR): %s", strerror(errno));
-  else if (read_doc(&r, run, head, &saw_ops)) {
-    char why[200];
-    ok = run_head_from_json(head, run, why, sizeof why) && saw_ops;
-    if (!ok) snprintf(err, errsize, "%s: %s", path, saw_ops ? why : "the run file has no operations");
+  else if ((opened = read_open(&j->r)) == 2)
+    at_ops = read_members(&j->r, run, j->head, &j->saw_ops, 1, 0);
+  if (!opened || (opened == 2 && !at_ops)) {
+    run_free(run);
+    job_free(j);
+    return NULL;
   }
-  if (f) fclose(f);
-  free(r.buf);
-  json_decref(head);
+  /* Followed only when everything a run needs before applying (its hub
+   * version, its hold, its report) came before the operations, as plan -o
+   * writes them; any other file is read whole first. */
+  char why[200];
+  if (at_ops == 2 && follow && run_head_from_json(j->head, run, why, sizeof why)) {
+    j->r.job = j;
+    j->threaded = pthread_create(&j->thread, NULL, read_thread, j) == 0;
+    if (j->threaded) return j;
+    j->r.job = NULL;
+  }
+  j->ok = at_ops == 2 ? read_rest(j) : 1;
+  j->done = 1;
+  j->seen = oplog_view_of(run->ops);
+  j->seen_count = oplog_count(run->ops);
+  return j;
+}
+
+/* Waits until the oplog holds more than `at` bytes or the thread is done;
+ * what it holds. */
+static oplog_view wait_beyond(runfile_job *j, uint64_t at) {
+  pthread_mutex_lock(&j->mu);
+  while (j->seen.size <= at && !j->done) pthread_cond_wait(&j->more, &j->mu);
+  oplog_view v = j->seen;
+  pthread_mutex_unlock(&j->mu);
+  return v;
+}
+
+const char *runfile_next_op(runfile_job *j, size_t *n) {
+  for (;;) {
+    char *nl = j->have > j->start ? memchr(j->buf + j->start, '\n', j->have - j->start) : NULL;
+    if (nl) {
+      *nl = '\0';
+      const char *line = j->buf + j->start;
+      *n = (size_t)(nl - line);
+      j->start = (size_t)(nl - j->buf) + 1;
+      j->handed++;
+      return line;
+    }
+    if (j->start > 0) { /* keep the start of a line not yet whole */
+      memmove(j->buf, j->buf + j->start, j->have - j->start);
+      j->have -= j->start, j->start = 0;
+    }
+    if (j->have == j->cap) { /* a line longer than the buffer */
+      size_t cap = j->cap ? j->cap * 2 : RF_BUF;
+      char *more = realloc(j->buf, cap);
+      if (!more) return NULL;
+      j->buf = more, j->cap = cap;
+    }
+    oplog_view v = wait_beyond(j, j->at);
+    if (v.size <= j->at) return NULL; /* all read (or reading stopped) */
+    size_t want = j->cap - j->have < v.size - j->at ? j->cap - j->have : (size_t)(v.size - j->at);
+    ssize_t got = pread(v.fd, j->buf + j->have, want, (off_t)j->at);
+    if (got <= 0) return NULL;
+    j->have += (size_t)got, j->at += (uint64_t)got;
+  }
+}
+
+size_t runfile_known_ops(runfile_job *j, size_t want) {
+  pthread_mutex_lock(&j->mu);
+  while (j->seen_count < want && !j->done) pthread_cond_wait(&j->more, &j->mu);
+  size_t n = j->seen_count;
+  pthread_mutex_unlock(&j->mu);
+  return n;
+}
+
+/* The members after the operations may not change what was decided before
+ * them (they are only an extra, as plan --json adds). */
+static int tail_agrees(runfile_job *j, char *why, size_t size) {
+  if (json_object_size(j->tail) == 0) return 1;
+  run_result again;
+  memset(&again, 0, sizeof again);
+  json_object_update(j->head, j->tail);
+  int same = run_head_from_json(j->head, &again, why, size) && again.hub_version == j->run->hub_version &&
+             !strcmp(again.held, j->run->held) && !strcmp(again.plan_sha, j->run->plan_sha) &&
+             !strcmp(again.spec_sha, j->run->spec_sha) && json_equal(again.report, j->run->report);
+  if (!same) snprintf(why, size, "a member after the operations changes the run's head");
+  run_free(&again);
+  return same;
+}
+
+int runfile_finish(runfile_job *j, int took_all) {
+  if (j->threaded) pthread_join(j->thread, NULL);
+  const char *path = j->r.path;
+  char *err = j->r.err;
+  size_t errsize = j->r.errsize;
+  int ok = j->ok;
+  if (ok && !j->threaded) { /* read whole here: the head is complete only now */
+    json_object_update(j->head, j->tail);
+    char why[200];
+    ok = run_head_from_json(j->head, j->run, why, sizeof why) && j->saw_ops;
+    if (!ok) snprintf(err, errsize, "%s: %s", path, j->saw_ops ? why : "the run file has no operations");
+  } else if (ok) {
+    char why[200];
+    ok = tail_agrees(j, why, sizeof why);
+    if (!ok) snprintf(err, errsize, "%s: %s", path, why);
+    /* The follower stopped short (out of memory, or the temporary file
+     * could not be read back): what it applied is not the whole run. */
+    if (ok && took_all && j->handed != j->seen_count) {
+      snprintf(err, errsize, "%s: %zu of the run's %zu operations could be read back from the temporary file", path, j->handed,
+               j->seen_count);
+      ok = 0;
+    }
+  }
+  job_free(j);
+  return ok;
+}
+
+int runfile_followed(const runfile_job *j) { return j->threaded; }
+
+void runfile_stop(runfile_job *j) {
+  pthread_mutex_lock(&j->mu);
+  j->stop = 1;
+  pthread_mutex_unlock(&j->mu);
+  if (j->threaded) pthread_join(j->thread, NULL);
+  job_free(j);
+}
+
+int runfile_read(const char *path, run_result *run, char *err, size_t errsize) {
+  runfile_job *j = runfile_start(path, run, 0, NULL, NULL, err, errsize);
+  if (!j) return 0;
+  int ok = runfile_finish(j, 0);
   if (!ok) run_free(run);
   return ok;
 }

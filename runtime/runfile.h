@@ -21,6 +21,31 @@ int runfile_is(const char *path);
  * naming the file, line and column, when it cannot be read or is not a
  * well-formed run file. */
 int runfile_read(const char *path, run_result *run, char *err, size_t errsize);
+/* The same, applied while it is read: runfile_start reads the file's head
+ * (the members before "ops") here and, when it holds everything a run needs
+ * before applying (as plan -o writes it) and `follow` is 1, the operations
+ * on a thread of their own, into run->ops; runfile_followed() says so.  The
+ * caller takes them as they come with runfile_next_op (each NUL-terminated,
+ * valid until the next call; NULL after the last or when reading failed)
+ * and runfile_known_ops (waits until at least `want` are read, or all; how
+ * many), and must not touch run->ops itself until runfile_finish.  The
+ * thread calls on_read(ctx, run), when it is not NULL, once it has read the
+ * whole file well.  Any other file, or follow 0, is read whole before
+ * runfile_start returns.  NULL and err when the head cannot be read. */
+typedef struct runfile_job runfile_job;
+runfile_job *runfile_start(const char *path, run_result *run, int follow, void (*on_read)(void *ctx, run_result *run), void *ctx,
+                           char *err, size_t errsize);
+int runfile_followed(const runfile_job *j);
+const char *runfile_next_op(runfile_job *j, size_t *n);
+size_t runfile_known_ops(runfile_job *j, size_t want);
+/* Waits for the thread; 1 when the whole file was read and is a well-formed
+ * run file (and, with took_all, when the caller took operations until
+ * runfile_next_op said NULL: every one was handed out), else 0 with err (as
+ * runfile_start's) naming the file, line and column.  Frees the job (run
+ * stays the caller's, to run_free). */
+int runfile_finish(runfile_job *j, int took_all);
+/* Tells the thread to stop, waits for it and frees the job. */
+void runfile_stop(runfile_job *j);
 /* The operations the history keeps of run_id (history.h), read the same
  * way into run->ops (made by the caller); 0 and err when it keeps none or
  * they are damaged or malformed. */

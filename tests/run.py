@@ -1078,6 +1078,41 @@ def batches_with(b, tag):
            and count() == 5000 and shown.returncode == 0 and shown.stdout.decode().count("~ student") == 1667,
            f"{days} {shown.stdout.decode()[:300]} {shown.stderr.decode()[-300:]}")
 
+        # apply RUNFILE applies the operations while a second thread reads
+        # them (runfile.h), 1,024 at a time: a file that breaks off or turns
+        # malformed partway fails whole, and one laid out otherwise (the
+        # report after the operations, as older syncvms wrote it) is read
+        # whole first and applies the same.
+        write(5000)
+        runf, hub = os.path.join(tmp, "run.json"), os.path.join(tmp, "hub2.db")
+        p = subprocess.run([vmb, "plan", plan, "--store", hub, "-o", runf], cwd=tmp, capture_output=True, timeout=300)
+        text = open(runf, "rb").read()
+        doc = json.loads(text)
+        ops_at = text.index(b'"ops":[')
+        bad = os.path.join(tmp, "bad.json")
+        for name, broken, why in (("cut a third in", text[:ops_at + (len(text) - ops_at) // 3], rb":1:\d+: the file ends inside"),
+                                  ("cut before its end", text[:-30], rb":1:\d+: the file ends inside"),
+                                  ("with a bad byte near its end", text[:-300] + b"#" + text[-299:], rb":1:\d+: "),
+                                  ("with a member after the operations that changes the hub version",
+                                   text[:-1] + b',"hub_version":7}', rb": a member after the operations changes the run's head")):
+            open(bad, "wb").write(broken)
+            p = subprocess.run([vmb, "apply", bad, "--store", hub], cwd=tmp, capture_output=True, timeout=300)
+            ok(f"batches: a run file {name} fails whole, saying where{tag}",
+               p.returncode == 2 and re.search(re.escape(bad.encode()) + why, p.stderr) is not None and count() == 0,
+               f"{p.returncode} {p.stderr.decode()[-300:]} {count()}")
+        old = dict((k, v) for k, v in doc.items() if k != "report")
+        old["report"] = doc["report"]
+        for name, body in (("laid out as older syncvms wrote it", json.dumps(old, separators=(",", ":")).encode()),
+                           ("as plan -o wrote it, with an extra member after the operations", text[:-1] + b',"note":"x"}')):
+            for f in glob.glob(hub + "*"):
+                os.unlink(f)
+            open(bad, "wb").write(body)
+            p = subprocess.run([vmb, "apply", bad, "--store", hub], cwd=tmp, capture_output=True, timeout=300)
+            shown = subprocess.run([vmb, "show", "1", "--store", hub], cwd=tmp, capture_output=True, timeout=300)
+            ok(f"batches: a run file {name} applies whole, its history kept{tag}",
+               p.returncode == 0 and count() == 5000 and shown.stdout.decode().count("+ student") == 5000,
+               f"{p.returncode} {p.stderr.decode()[-300:]} {count()} {shown.stdout.decode()[:200]}")
+
 
 def suite_inserts(binaries):
     """apply inserts creates of one shape, and links, sixteen rows to a

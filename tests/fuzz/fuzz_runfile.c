@@ -5,7 +5,8 @@
  * run or an error, never a crash; every text jspan_compact_ok accepts must
  * be one jansson parses too (else an operation copied as it is could mean
  * something other than what a parse would give); and each operation read
- * must be one jspan can take apart.
+ * must be one jspan can take apart.  The same holds when it is read on a
+ * second thread while its operations are taken.
  */
 #include <jansson.h>
 #include <stdint.h>
@@ -46,6 +47,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       for (size_t i = 0; i < nm; i++) jspan_str(m[i].val, &buf, &cap), jspan_int(m[i].val);
     }
     free(buf);
+    run_free(&r);
+  }
+  /* The same file applied as it is read (apply RUNFILE): a second thread
+   * reads the operations while this one takes them. */
+  runfile_job *j = runfile_start(path, &r, 1, NULL, NULL, err, sizeof err);
+  if (j) {
+    size_t n;
+    while (runfile_next_op(j, &n)) {
+    }
+    runfile_known_ops(j, (size_t)1 << 30);
+    runfile_finish(j, 1);
     run_free(&r);
   }
   remove(path);
