@@ -563,6 +563,8 @@ def suite_runfile(binaries):
         plan = student_plan(binaries[0], tmp, 5)
         runf, hub = os.path.join(tmp, "r.json"), os.path.join(tmp, "hub.db")
         p = subprocess.run([vm, "plan", plan, "--store", hub, "-o", runf], cwd=tmp, capture_output=True, timeout=60)
+        ok("runfile: plan where there is no hub yet plans against an empty one and leaves no file (apply makes it)",
+           p.returncode == 2 and not glob.glob(hub + "*") and b"student              5" in p.stdout, p.stderr.decode()[-300:])
         doc = json.load(open(runf))
         for bad in (0, 10**12, len(doc["ops"]) + 1):
             ops = json.loads(json.dumps(doc["ops"]))
@@ -797,7 +799,7 @@ def suite_store(binaries):
     # own among them, each whole and used; a table not empty keeps its own.
     with tempfile.TemporaryDirectory() as tmp:
         plan, hub = student_plan(binaries[0], tmp, 500), os.path.join(tmp, "hub.db")
-        subprocess.run([vm, "plan", plan, "--store", hub], cwd=tmp, capture_output=True, timeout=60)
+        subprocess.run([vm, "history", "--store", hub], cwd=tmp, capture_output=True, timeout=60)  # an empty hub
         db = sqlite3.connect(hub)
         db.execute("CREATE INDEX reader_last ON hub_student(last_name, first_name)")
         db.execute("INSERT INTO hub_class (sis_id, title) VALUES ('C-1', 'kept')")
