@@ -399,6 +399,25 @@ static int cmd_plan(const opts *o) {
   return rc;
 }
 
+/* The end of an apply: commits the run (the hub's version one more) and
+ * says so, or, when it failed (!ok, with err) or cannot commit, rolls it
+ * back and says why.  1 when committed.  t0: when writing began. */
+static int end_apply(store *s, run_result *r, const opts *o, int64_t id, int ok, char *err, size_t errsize,
+                     const struct timespec *t0) {
+  if (!ok || !bump_version(s) || !store_exec(s, "COMMIT", err, errsize)) {
+    fprintf(stderr, "syncvm: %s\nsyncvm: the run was rolled back; the hub is unchanged\n", err[0] ? err : sqlite3_errmsg(s->db));
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return 0;
+  }
+  struct timespec t1;
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  r->t_write = (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+  print_result_as(r, o, id, "applied");
+  if (!o->json) printf("applied as run %lld\n", (long long)id);
+  if (o->stats && !o->json) run_print_stats(r, stdout), print_process_stats(stdout);
+  return 1;
+}
+
 /* Applies (or parks) a computed run inside the open write transaction. */
 static int finish_apply(store *s, run_result *r, const opts *o, const uint8_t *bytes, size_t len) {
   char err[1200] = "";
@@ -417,7 +436,7 @@ static int finish_apply(store *s, run_result *r, const opts *o, const uint8_t *b
     printf("parked as run %lld: %s\napprove it with: syncvm approve %lld\n", (long long)id, r->held, (long long)id);
     return 3;
   }
-  struct timespec t0, t1;
+  struct timespec t0;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   /* The history's copy is deflated on the other core while this one
    * applies: at a million students it is gigabytes of text. */
@@ -425,17 +444,7 @@ static int finish_apply(store *s, run_result *r, const opts *o, const uint8_t *b
   int64_t id = record_run(s, r, "applied", !job, bytes, len);
   int ok = id && run_apply_ops(s, r, id, NULL, NULL, NULL, err, sizeof err);
   if (job) ok = hist_finish(job, ok ? s->db : NULL, id, err, sizeof err) && ok;
-  if (!ok || !bump_version(s) || !store_exec(s, "COMMIT", err, sizeof err)) {
-    fprintf(stderr, "syncvm: %s\nsyncvm: the run was rolled back; the hub is unchanged\n", err[0] ? err : sqlite3_errmsg(s->db));
-    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    return 1;
-  }
-  clock_gettime(CLOCK_MONOTONIC, &t1);
-  r->t_write = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-  print_result_as(r, o, id, "applied");
-  if (!o->json) printf("applied as run %lld\n", (long long)id);
-  if (o->stats && !o->json) run_print_stats(r, stdout), print_process_stats(stdout);
-  return 0;
+  return end_apply(s, r, o, id, ok, err, sizeof err, &t0) ? 0 : 1;
 }
 
 /* ---- apply RUNFILE: applied while a second thread reads it (runfile.h) ---------------------------- */
@@ -445,7 +454,7 @@ static size_t job_known(void *job, size_t want) { return runfile_known_ops(job, 
 
 /* Called by the reading thread once the file is read whole: the history's
  * copy of the operations is deflated on that core while this one writes. */
-static void start_history(void *job, run_result *r) { *(hist_job **)job = hist_start(r->ops, run_history_keeps); }
+static void start_history(void *slot, run_result *r) { *(hist_job **)slot = hist_start(r->ops, run_history_keeps); }
 
 /* The run file's operations are applied as they are read, so reading it (a
  * seventh of a first sync's apply) waits on nothing; a file that proves
@@ -453,7 +462,7 @@ static void start_history(void *job, run_result *r) { *(hist_job **)job = hist_s
  * where the reader puts its error. */
 static int apply_following(store *s, run_result *r, runfile_job *j, hist_job **hist, const opts *o, const char *rerr) {
   char err[1200] = "";
-  struct timespec t0, t1;
+  struct timespec t0;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   int64_t id = record_run(s, r, "applied", 0, NULL, 0);
   op_feed from = {job_next, job_known, j};
@@ -462,17 +471,7 @@ static int apply_following(store *s, run_result *r, runfile_job *j, hist_job **h
   if (!read) snprintf(err, sizeof err, "%s", rerr), ok = 0; /* what the file lacks explains the rest */
   if (*hist) ok = hist_finish(*hist, ok ? s->db : NULL, id, err, sizeof err) && ok;
   else if (ok) ok = run_record_history(r, s, id, 0, err, sizeof err);
-  if (!ok || !bump_version(s) || !store_exec(s, "COMMIT", err, sizeof err)) {
-    fprintf(stderr, "syncvm: %s\nsyncvm: the run was rolled back; the hub is unchanged\n", err[0] ? err : sqlite3_errmsg(s->db));
-    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    return read ? 1 : 2;
-  }
-  clock_gettime(CLOCK_MONOTONIC, &t1);
-  r->t_write = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-  print_result_as(r, o, id, "applied");
-  if (!o->json) printf("applied as run %lld\n", (long long)id);
-  if (o->stats && !o->json) run_print_stats(r, stdout), print_process_stats(stdout);
-  return 0;
+  return end_apply(s, r, o, id, ok, err, sizeof err, &t0) ? 0 : read ? 1 : 2;
 }
 
 static int cmd_apply(const opts *o) {
