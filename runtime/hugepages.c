@@ -41,7 +41,13 @@ void hugepages_reexec(char **argv) {
   const char *current = getenv("GLIBC_TUNABLES");
   if (!HUGEPAGES_GLIBC_MALLOC || !hugepages_tunables(current, value, sizeof value) || !thp_on_request()) return;
   char *old = current ? strdup(current) : NULL;
-  if (setenv("GLIBC_TUNABLES", value, 1) == 0) execv("/proc/self/exe", argv);
+  /* The program's own path, so that ps and top still name it (exec'd as
+   * /proc/self/exe, it would be "exe"); that link itself if it is gone. */
+  char self[4096];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n > 0) self[n] = '\0';
+  if (n <= 0 || access(self, X_OK) != 0) snprintf(self, sizeof self, "/proc/self/exe");
+  if (setenv("GLIBC_TUNABLES", value, 1) == 0) execv(self, argv);
   /* No /proc, say: go on as we are, without advertising a tunable that the
    * running malloc never read. */
   if (old) setenv("GLIBC_TUNABLES", old, 1);
