@@ -453,8 +453,11 @@ static const char *job_next(void *job, size_t *n) { return runfile_next_op(job, 
 static size_t job_known(void *job, size_t want) { return runfile_known_ops(job, want); }
 
 /* Called by the reading thread once the file is read whole: the history's
- * copy of the operations is deflated on that core while this one writes. */
-static void start_history(void *slot, run_result *r) { *(hist_job **)slot = hist_start(r->ops, run_history_keeps); }
+ * copy of the operations is deflated on that core while this one writes
+ * (a held run is parked instead, its history kept whole). */
+static void start_history(void *slot, run_result *r) {
+  if (!r->held[0]) *(hist_job **)slot = hist_start(r->ops, run_history_keeps);
+}
 
 /* The run file's operations are applied as they are read, so reading it (a
  * seventh of a first sync's apply) waits on nothing; a file that proves

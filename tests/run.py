@@ -1114,6 +1114,20 @@ def batches_with(b, tag):
             ok(f"batches: a run file {name} applies whole, its history kept{tag}",
                p.returncode == 0 and count() == 5000 and shown.stdout.decode().count("+ student") == 5000,
                f"{p.returncode} {p.stderr.decode()[-300:]} {count()} {shown.stdout.decode()[:200]}")
+        # A run file of a held run is parked whole, and approve applies it.
+        held_spec, held_plan = os.path.join(tmp, "h.sync"), os.path.join(tmp, "h.plan")
+        open(held_spec, "w").write(open(os.path.join(tmp, "s.sync")).read() + "\npolicy {\n  hold changes > 5\n}\n")
+        run(b, ["build", held_spec, "-o", held_plan])
+        for f in glob.glob(hub + "*"):
+            os.unlink(f)
+        subprocess.run([vmb, "plan", held_plan, "--store", hub, "-o", runf], cwd=tmp, capture_output=True, timeout=300)
+        parked = subprocess.run([vmb, "apply", runf, "--store", hub], cwd=tmp, capture_output=True, timeout=300)
+        rows_parked = count()
+        approved = subprocess.run([vmb, "approve", "1", "--store", hub], cwd=tmp, capture_output=True, timeout=300)
+        ok(f"batches: a held run's run file is parked whole, and approve applies all of it{tag}",
+           parked.returncode == 3 and rows_parked == 0 and approved.returncode == 0 and count() == 5000,
+           f"{parked.returncode} {parked.stderr.decode()[-300:]} {rows_parked} {approved.returncode} "
+           f"{approved.stderr.decode()[-300:]} {count()}")
 
 
 def suite_inserts(binaries):
