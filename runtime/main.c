@@ -19,6 +19,7 @@
  */
 #define _XOPEN_SOURCE 700 /* nftw */
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <jansson.h>
 #include <malloc.h>
@@ -326,22 +327,25 @@ static void print_process_stats(FILE *out) {
   fprintf(out, "huge pages              %s\n", hugepages_state());
 }
 
-static int compute(const char *plan_path, store *s, run_result *r, uint8_t **bytes, size_t *len, plan **pp, FILE *trace) {
+/* Computes the run of the plan at plan_path into r, its operations into
+ * `ops` (taken; NULL: a temporary oplog). */
+static int compute(const char *plan_path, store *s, run_result *r, uint8_t **bytes, size_t *len, plan **pp, oplog *ops,
+                   FILE *trace) {
   *pp = load_plan(plan_path, bytes, len);
-  if (!*pp) return 2;
+  if (!*pp) return oplog_free(ops), 2;
   for (int i = 0; current_opts && i < current_opts->nreplay; i++) {
     char name[256];
     const char *eq = strchr(current_opts->replay[i], '=');
     snprintf(name, sizeof name, "%.*s", (int)(eq - current_opts->replay[i]), current_opts->replay[i]);
     if (!feed_set_replay(*pp, name, eq + 1)) {
       fprintf(stderr, "syncvm: --replay %s: the plan has no source %s\n", current_opts->replay[i], name);
-      return 2;
+      return oplog_free(ops), 2;
     }
   }
   char fetched[1024];
-  if (!fetch_sources(*pp, s, NULL, NULL, fetched, sizeof fetched)) return 1;
+  if (!fetch_sources(*pp, s, NULL, NULL, fetched, sizeof fetched)) return oplog_free(ops), 1;
   if (isatty(2) && !(current_opts && current_opts->json)) feed_progress(stderr);
-  int ok = run_compute(*pp, *bytes, *len, s, r, trace);
+  int ok = run_compute(*pp, *bytes, *len, s, r, ops, trace);
   remove_tree(fetched);
   if (!ok) {
     fprintf(stderr, "syncvm: %s\nsyncvm: nothing was applied; the hub is unchanged\n", r->error);
@@ -365,32 +369,63 @@ static void print_result_as(const run_result *r, const opts *o, int64_t run_id, 
 
 static void print_result(const run_result *r, const opts *o) { print_result_as(r, o, 0, NULL); }
 
+/* plan -o's run file, written beside where it goes and renamed there once
+ * whole: a plan that fails leaves the file that was there as it was. */
+typedef struct {
+  FILE *f;
+  char *iobuf;
+  char partial[1100];
+} out_file;
+
+static int out_open(out_file *w, const char *path) {
+  snprintf(w->partial, sizeof w->partial, "%s.%ld.partial", path, (long)getpid());
+  int fd = open(w->partial, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  w->f = fd >= 0 ? fdopen(fd, "w+") : NULL;
+  w->iobuf = malloc(RUNFILE_IOBUF); /* stdio's own is a page: a write call per 4 KB */
+  if (!w->f || !w->iobuf) {
+    fprintf(stderr, "syncvm: cannot write %s: %s\n", path, strerror(errno));
+    if (w->f) fclose(w->f);
+    else if (fd >= 0) close(fd);
+    if (fd >= 0) unlink(w->partial);
+    free(w->iobuf);
+    return 0;
+  }
+  setvbuf(w->f, w->iobuf, _IOFBF, RUNFILE_IOBUF);
+  return 1;
+}
+
+/* Closes the file; renames it into place when `keep`.  0 on an error. */
+static int out_close(out_file *w, const char *path, int keep) {
+  int ok = fclose(w->f) == 0 && keep && rename(w->partial, path) == 0;
+  if (!ok) unlink(w->partial);
+  free(w->iobuf);
+  return ok;
+}
+
 static int cmd_plan(const opts *o) {
   if (o->nargs != 1) return usage(stderr), 2;
   store s;
   if (!open_store_to_plan(&s, o)) return 1;
+  out_file w;
+  if (o->out && !out_open(&w, o->out)) return store_close(&s), 1;
+  oplog *ops = o->out ? run_file_begin(w.f) : NULL;
   run_result r;
   memset(&r, 0, sizeof r);
   uint8_t *bytes = NULL;
   size_t len;
   plan *p = NULL;
-  int rc = compute(o->args[0], &s, &r, &bytes, &len, &p, o->trace ? stderr : NULL);
+  int rc = o->out && !ops ? 1 : compute(o->args[0], &s, &r, &bytes, &len, &p, ops, o->trace ? stderr : NULL);
   if (rc == 0) {
     print_result(&r, o);
-    if (o->out) {
-      FILE *f = fopen(o->out, "w");
-      char *iobuf = malloc(RUNFILE_IOBUF); /* stdio's own is a page: a write call per 4 KB */
-      if (f && iobuf) setvbuf(f, iobuf, _IOFBF, RUNFILE_IOBUF);
-      int wrote = f && run_write_json(&r, f, JSON_COMPACT, NULL);
-      if (f && fclose(f) != 0) wrote = 0;
-      free(iobuf);
-      if (!wrote) {
-        fprintf(stderr, "syncvm: cannot write %s\n", o->out);
-        rc = 1;
-      }
+    if (o->out && !out_close(&w, o->out, run_file_end(&r, w.f))) {
+      fprintf(stderr, "syncvm: cannot write %s\n", o->out);
+      rc = 1;
     }
     if (!rc) rc = run_has_changes(&r) ? 2 : 0;
     if (o->stats && !o->json) run_print_stats(&r, stdout), print_process_stats(stdout);
+  } else if (o->out) {
+    if (!ops) fprintf(stderr, "syncvm: cannot write %s\n", o->out);
+    out_close(&w, o->out, 0);
   }
   run_free(&r);
   plan_free(p);
@@ -449,6 +484,22 @@ static int finish_apply(store *s, run_result *r, const opts *o, const uint8_t *b
 
 /* ---- apply RUNFILE: applied while a second thread reads it (runfile.h) ---------------------------- */
 
+/* The run's report into its history row, once the file has been read to
+ * its end (record_run wrote the row before the first operation). */
+static int set_report(store *s, const run_result *r, int64_t id) {
+  char *text = json_dumps(r->report, JSON_COMPACT);
+  sqlite3_stmt *st;
+  int ok = text && sqlite3_prepare_v2(s->db, "UPDATE sync_runs SET report = ?1 WHERE run_id = ?2", -1, &st, NULL) == SQLITE_OK;
+  if (ok) {
+    sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, id);
+    ok = sqlite3_step(st) == SQLITE_DONE;
+    sqlite3_finalize(st);
+  }
+  free(text);
+  return ok;
+}
+
 static const char *job_next(void *job, size_t *n) { return runfile_next_op(job, n); }
 static size_t job_known(void *job, size_t want) { return runfile_known_ops(job, want); }
 
@@ -472,6 +523,7 @@ static int apply_following(store *s, run_result *r, runfile_job *j, hist_job **h
   int ok = id && run_apply_ops(s, r, id, NULL, NULL, &from, err, sizeof err);
   int read = runfile_finish(j, ok);
   if (!read) snprintf(err, sizeof err, "%s", rerr), ok = 0; /* what the file lacks explains the rest */
+  if (ok) ok = set_report(s, r, id); /* plan -o writes it after the operations */
   if (*hist) ok = hist_finish(*hist, ok ? s->db : NULL, id, err, sizeof err) && ok;
   else if (ok) ok = run_record_history(r, s, id, 0, err, sizeof err);
   return end_apply(s, r, o, id, ok, err, sizeof err, &t0) ? 0 : read ? 1 : 2;
@@ -527,7 +579,7 @@ static int cmd_apply(const opts *o) {
     }
   } else {
     plan *p = NULL;
-    rc = compute(o->args[0], &s, &r, &bytes, &len, &p, o->trace ? stderr : NULL);
+    rc = compute(o->args[0], &s, &r, &bytes, &len, &p, NULL, o->trace ? stderr : NULL);
     if (rc == 0) rc = finish_apply(&s, &r, o, bytes, len);
     plan_free(p);
   }

@@ -3,6 +3,8 @@
  * One operation per line, as jansson's compact dump: strings escape every
  * control character, so a line never holds a raw newline, and the compact
  * array jansson would write is exactly "[" + the lines joined by "," + "]".
+ * A log kept in a run file (oplog_new_in) writes that comma at the start of
+ * each line but the first, so its bytes are the array's inside as they are.
  */
 #include "oplog.h"
 
@@ -11,14 +13,18 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "bgwrite.h"
 #include "scratch.h"
 
 struct oplog {
-  FILE *f;
+  FILE *f;     /* read through; written through bg (bgwrite.h) */
+  bgwriter *bg;
   char *iobuf; /* its stdio buffer (scratch_file) */
   size_t count;
   uint64_t bytes;  /* of the lines, without their newlines */
-  int failed, reading;
+  int failed;
+  int in_array;    /* oplog_new_in: lines after the first start with ',' */
+  long start;      /* the file offset of the first line */
   char *line;      /* oplog_next()'s buffer, reused */
   size_t linecap;
 };
@@ -35,25 +41,40 @@ oplog *oplog_new(void) {
   }
   l->f = f;
   l->iobuf = iobuf;
+  if (!(l->bg = bgw_open(fileno(f), 0))) {
+    oplog_free(l);
+    return NULL;
+  }
+  return l;
+}
+
+oplog *oplog_new_in(FILE *f) {
+  oplog *l = calloc(1, sizeof *l);
+  if (!l) return NULL;
+  l->f = f;
+  l->in_array = 1;
+  l->start = fflush(f) == 0 ? ftell(f) : -1;
+  if (l->start < 0 || !(l->bg = bgw_open(fileno(f), (uint64_t)l->start))) {
+    free(l);
+    return NULL;
+  }
   return l;
 }
 
 void oplog_free(oplog *l) {
   if (!l) return;
-  fclose(l->f);
+  bgw_close(l->bg);
+  if (!l->in_array) fclose(l->f); /* a run file's stays its owner's */
   free(l->iobuf); /* after fclose, which flushes through it */
   free(l->line);
   free(l);
 }
 
 static int put_line(oplog *l, const char *text, size_t n) {
-  if (l->reading) { /* appending after a read: back to the end */
-    fseek(l->f, 0, SEEK_END);
-    l->reading = 0;
-  }
-  if (fwrite(text, 1, n, l->f) != n || fputc('\n', l->f) == EOF) return 0;
+  int comma = l->in_array && l->count > 0;
+  if ((comma && !bgw_write(l->bg, ",", 1)) || !bgw_write(l->bg, text, n) || !bgw_write(l->bg, "\n", 1)) return 0;
   l->count++;
-  l->bytes += n;
+  l->bytes += n + (size_t)comma;
   return 1;
 }
 
@@ -70,13 +91,15 @@ int oplog_add_text(oplog *l, const char *text, size_t n) {
   return !l->failed;
 }
 
-int oplog_failed(const oplog *l) { return l->failed; }
+int oplog_failed(oplog *l) {
+  if (!bgw_sync(l->bg)) l->failed = 1; /* a write still under way may yet fail */
+  return l->failed;
+}
 size_t oplog_count(const oplog *l) { return l->count; }
 
 void oplog_rewind(oplog *l) {
-  fflush(l->f);
-  fseek(l->f, 0, SEEK_SET);
-  l->reading = 1;
+  if (!bgw_sync(l->bg)) l->failed = 1;
+  fseek(l->f, l->start, SEEK_SET);
 }
 
 /* The next line without its newline, or NULL at the end. */
@@ -84,6 +107,10 @@ static const char *next_line(oplog *l, size_t *n) {
   ssize_t got = getline(&l->line, &l->linecap, l->f);
   if (got <= 0) return NULL;
   if (l->line[got - 1] == '\n') l->line[--got] = 0;
+  if (l->in_array && l->line[0] == ',') { /* the separator, not the operation's */
+    *n = (size_t)got - 1;
+    return l->line + 1;
+  }
   *n = (size_t)got;
   return l->line;
 }
@@ -97,8 +124,8 @@ json_t *oplog_next(oplog *l) {
 }
 
 oplog_view oplog_view_of(oplog *l) {
-  fflush(l->f);
-  oplog_view v = {fileno(l->f), l->bytes + l->count};
+  if (!bgw_sync(l->bg)) l->failed = 1;
+  oplog_view v = {l->in_array ? -1 : fileno(l->f), l->bytes + l->count}; /* a run file's has no view: a read of -1 fails */
   return v;
 }
 
@@ -184,8 +211,17 @@ static int put_newline(FILE *out, int spaces) {
 int oplog_write_array(oplog *l, FILE *out, size_t flags, int depth) {
   int indent = (int)(flags & 0x1F); /* JSON_INDENT(n) is n in the low bits */
   if (!indent && !(flags & JSON_COMPACT)) return 0; /* no caller wants ", " separators */
-  if (!indent) return oplog_view_pieces(oplog_view_of(l), NULL, put_file, out); /* the lines are the compact dump */
+  if (!indent && !l->in_array) return oplog_view_pieces(oplog_view_of(l), NULL, put_file, out); /* the lines are the compact dump */
   if (!l->count) return fputs("[]", out) != EOF;
+  if (!indent) { /* a run file's log: its lines, joined by commas */
+    oplog_rewind(l);
+    fputc('[', out);
+    const char *t;
+    size_t n;
+    for (size_t i = 0; (t = oplog_next_text(l, &n)); i++)
+      if ((i && fputc(',', out) == EOF) || fwrite(t, 1, n, out) != n) return 0;
+    return fputc(']', out) != EOF && !ferror(out);
+  }
   oplog_rewind(l);
   fputc('[', out);
   put_newline(out, (depth + 1) * indent);

@@ -18,6 +18,13 @@ typedef struct oplog oplog;
 
 /* A new, empty log; NULL (with errno) when no temporary file can be made. */
 oplog *oplog_new(void);
+/* A log kept in a file its caller owns (a run file that plan -o writes),
+ * from the file's current offset on, as the inside of a JSON array: each
+ * line but the first starts with the comma that separates it from the one
+ * before ("{...}\n,{...}\n"), which reading leaves out.  The operations
+ * are then written once, not to a temporary file and copied after.  Such a
+ * log has no view (oplog_view_of gives fd -1).  NULL when out of memory. */
+oplog *oplog_new_in(FILE *f);
 void oplog_free(oplog *l);
 /* Appends `op` (taking the reference).  0 when the file cannot be written
  * (the log remembers it: oplog_failed()). */
@@ -25,7 +32,7 @@ int oplog_add(oplog *l, json_t *op);
 /* Appends an operation already dumped as jansson's compact JSON (one line:
  * jtext.h writes it so). */
 int oplog_add_text(oplog *l, const char *text, size_t n);
-int oplog_failed(const oplog *l);
+int oplog_failed(oplog *l); /* waits for the writes under way (bgwrite.h) */
 size_t oplog_count(const oplog *l);
 
 /* Reading: oplog_rewind(), then oplog_next() until it returns NULL.  Each

@@ -1896,9 +1896,9 @@ static int spills_ok(ctx *c) {
   return 1;
 }
 
-int run_compute(const plan *p, const uint8_t *plan_bytes, size_t plan_len, store *s, run_result *r, FILE *trace) {
+int run_compute(const plan *p, const uint8_t *plan_bytes, size_t plan_len, store *s, run_result *r, oplog *ops, FILE *trace) {
   memset(r, 0, sizeof *r);
-  r->ops = oplog_new();
+  r->ops = ops ? ops : oplog_new();
   r->report = json_array();
   r->hub_version = store_hub_version(s);
   ctx *c = calloc(1, sizeof *c);
@@ -2098,7 +2098,9 @@ json_t *run_counts_json(const run_result *r) {
  * inside an array, never the whole "ops" value). */
 #define OPS_MARK "\"@@syncvm-ops@@\""
 
-int run_write_json(const run_result *r, FILE *out, size_t flags, json_t *extra) {
+/* The run document's members that come before its operations in every
+ * layout: what applying needs first (runfile.h). */
+static json_t *head_doc(const run_result *r) {
   json_t *doc = json_object();
   json_object_set_new(doc, "format", json_string("syncvm-run-1"));
   json_object_set_new(doc, "plan_sha256", json_string(r->plan_sha));
@@ -2106,6 +2108,11 @@ int run_write_json(const run_result *r, FILE *out, size_t flags, json_t *extra) 
   json_object_set_new(doc, "hub_version", json_integer(r->hub_version));
   json_object_set_new(doc, "held", r->held[0] ? json_string(r->held) : json_null());
   json_object_set_new(doc, "counts", run_counts_json(r));
+  return doc;
+}
+
+int run_write_json(const run_result *r, FILE *out, size_t flags, json_t *extra) {
+  json_t *doc = head_doc(r);
   /* the report before the operations: apply RUNFILE then knows all it
    * needs before the first operation, and applies them as it reads them */
   json_object_set(doc, "report", r->report);
@@ -2123,19 +2130,77 @@ int run_write_json(const run_result *r, FILE *out, size_t flags, json_t *extra) 
   return ok;
 }
 
-int run_head_from_json(json_t *doc, run_result *r, char *err, size_t errsize) {
+/* ---- plan -o: the run file written as the run is computed ------------------------------ */
+
+/* The room the head takes at most: its dump for the longest value each
+ * member can have (hub version and counts at INT64_MIN, a hold of
+ * control characters, each escaped in six bytes), and the comma after it. */
+static size_t head_room(void) {
+  static size_t room;
+  if (room) return room;
+  run_result *w = calloc(1, sizeof *w);
+  if (!w) return 0;
+  memset(w->plan_sha, 'f', sizeof w->plan_sha - 1);
+  memset(w->spec_sha, 'f', sizeof w->spec_sha - 1);
+  memset(w->held, '\x01', sizeof w->held - 1);
+  w->hub_version = INT64_MIN;
+  for (int e = 0; e < ENT__COUNT; e++)
+    for (int k = 0; k < CNT__COUNT; k++) w->counts[e][k] = INT64_MIN;
+  json_t *doc = head_doc(w);
+  char *text = json_dumps(doc, JSON_COMPACT);
+  if (text) room = strlen(text) + 1;
+  free(text);
+  json_decref(doc);
+  free(w);
+  return room;
+}
+
+oplog *run_file_begin(FILE *f) {
+  size_t room = head_room();
+  if (!room) return NULL;
+  for (size_t i = 0; i < room; i++) putc(' ', f);
+  fputs("\"ops\":[", f);
+  return ferror(f) ? NULL : oplog_new_in(f);
+}
+
+int run_file_end(const run_result *r, FILE *f) {
+  if (oplog_failed(r->ops) || fflush(f) != 0 || fseek(f, 0, SEEK_END) != 0) return 0;
+  char *report = json_dumps(r->report, JSON_COMPACT);
+  json_t *doc = head_doc(r);
+  char *head = json_dumps(doc, JSON_COMPACT);
+  json_decref(doc);
+  size_t room = head_room(), n = head ? strlen(head) : 0;
+  int ok = report && head && n <= room && fprintf(f, "],\"report\":%s}", report) > 0;
+  if (ok) { /* "{...}" becomes "{...," then spaces up to the room, the last a newline */
+    head[n - 1] = ',';
+    ok = fseek(f, 0, SEEK_SET) == 0 && fwrite(head, 1, n, f) == n;
+    for (size_t i = n; ok && i < room; i++) ok = putc(i + 1 < room ? ' ' : '\n', f) != EOF;
+  }
+  free(report);
+  free(head);
+  return ok && fflush(f) == 0;
+}
+
+/* run_head_from_json and run_head_first: `first` asks for what applying
+ * needs before the first operation, the report allowed to come later. */
+static int head_fields(json_t *doc, run_result *r, int first, char *err, size_t errsize) {
   const char *fmt = json_string_value(json_object_get(doc, "format"));
   if (!fmt || strcmp(fmt, "syncvm-run-1") != 0) {
     snprintf(err, errsize, "not a syncvm run file");
     return 0;
   }
   json_t *report = json_object_get(doc, "report");
-  if (!json_is_array(report)) {
+  if (first && (!json_is_integer(json_object_get(doc, "hub_version")) || !json_is_object(json_object_get(doc, "counts")) ||
+                !(json_is_null(json_object_get(doc, "held")) || json_is_string(json_object_get(doc, "held"))))) {
+    snprintf(err, errsize, "the hub version, the hold or the counts come after the operations");
+    return 0;
+  }
+  if (!json_is_array(report) && !(first && !report)) {
     snprintf(err, errsize, "the run file has no operations");
     return 0;
   }
   json_decref(r->report);
-  r->report = json_incref(report);
+  r->report = report ? json_incref(report) : json_array();
   r->hub_version = json_integer_value(json_object_get(doc, "hub_version"));
   const char *ps = json_string_value(json_object_get(doc, "plan_sha256"));
   const char *ss = json_string_value(json_object_get(doc, "spec_sha256"));
@@ -2150,6 +2215,10 @@ int run_head_from_json(json_t *doc, run_result *r, char *err, size_t errsize) {
   }
   return 1;
 }
+
+int run_head_from_json(json_t *doc, run_result *r, char *err, size_t errsize) { return head_fields(doc, r, 0, err, errsize); }
+
+int run_head_first(json_t *doc, run_result *r, char *err, size_t errsize) { return head_fields(doc, r, 1, err, errsize); }
 
 int run_add_op(run_result *r, json_t *op) {
   if (is_change_op(json_string_value(json_object_get(op, "op")))) r->nchanges++;

@@ -40,9 +40,10 @@ typedef struct {
 void run_print_stats(const run_result *r, FILE *out);
 
 /* Computes a run.  Returns 0 (and result->error) when a source cannot be
- * read or a record is malformed: nothing may then be applied.  trace: when
- * not NULL, every instruction the VM runs, through disasm_insn(). */
-int run_compute(const plan *p, const uint8_t *plan_bytes, size_t plan_len, store *s, run_result *r, FILE *trace);
+ * read or a record is malformed: nothing may then be applied.  ops: where
+ * the operations go (taken; NULL: a new temporary oplog).  trace: when not
+ * NULL, every instruction the VM runs, through disasm_insn(). */
+int run_compute(const plan *p, const uint8_t *plan_bytes, size_t plan_len, store *s, run_result *r, oplog *ops, FILE *trace);
 void run_free(run_result *r);
 
 /* The summary table and one line per change. */
@@ -52,6 +53,21 @@ void run_print(const run_result *r, FILE *out, int summary_only);
  * operations streamed from the oplog; flags: JSON_COMPACT or JSON_INDENT(n).
  * Returns 0 on a write error. */
 int run_write_json(const run_result *r, FILE *out, size_t flags, json_t *extra);
+/* plan -o writes its run file as the run is computed, the operations once
+ * and straight into it, not to a temporary file and then copied (half a
+ * gigabyte at 100,000 students).  What comes before them is known only at
+ * the end, so run_file_begin leaves room for it (everything in it has a
+ * longest form) and starts the operations' array, giving the oplog to
+ * compute into; run_file_end, once the run is computed, writes the report
+ * after the operations and the head into its room, padded with spaces:
+ *   {"format":...,"hub_version":N,"held":...,"counts":{...},   "ops":[
+ *   {op}
+ *   ,{op}
+ *   ],"report":[...]}
+ * Everything applying needs before the first operation comes before them
+ * (runfile.h).  f: opened for reading and writing; 0 on a write error. */
+oplog *run_file_begin(FILE *f);
+int run_file_end(const run_result *r, FILE *f);
 /* The counts object of the run document. */
 json_t *run_counts_json(const run_result *r);
 /* Reads a run document; takes its "ops" out of `doc` into the run's oplog. */
@@ -60,6 +76,11 @@ int run_from_json(json_t *doc, run_result *r, char *err, size_t errsize);
  * hashes, hub version, held, counts, report), into r; 0 and err when it is
  * not a run document. */
 int run_head_from_json(json_t *doc, run_result *r, char *err, size_t errsize);
+/* The same for the members before a run file's operations, when they hold
+ * all that applying needs first (hub version, hold, counts) and perhaps not
+ * the report, which may come after the operations (r->report is then empty
+ * until it is read); 0 when one of those is missing. */
+int run_head_first(json_t *doc, run_result *r, char *err, size_t errsize);
 /* Appends one operation to r->ops (taking the reference), counting it
  * among the changes when it is one; 0 on a write error. */
 int run_add_op(run_result *r, json_t *op);

@@ -293,6 +293,7 @@ struct runfile_job {
   run_result *run;
   json_t *head, *tail; /* the members before "ops" and after it */
   int saw_ops, ok;
+  int report_later;    /* followed, the report after the operations (as plan -o writes it) */
   void (*on_read)(void *ctx, run_result *run);
   void *on_ctx;
   /* told by the thread, under mu: the operations written to the oplog so far */
@@ -389,7 +390,8 @@ runfile_job *runfile_start(const char *path, run_result *run, int follow, void (
    * version, its hold, its report) came before the operations, as plan -o
    * writes them; any other file is read whole first. */
   char why[200];
-  if (at_ops == 2 && follow && run_head_from_json(j->head, run, why, sizeof why)) {
+  if (at_ops == 2 && follow && run_head_first(j->head, run, why, sizeof why)) {
+    j->report_later = json_object_get(j->head, "report") == NULL;
     j->r.job = j;
     j->threaded = pthread_create(&j->thread, NULL, read_thread, j) == 0;
     if (j->threaded) return j;
@@ -451,16 +453,26 @@ size_t runfile_known_ops(runfile_job *j, size_t want) {
 }
 
 /* The members after the operations may not change what was decided before
- * them (they are only an extra, as plan --json adds). */
+ * them (they are only an extra, as plan --json adds), but for the report
+ * when it comes only there: the run then takes it. */
 static int tail_agrees(runfile_job *j, char *why, size_t size) {
-  if (json_object_size(j->tail) == 0) return 1;
+  if (json_object_size(j->tail) == 0 && !j->report_later) return 1;
   run_result again;
   memset(&again, 0, sizeof again);
   json_object_update(j->head, j->tail);
-  int same = run_head_from_json(j->head, &again, why, size) && again.hub_version == j->run->hub_version &&
-             !strcmp(again.held, j->run->held) && !strcmp(again.plan_sha, j->run->plan_sha) &&
-             !strcmp(again.spec_sha, j->run->spec_sha) && json_equal(again.report, j->run->report);
+  if (!run_head_from_json(j->head, &again, why, size)) {
+    run_free(&again);
+    return 0;
+  }
+  int same = again.hub_version == j->run->hub_version && !strcmp(again.held, j->run->held) &&
+             !strcmp(again.plan_sha, j->run->plan_sha) && !strcmp(again.spec_sha, j->run->spec_sha) &&
+             !memcmp(again.counts, j->run->counts, sizeof again.counts) &&
+             (j->report_later || json_equal(again.report, j->run->report));
   if (!same) snprintf(why, size, "a member after the operations changes the run's head");
+  else if (j->report_later) {
+    json_decref(j->run->report);
+    j->run->report = json_incref(again.report);
+  }
   run_free(&again);
   return same;
 }

@@ -23,8 +23,10 @@ int runfile_is(const char *path);
 int runfile_read(const char *path, run_result *run, char *err, size_t errsize);
 /* The same, applied while it is read: runfile_start reads the file's head
  * (the members before "ops") here and, when it holds everything a run needs
- * before applying (as plan -o writes it) and `follow` is 1, the operations
- * on a thread of their own, into run->ops; runfile_followed() says so.  The
+ * before applying (as plan -o writes it: the hub version, the hold and the
+ * counts) and `follow` is 1, the operations on a thread of their own, into
+ * run->ops; runfile_followed() says so.  The report may come after the
+ * operations: run->report is then empty until runfile_finish.  The
  * caller takes them as they come with runfile_next_op (each NUL-terminated,
  * valid until the next call; NULL after the last or when reading failed)
  * and runfile_known_ops (waits until at least `want` are read, or all; how

@@ -600,13 +600,15 @@ def suite_runfile(binaries):
            p.returncode == 0 and got == want and len(want) == 5, f"{p.stderr.decode()[-300:]} {got} {want}")
         cut = os.path.join(tmp, "cut.json")
         text = open(runf, "rb").read()
-        open(cut, "wb").write(text[:len(text) // 2])
+        half = text.index(b'"ops":[') + (len(text) - text.index(b'"ops":[')) // 2  # halfway through the operations
+        open(cut, "wb").write(text[:half])
         p = subprocess.run([vm, "apply", cut, "--store", hub], cwd=tmp, capture_output=True, timeout=60)
         db = sqlite3.connect(hub)
         rows = db.execute("SELECT count(*) FROM hub_student").fetchone()[0]
         db.close()
+        line = text[:half].count(b"\n") + 1  # plan -o writes an operation a line; the cut one is the last
         ok("runfile cut short fails whole, naming where", p.returncode == 2 and rows == 0
-           and re.search(rf"{re.escape(cut)}:1:\d+: the file ends inside", p.stderr.decode()) is not None, p.stderr.decode()[-400:])
+           and re.search(rf"{re.escape(cut)}:{line}:\d+: the file ends inside", p.stderr.decode()) is not None, p.stderr.decode()[-400:])
         p = subprocess.run([vm, "apply", runf, "--store", hub, "--stats"], cwd=tmp, capture_output=True, timeout=60)
         db = sqlite3.connect(hub)
         rows = db.execute("SELECT count(*) FROM hub_student").fetchone()[0]
@@ -1092,9 +1094,13 @@ def batches_with(b, tag):
         doc = json.loads(text)
         ops_at = text.index(b'"ops":[')
         bad = os.path.join(tmp, "bad.json")
-        for name, broken, why in (("cut a third in", text[:ops_at + (len(text) - ops_at) // 3], rb":1:\d+: the file ends inside"),
-                                  ("cut before its end", text[:-30], rb":1:\d+: the file ends inside"),
-                                  ("with a bad byte near its end", text[:-300] + b"#" + text[-299:], rb":1:\d+: "),
+        def line(at):  # plan -o writes an operation a line: errors name the line of the one broken
+            return str(text[:at].count(b"\n") + 1).encode()
+        third = ops_at + (len(text) - ops_at) // 3
+        for name, broken, why in (("cut a third in", text[:third], b":" + line(third) + rb":\d+: the file ends inside"),
+                                  ("cut before its end", text[:-30], b":" + line(len(text) - 30) + rb":\d+: the file ends inside"),
+                                  ("with a bad byte near its end", text[:-300] + b"#" + text[-299:],
+                                   b":" + line(len(text) - 300) + rb":\d+: "),
                                   ("with a member after the operations that changes the hub version",
                                    text[:-1] + b',"hub_version":7}', rb": a member after the operations changes the run's head")):
             open(bad, "wb").write(broken)
