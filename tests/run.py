@@ -658,6 +658,63 @@ def suite_runfile(binaries):
            a.stderr.decode()[-300:] + p.stderr.decode()[-300:])
 
 
+def suite_runfile_layout(binaries):
+    """plan -o writes the run file as it computes the run (pipeline.h,
+    run_file_begin): the members applying needs first (format, hub version,
+    hold, counts) ahead of the operations, one operation a line, the report
+    after them.  apply follows it and keeps the report in the run's history;
+    a plan that fails leaves the run file that was there as it was, and no
+    partial file; a file with its hold after the operations is read whole
+    first, and parked when held."""
+    import sqlite3
+    vm = os.path.abspath(binaries[0].replace("syncc", "syncvm"))
+    with tempfile.TemporaryDirectory() as tmp:
+        plan = student_plan(binaries[0], tmp, 4)
+        with open(os.path.join(tmp, "students.csv"), "a") as f:
+            f.write(",Nobody,Noid\n")  # no sis_id: skipped, in the report
+        runf, hub = os.path.join(tmp, "r.json"), os.path.join(tmp, "hub.db")
+        p = subprocess.run([vm, "plan", plan, "--store", hub, "-o", runf], cwd=tmp, capture_output=True, timeout=60)
+        text = open(runf, "rb").read()
+        doc = json.loads(text)
+        at = {k: text.index(b'"' + k.encode() + b'":') for k in ("format", "hub_version", "held", "counts", "ops", "report")}
+        ops_lines = text[at["ops"]:at["report"]].split(b"\n")
+        ok("runfile layout: the head before the operations, one operation a line, the report after them",
+           p.returncode == 2 and max(at[k] for k in ("format", "hub_version", "held", "counts")) < at["ops"] < at["report"]
+           and len(ops_lines) == len(doc["ops"]) + 1 and all(json.loads(l.lstrip(b"[,").rstrip(b"\n")) for l in ops_lines[1:-1])
+           and doc["counts"]["student"]["skipped"] == 1 and len(doc["report"]) == 1
+           and not glob.glob(runf + ".*"), f"{p.returncode} {p.stderr.decode()[-300:]} {text[:200]!r} {at}")
+        p = subprocess.run([vm, "apply", runf, "--store", hub], cwd=tmp, capture_output=True, timeout=60)
+        db = sqlite3.connect(hub)
+        rows = db.execute("SELECT count(*) FROM hub_student").fetchone()[0]
+        kept = db.execute("SELECT report FROM sync_runs WHERE run_id = 1").fetchone()
+        db.close()
+        ok("runfile layout: apply keeps the report read after the operations in the run's history",
+           p.returncode == 0 and rows == 4 and kept and json.loads(kept[0]) == doc["report"],
+           f"{p.returncode} {p.stderr.decode()[-300:]} {kept}")
+        before = open(runf, "rb").read()
+        with open(os.path.join(tmp, "students.csv"), "a") as f:
+            f.write('9,"F9,L9\n')  # a quote that never closes
+        p = subprocess.run([vm, "plan", plan, "--store", hub, "-o", runf], cwd=tmp, capture_output=True, timeout=60)
+        ok("runfile layout: a plan that fails leaves the run file that was there as it was, and no partial file",
+           p.returncode == 1 and open(runf, "rb").read() == before and not glob.glob(runf + ".*")
+           and b"students.csv" in p.stderr, f"{p.returncode} {p.stderr.decode()[-300:]} {glob.glob(runf + '*')}")
+        for held, rc, rows_after in ((None, 0, 4), ("held by hand", 3, 0)):
+            late = os.path.join(tmp, "late.json")
+            head = {k: v for k, v in doc.items() if k not in ("held", "ops", "report")}
+            body = json.dumps(dict(head, ops=doc["ops"], held=held, report=doc["report"]), separators=(",", ":"))
+            open(late, "w").write(body)
+            fresh = os.path.join(tmp, "fresh.db")
+            for f in glob.glob(fresh + "*"):
+                os.unlink(f)
+            p = subprocess.run([vm, "apply", late, "--store", fresh], cwd=tmp, capture_output=True, timeout=60)
+            db = sqlite3.connect(fresh)
+            rows = db.execute("SELECT count(*) FROM hub_student").fetchone()[0]
+            db.close()
+            ok(f"runfile layout: the hold after the operations ({held}): the file is read whole first, "
+               f"{'applied' if rc == 0 else 'parked'}", p.returncode == rc and rows == rows_after,
+               f"{p.returncode} {p.stderr.decode()[-300:]} {rows}")
+
+
 def suite_store(binaries):
     """The hub's schema migrates forward: a version-2 hub (hashes in
     sync_snapshot, each run's operations in sync_runs.changes) opens as
@@ -1302,7 +1359,7 @@ def main():
     binaries = [args.syncc] + ([args.san_syncc] if args.san_syncc else [])
     suites = [("ok", suite_ok), ("errors", suite_errors), ("fmt", suite_fmt), ("torture", suite_torture),
               ("cli", suite_cli), ("docs", suite_docs), ("unit", suite_unit),
-              ("plan", suite_plan), ("scenarios", suite_scenarios), ("connectors", suite_connectors), ("runfile", suite_runfile), ("unchanged", suite_unchanged), ("store", suite_store), ("crash", suite_crash), ("batches", suite_batches), ("threads", suite_threads), ("inserts", suite_inserts), ("writer", suite_writer), ("bench", suite_bench),
+              ("plan", suite_plan), ("scenarios", suite_scenarios), ("connectors", suite_connectors), ("runfile", suite_runfile), ("layout", suite_runfile_layout), ("unchanged", suite_unchanged), ("store", suite_store), ("crash", suite_crash), ("batches", suite_batches), ("threads", suite_threads), ("inserts", suite_inserts), ("writer", suite_writer), ("bench", suite_bench),
               ("fuzz", suite_fuzz)]
     for name, fn in suites:
         if args.only and name not in args.only.split(","):
