@@ -28,6 +28,8 @@ feedpipe *fpipe_start(feed *f, int nfields);
  * until the next call), where it came from and whether it is a delta's
  * deletion; FEED_END; or the feed's error code, with its message in err. */
 int fpipe_next(feedpipe *fp, value **fields, const char **where, int *deleted, char *err, size_t errsize);
+/* Seconds fpipe_next has waited for the reading thread so far. */
+double fpipe_waited(const feedpipe *fp);
 /* Stops the reading thread (after the record it is reading) and frees the pipe. */
 void fpipe_stop(feedpipe *fp);
 

@@ -376,11 +376,15 @@ static const char *rule_text(ctx *c, arena *a, const plan_unit *u, uint32_t rule
 }
 
 /* The next record of a feed, from its pipe or (pipe NULL) read here into own. */
+/* The next record, from the pipe or, without one, read here (the time
+ * that takes added to *read_here). */
 static int next_record(feed *f, feedpipe *pipe, value *own, value **row, const char **where, int *deleted, arena *a, char *err,
-                       size_t errsize) {
+                       size_t errsize, double *read_here) {
   if (pipe) return fpipe_next(pipe, row, where, deleted, err, errsize);
+  double t0 = now_s();
   int rc = feed_next(f, own, a, err, errsize);
   *row = own, *where = feed_where(f), *deleted = feed_deleted(f);
+  *read_here += now_s() - t0;
   return rc;
 }
 
@@ -409,9 +413,9 @@ static int fetch_unit(ctx *c, vm *v, uint32_t ui) {
   feedpipe *pipe = fpipe_start(f, (int)u->nfields);
   value *row;
   const char *where;
-  while ((rc = next_record(f, pipe, fields, &row, &where, &deleted, &v->ar, err, sizeof err)) != FEED_END) {
-    double t1 = now_s();
-    c->r->t_read += t1 - t0;
+  double t1 = now_s(), read_here = 0;
+  c->r->t_read += t1 - t0;
+  while ((rc = next_record(f, pipe, fields, &row, &where, &deleted, &v->ar, err, sizeof err, &read_here)) != FEED_END) {
     c->r->records++;
     if (rc == FEED_BAD_ROW || rc == FEED_ERROR) {
       snprintf(c->r->error, sizeof c->r->error, "%s", err);
@@ -495,9 +499,10 @@ static int fetch_unit(ctx *c, vm *v, uint32_t ui) {
       spill_put(c->spill, wc.where, record_hash(c, e, attrs), attrs, c->nattrs[e], &rec->off, &rec->len);
     }
     vm_reset_record(v);
-    t0 = now_s();
-    c->r->t_map += t0 - t1;
   }
+  double waited = pipe ? fpipe_waited(pipe) : read_here;
+  c->r->t_read += waited;
+  c->r->t_map += now_s() - t1 - waited;
   fpipe_stop(pipe);
   if (ok) c->fed[u->source][e] = 1;
   if (ok && feed_is_delta(f)) c->delta[u->source][e] = 1;
