@@ -394,11 +394,13 @@ static int out_open(out_file *w, const char *path) {
   return 1;
 }
 
-/* Closes the file; renames it into place when `keep`.  0 on an error. */
+/* Closes the file; renames it into place when `keep`.  0 on an error,
+ * with errno. */
 static int out_close(out_file *w, const char *path, int keep) {
-  int ok = fclose(w->f) == 0 && keep && rename(w->partial, path) == 0;
+  int ok = fclose(w->f) == 0 && keep && rename(w->partial, path) == 0, err = errno;
   if (!ok) unlink(w->partial);
   free(w->iobuf);
+  errno = err;
   return ok;
 }
 
@@ -417,8 +419,9 @@ static int cmd_plan(const opts *o) {
   int rc = o->out && !ops ? 1 : compute(o->args[0], &s, &r, &bytes, &len, &p, ops, o->trace ? stderr : NULL);
   if (rc == 0) {
     print_result(&r, o);
+    errno = 0;
     if (o->out && !out_close(&w, o->out, run_file_end(&r, w.f))) {
-      fprintf(stderr, "syncvm: cannot write %s\n", o->out);
+      fprintf(stderr, "syncvm: cannot write %s%s%s\n", o->out, errno ? ": " : "", errno ? strerror(errno) : "");
       rc = 1;
     }
     if (!rc) rc = run_has_changes(&r) ? 2 : 0;

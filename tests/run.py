@@ -691,6 +691,12 @@ def suite_runfile_layout(binaries):
         ok("runfile layout: apply keeps the report read after the operations in the run's history",
            p.returncode == 0 and rows == 4 and kept and json.loads(kept[0]) == doc["report"],
            f"{p.returncode} {p.stderr.decode()[-300:]} {kept}")
+        adir = os.path.join(tmp, "adir")
+        os.mkdir(adir)
+        p = subprocess.run([vm, "plan", plan, "--store", hub, "-o", adir], cwd=tmp, capture_output=True, timeout=60)
+        ok("runfile layout: a run file that cannot be put in place (a directory there) fails, saying why, and leaves nothing",
+           p.returncode == 1 and re.search(rb"cannot write .*adir: \S", p.stderr) is not None and os.path.isdir(adir)
+           and not glob.glob(adir + ".*"), f"{p.returncode} {p.stderr.decode()[-300:]} {glob.glob(adir + '*')}")
         before = open(runf, "rb").read()
         with open(os.path.join(tmp, "students.csv"), "a") as f:
             f.write('9,"F9,L9\n')  # a quote that never closes
