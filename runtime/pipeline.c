@@ -2201,7 +2201,7 @@ static int head_fields(json_t *doc, run_result *r, int first, char *err, size_t 
     return 0;
   }
   if (!json_is_array(report) && !(first && !report)) {
-    snprintf(err, errsize, "the run file has no operations");
+    snprintf(err, errsize, "the run file has no report");
     return 0;
   }
   json_decref(r->report);

@@ -387,8 +387,9 @@ runfile_job *runfile_start(const char *path, run_result *run, int follow, void (
     return NULL;
   }
   /* Followed only when everything a run needs before applying (its hub
-   * version, its hold, its report) came before the operations, as plan -o
-   * writes them; any other file is read whole first. */
+   * version, its hold, its counts) came before the operations, as plan -o
+   * writes them; any other file is read whole first.  The report may come
+   * after them (tail_agrees). */
   char why[200];
   if (at_ops == 2 && follow && run_head_first(j->head, run, why, sizeof why)) {
     j->report_later = json_object_get(j->head, "report") == NULL;

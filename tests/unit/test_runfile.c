@@ -134,6 +134,7 @@ static void run_files(void) {
       {"{\"format\":\"syncvm-run-1\",\n\"ops\":[\n{\"op\":\"x\"} {\"op\":\"y\"}],\"report\":[]}", ":3:12: expected ',' or ']' after an operation"},
       {HEAD "\"ops\":[1],\"report\":[]}", ":1:73: an operation is not an object"},
       {HEAD "\"report\":[]}", ": the run file has no operations"},
+      {HEAD "\"ops\":[]}", ": the run file has no report"},
       {"{\"format\":\"other\",\"ops\":[],\"report\":[]}", ": not a syncvm run file"},
       {HEAD "\"ops\":[],\"report\":[]} x", ":1:88: text after the end of the run"},
       {HEAD "\"ops\":[],\"ops\":[],\"report\":[]}", ":1:81: two arrays of operations"},
@@ -149,10 +150,41 @@ static void run_files(void) {
   }
 }
 
+/* Followed (read on a thread while taken, as apply does): the report may
+ * come after the operations, as plan -o writes it, and the run takes it
+ * there; a file with none at all fails at the end, naming it. */
+static void followed(void) {
+  static const char *const files[] = {
+      HEAD "\"ops\":[{\"op\":\"create\",\"tmp\":1}\n,{\"op\":\"link\",\"tmp\":1}\n],\"report\":[{\"kind\":\"x\"}]}",
+      HEAD "\"ops\":[{\"op\":\"create\",\"tmp\":1}\n,{\"op\":\"link\",\"tmp\":1}\n]}",
+  };
+  for (int i = 0; i < 2; i++) {
+    put(files[i], strlen(files[i]));
+    run_result r;
+    char err[600] = "";
+    runfile_job *j = runfile_start(path, &r, 1, NULL, NULL, err, sizeof err);
+    check(j && runfile_followed(j), "a head with the hub version, the hold and the counts is followed", err);
+    if (!j) continue;
+    size_t n, taken = 0;
+    while (runfile_next_op(j, &n)) taken++;
+    int ok = runfile_finish(j, 1);
+    if (i == 0) {
+      char *report = json_dumps(r.report, JSON_COMPACT);
+      check(ok && taken == 2 && report && !strcmp(report, "[{\"kind\":\"x\"}]"), "the report after the operations is the run's",
+            report ? report : err);
+      free(report);
+    } else {
+      check(!ok && taken == 2 && strstr(err, ": the run file has no report"), "no report anywhere: an error at the end", err);
+    }
+    run_free(&r);
+  }
+}
+
 int main(void) {
   snprintf(path, sizeof path, "/tmp/test_runfile_%d.json", (int)getpid());
   subset();
   run_files();
+  followed();
   remove(path);
   printf("%d passed, %d failed\n", passed, failed);
   return failed != 0;
