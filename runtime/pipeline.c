@@ -375,9 +375,8 @@ static const char *rule_text(ctx *c, arena *a, const plan_unit *u, uint32_t rule
   return b;
 }
 
-/* The next record of a feed, from its pipe or (pipe NULL) read here into own. */
-/* The next record, from the pipe or, without one, read here (the time
- * that takes added to *read_here). */
+/* The next record of a feed, from its pipe or (pipe NULL) read here into
+ * own, the time that takes added to *read_here. */
 static int next_record(feed *f, feedpipe *pipe, value *own, value **row, const char **where, int *deleted, arena *a, char *err,
                        size_t errsize, double *read_here) {
   if (pipe) return fpipe_next(pipe, row, where, deleted, err, errsize);
