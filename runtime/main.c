@@ -23,6 +23,7 @@
 #include <ftw.h>
 #include <jansson.h>
 #include <malloc.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -377,8 +378,32 @@ typedef struct {
   char partial[1100];
 } out_file;
 
+/* The partial file while it is being written, removed when a signal ends
+ * the process first (Ctrl-C, a timeout's SIGTERM, a closed pipe): at a
+ * million students it is gigabytes. */
+static char partial_path[1100];
+static volatile sig_atomic_t partial_live;
+
+static void remove_partial(int sig) {
+  if (partial_live) unlink(partial_path); /* async-signal-safe */
+  raise(sig);                             /* the default action now (SA_RESETHAND) */
+}
+
+static void watch_partial(const char *path) {
+  snprintf(partial_path, sizeof partial_path, "%s", path);
+  partial_live = 1;
+  static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = remove_partial;
+  sa.sa_flags = SA_RESETHAND;
+  sigemptyset(&sa.sa_mask);
+  for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) sigaction(sigs[i], &sa, NULL);
+}
+
 static int out_open(out_file *w, const char *path) {
   snprintf(w->partial, sizeof w->partial, "%s.%ld.partial", path, (long)getpid());
+  watch_partial(w->partial); /* before the file exists: a signal in between finds nothing to remove */
   int fd = open(w->partial, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
   w->f = fd >= 0 ? fdopen(fd, "w+") : NULL;
   w->iobuf = malloc(RUNFILE_IOBUF); /* stdio's own is a page: a write call per 4 KB */
@@ -387,6 +412,7 @@ static int out_open(out_file *w, const char *path) {
     if (w->f) fclose(w->f);
     else if (fd >= 0) close(fd);
     if (fd >= 0) unlink(w->partial);
+    partial_live = 0;
     free(w->iobuf);
     return 0;
   }
@@ -399,6 +425,7 @@ static int out_open(out_file *w, const char *path) {
 static int out_close(out_file *w, const char *path, int keep) {
   int ok = fclose(w->f) == 0 && keep && rename(w->partial, path) == 0, err = errno;
   if (!ok) unlink(w->partial);
+  partial_live = 0; /* after: a signal before it removes a file already gone */
   free(w->iobuf);
   errno = err;
   return ok;

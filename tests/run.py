@@ -23,9 +23,11 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 os.chdir(ROOT)
@@ -704,6 +706,29 @@ def suite_runfile_layout(binaries):
         ok("runfile layout: a plan that fails leaves the run file that was there as it was, and no partial file",
            p.returncode == 1 and open(runf, "rb").read() == before and not glob.glob(runf + ".*")
            and b"students.csv" in p.stderr, f"{p.returncode} {p.stderr.decode()[-300:]} {glob.glob(runf + '*')}")
+        # A plan stopped by a signal while it writes (its source a FIFO no
+        # one writes to, so it waits there) removes its partial file.
+        fdir = os.path.join(tmp, "fifo")
+        os.mkdir(fdir)
+        fplan = student_plan(binaries[0], fdir, 1)
+        os.unlink(os.path.join(fdir, "students.csv"))
+        os.mkfifo(os.path.join(fdir, "students.csv"))
+        frun = os.path.join(fdir, "r.json")
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            open(frun, "w").write("old")
+            proc = subprocess.Popen([vm, "plan", fplan, "--store", os.path.join(fdir, "hub.db"), "-o", frun], cwd=fdir,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            seen = []
+            for _ in range(200):
+                seen = glob.glob(frun + ".*.partial")
+                if seen:
+                    break
+                time.sleep(0.05)
+            proc.send_signal(sig)
+            rc = proc.wait(timeout=30)
+            ok(f"runfile layout: a plan -o ended by {sig.name} while it writes removes its partial file, the old one kept",
+               seen and rc == -sig and not glob.glob(frun + ".*") and open(frun).read() == "old",
+               f"{seen} {rc} {glob.glob(frun + '*')}")
         for held, rc, rows_after in ((None, 0, 4), ("held by hand", 3, 0)):
             late = os.path.join(tmp, "late.json")
             head = {k: v for k, v in doc.items() if k not in ("held", "ops", "report")}
