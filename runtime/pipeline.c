@@ -597,11 +597,15 @@ static int ref_found(ctx *c, uint32_t source, int target, const char *id) {
   if (target == REF_SCHOOL) return school_exists(c, id);
   int lo = target, hi = target;
   if (target == REF_USER) lo = 0, hi = ENT__COUNT - 1;
-  for (int e = lo; e <= hi; e++) {
-    if (target == REF_USER && e != ENT_student && e != ENT_teacher && e != ENT_contact && e != ENT_admin) continue;
-    if (has_record(c, source, e, id)) return 1;
-    if (link_exists(c, plan_str(c->p, c->p->sources[source].name), e, id)) return 1;
-  }
+  /* This run's records first, for every kind a user can be, then the hub:
+   * a teacher's enrollment asked the hub whether its user was a student
+   * before finding the teacher among this run's records. */
+  for (int pass = 0; pass < 2; pass++)
+    for (int e = lo; e <= hi; e++) {
+      if (target == REF_USER && e != ENT_student && e != ENT_teacher && e != ENT_contact && e != ENT_admin) continue;
+      if (pass == 0 ? has_record(c, source, e, id) : link_exists(c, plan_str(c->p, c->p->sources[source].name), e, id))
+        return 1;
+    }
   return 0;
 }
 
