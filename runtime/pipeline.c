@@ -34,6 +34,7 @@
 #include "jtext.h"
 #include "opcodes.h"
 #include "kinds.h"
+#include "linkscan.h"
 #include "recspill.h"
 #include "jspan.h"
 #include "rechash.h"
@@ -1009,40 +1010,41 @@ static void scan_links(ctx *c, uint64_t *heads, uint8_t (*scanned)[ENT__COUNT]) 
   size_t per[64][ENT__COUNT] = {{0}};
   for (size_t i = 0; i < c->nrecs; i++)
     if (!c->recs[i].parked) per[c->recs[i].source][c->recs[i].entity]++;
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(c->s->db, "SELECT source_id, hub_id, gone, hash FROM sync_links WHERE source = ? AND entity = ?"
-                         " ORDER BY source_id", -1, &st, NULL) != SQLITE_OK)
-    return;
-  link_row q[LOOKUP_BATCH];
+  ls_pair pairs[64 * ENT__COUNT];
+  uint8_t ps[64 * ENT__COUNT], pe[64 * ENT__COUNT];
+  int np = 0;
   for (uint32_t s = 0; s < c->p->nsources && s < 64; s++)
     for (int e = 0; e < ENT__COUNT; e++) {
       if (!per[s][e] || c->delta[s][e]) continue; /* a delta sends a few records of many: look those up */
-      feed_links *f = &c->links[s][e];
-      f->complete = 1;
-      sqlite3_reset(st);
-      sqlite3_bind_text(st, 1, plan_str(c->p, c->p->sources[s].name), -1, SQLITE_STATIC);
-      sqlite3_bind_text(st, 2, schema_entity_get(e)->name, -1, SQLITE_STATIC);
-      int rc, n = 0;
-      arena_rewind(&c->tmp);
-      while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *sid = (const char *)sqlite3_column_text(st, 0);
-        link_row *l = &q[n++];
-        l->sid = sid ? arena_strndup(&c->tmp, sid, strlen(sid)) : NULL;
-        l->hub = sqlite3_column_int64(st, 1);
-        l->gone = sqlite3_column_int(st, 2);
-        l->head = link_head(st, 3);
-        l->h = sid ? id_hash(s, e, sid) : 0;
-        if (n == LOOKUP_BATCH) {
-          take_links(c, s, e, per[s][e], heads, q, n);
-          n = 0;
-          arena_rewind(&c->tmp);
-        }
-      }
-      take_links(c, s, e, per[s][e], heads, q, n);
-      if (rc == SQLITE_DONE) scanned[s][e] = 1; /* else: looked up one by one */
-      else free(f->v), memset(f, 0, sizeof *f);
+      pairs[np] = (ls_pair){plan_str(c->p, c->p->sources[s].name), schema_entity_get(e)->name};
+      ps[np] = (uint8_t)s, pe[np++] = (uint8_t)e;
     }
-  sqlite3_finalize(st);
+  /* Read on the other core (linkscan.h): this connection is not touched
+   * here until ls_stop. */
+  linkscan *ls = np ? ls_start(c->s->db, "SELECT source_id, hub_id, gone, hash FROM sync_links WHERE source = ? AND entity = ?"
+                                         " ORDER BY source_id", pairs, np) : NULL;
+  for (int k = 0; k < np && ls; k++) {
+    uint32_t s = ps[k];
+    int e = pe[k], end = 0;
+    feed_links *f = &c->links[s][e];
+    f->complete = 1;
+    link_row q[LOOKUP_BATCH];
+    while (!end) {
+      const ls_row *rows;
+      int n = ls_next(ls, &rows, &end);
+      for (int at = 0; at < n; at += LOOKUP_BATCH) {
+        int m = n - at < LOOKUP_BATCH ? n - at : LOOKUP_BATCH;
+        for (int j = 0; j < m; j++) {
+          const ls_row *r = &rows[at + j];
+          q[j] = (link_row){r->sid, r->hub, r->gone, r->head, r->sid ? id_hash(s, e, r->sid) : 0};
+        }
+        take_links(c, s, e, per[s][e], heads, q, m);
+      }
+    }
+    if (end == 1) scanned[s][e] = 1; /* else: looked up one by one */
+    else free(f->v), memset(f, 0, sizeof *f);
+  }
+  ls_stop(ls);
 }
 
 static void link_all(ctx *c) {
