@@ -28,7 +28,7 @@ void spill_free(recspill *s);
 /* Appends one record's body; *off and *len say where it is.  0 on a write
  * error (the spill remembers it: spill_failed()). */
 int spill_put(recspill *s, const char *where, uint64_t hash, const value *attrs, int nattrs, uint64_t *off, uint32_t *len);
-int spill_failed(const recspill *s);
+int spill_failed(recspill *s); /* waits for the writes under way (bgwrite.h) */
 /* Reads a body back: strings and lists point into memory from arena `a`.
  * attrs gets nattrs values (as many as were put).  0 on a read error. */
 int spill_get(recspill *s, uint64_t off, uint32_t len, arena *a, const char **where, uint64_t *hash, value *attrs, int nattrs);
