@@ -16,6 +16,8 @@
 
 struct bgwriter {
   int fd;
+  bgw_sink sink;    /* else the buffers go to fd */
+  void *sink_ctx;
   char *buf[BGW_BUFS];
   int cur;          /* the buffer being filled */
   size_t fill;      /* its bytes so far */
@@ -44,6 +46,11 @@ static int write_all(int fd, const char *p, size_t n, uint64_t off) {
   return 1;
 }
 
+/* A full buffer to where it goes; 0 and errno when it cannot. */
+static int put(bgwriter *w, const char *p, size_t n, uint64_t off) {
+  return w->sink ? w->sink(w->sink_ctx, p, n) : write_all(w->fd, p, n, off);
+}
+
 static void *writer(void *arg) {
   bgwriter *w = arg;
   pthread_mutex_lock(&w->mu);
@@ -54,7 +61,7 @@ static void *writer(void *arg) {
     uint64_t off = w->off[next];
     int failed = w->failed;
     pthread_mutex_unlock(&w->mu);
-    int ok = failed || write_all(w->fd, w->buf[next], n, off); /* after a failure the rest is dropped */
+    int ok = failed || put(w, w->buf[next], n, off); /* after a failure the rest is dropped */
     int err = errno;
     pthread_mutex_lock(&w->mu);
     if (!ok) w->failed = 1, w->err = err;
@@ -65,7 +72,7 @@ static void *writer(void *arg) {
   return NULL;
 }
 
-bgwriter *bgw_open(int fd, uint64_t at) {
+static bgwriter *start(int fd, uint64_t at, bgw_sink sink, void *ctx) {
   bgwriter *w = calloc(1, sizeof *w);
   if (!w) return NULL;
   for (int i = 0; i < BGW_BUFS; i++)
@@ -76,18 +83,23 @@ bgwriter *bgw_open(int fd, uint64_t at) {
     }
   w->fd = fd;
   w->at = at;
+  w->sink = sink, w->sink_ctx = ctx;
   pthread_mutex_init(&w->mu, NULL);
   pthread_cond_init(&w->cv, NULL);
   w->threaded = pthread_create(&w->thread, NULL, writer, w) == 0;
   return w;
 }
 
+bgwriter *bgw_open(int fd, uint64_t at) { return start(fd, at, NULL, NULL); }
+
+bgwriter *bgw_open_sink(bgw_sink sink, void *ctx) { return start(-1, 0, sink, ctx); }
+
 /* Hands the buffer being filled to the thread (or, without one, writes it
  * here) and moves to the next. */
 static void hand_over(bgwriter *w) {
   if (!w->fill) return;
   if (!w->threaded) {
-    if (!w->failed && !write_all(w->fd, w->buf[w->cur], w->fill, w->at)) w->failed = 1, w->err = errno;
+    if (!w->failed && !put(w, w->buf[w->cur], w->fill, w->at)) w->failed = 1, w->err = errno;
   } else {
     pthread_mutex_lock(&w->mu);
     w->len[w->cur] = w->fill;
@@ -137,6 +149,10 @@ int bgw_sync(bgwriter *w) {
 }
 
 uint64_t bgw_offset(const bgwriter *w) { return w->at + w->fill; }
+
+size_t bgw_room(const bgwriter *w) { return BGW_BUF - w->fill; }
+
+void bgw_flush(bgwriter *w) { hand_over(w); }
 
 int bgw_close(bgwriter *w) {
   if (!w) return 1;

@@ -27,6 +27,13 @@ typedef struct bgwriter bgwriter;
  * offset is left alone).  Where no thread can be had, the caller's thread
  * writes each full buffer itself.  NULL when out of memory. */
 bgwriter *bgw_open(int fd, uint64_t at);
+/* Hands each full buffer to sink(ctx, bytes, n) instead of a file (on the
+ * thread), which returns 0 (and sets errno) when it cannot take them: a
+ * writer whose bytes are records of its own (asyncvfs.c).  With bgw_room
+ * and bgw_flush, a record never spans two buffers.  NULL when out of
+ * memory. */
+typedef int (*bgw_sink)(void *ctx, const char *bytes, size_t n);
+bgwriter *bgw_open_sink(bgw_sink sink, void *ctx);
 /* Takes n bytes; 0 once a write has failed (errno is the write's). */
 int bgw_write(bgwriter *w, const void *bytes, size_t n);
 /* Waits until every byte taken is in the file: what a reader of the file
@@ -34,6 +41,10 @@ int bgw_write(bgwriter *w, const void *bytes, size_t n);
 int bgw_sync(bgwriter *w);
 /* The offset the next byte taken goes to. */
 uint64_t bgw_offset(const bgwriter *w);
+/* How many more bytes the buffer being filled takes. */
+size_t bgw_room(const bgwriter *w);
+/* Hands the buffer being filled to the thread now, as full. */
+void bgw_flush(bgwriter *w);
 /* Syncs, stops the thread and frees the writer; 0 when a write failed. */
 int bgw_close(bgwriter *w);
 

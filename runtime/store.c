@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "asyncvfs.h"
 #include "history.h"
 #include "jtext.h"
 #include "schema.h"
@@ -163,9 +164,12 @@ int store_open(store *s, const char *path, char *err, size_t errsize) {
    * thread never touches SQLite): the mutexes SQLite takes around every
    * call, and around every allocation to count memory, were a tenth of the
    * time a first sync spent writing the hub.  Configuring fails, harmlessly,
-   * once SQLite is initialized: the first store sets it for the process. */
+   * once SQLite is initialized: the first store sets it for the process.
+   * Its writes to the hub and to temporary files go through asyncvfs.h
+   * (the default VFS when that cannot be registered). */
   sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-  if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+  if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, asyncvfs_name()) !=
+      SQLITE_OK) {
     snprintf(err, errsize, "%s: %s", path, s->db ? sqlite3_errmsg(s->db) : "cannot open");
     store_close(s);
     return 0;
