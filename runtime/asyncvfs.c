@@ -26,8 +26,9 @@ typedef struct af_file {
   sqlite3_file *real;
   int kind;
   int lock;              /* AF_DB: the lock level this connection holds */
-  bgwriter *w;           /* the writes waiting; NULL: none taken yet, or writing in place */
-  int failed_rc;         /* the first write that failed (set on the thread, read after bgw_close) */
+  bgwriter *w;           /* its thread and buffers, made by the first write that waits; kept until close */
+  int queued;            /* writes are waiting in w (f is in this thread's list) */
+  int failed_rc;         /* the first write that failed (set on the thread, read after bgw_sync) */
   int in_place;          /* a write failed: no write waits any more */
   int untold;            /* that failure, until a call that can return it has */
   int sector, device;    /* the real file's, taken when opened (they never change) */
@@ -43,11 +44,11 @@ typedef struct {
 static sqlite3_vfs af_vfs;
 static sqlite3_vfs *base_vfs;
 
-/* The files whose writes wait, of the thread that wrote them.  A queue is
- * made by a write and ended (settle) by the next other call on the file,
- * at the latest the unlock that ends its transaction, so it never outlives
- * the thread's use of the connection; and a journal, its WAL or a
- * deletion belongs to the thread that is using the connection. */
+/* The files whose writes wait, of the thread that wrote them.  Writes
+ * wait from a write to the next other call on the file (settle), at the
+ * latest the unlock that ends its transaction, so they never outlive the
+ * thread's use of the connection; and a journal, its WAL or a deletion
+ * belongs to the thread that is using the connection. */
 static _Thread_local af_file *waiting;
 
 static atomic_llong writes_waited;
@@ -75,14 +76,17 @@ static int sink(void *ctx, const char *bytes, size_t n) {
 /* Waits until every write f took is in the file.  A failed one is kept to
  * be told (settle), and f writes in place from then on. */
 static void drain(af_file *f) {
-  if (!f->w) return;
+  if (!f->queued) return;
   for (af_file **p = &waiting; *p; p = &(*p)->next)
     if (*p == f) {
       *p = f->next;
       break;
     }
-  if (!bgw_close(f->w)) f->in_place = 1, f->untold = f->failed_rc ? f->failed_rc : SQLITE_IOERR_WRITE;
+  f->queued = 0;
+  if (bgw_sync(f->w)) return;
+  bgw_close(f->w); /* it drops every write after a failed one */
   f->w = NULL;
+  f->in_place = 1, f->untold = f->failed_rc ? f->failed_rc : SQLITE_IOERR_WRITE;
 }
 
 /* drain, and the failure not yet told, as SQLite's code for it (once). */
@@ -128,10 +132,8 @@ static int af_write(sqlite3_file *file, const void *p, int n, sqlite3_int64 off)
     SETTLE_OR_RETURN(file);
     return f->real->pMethods->xWrite(f->real, p, n, off);
   }
-  if (!f->w) {
-    if (!(f->w = bgw_open_sink(sink, f))) return f->real->pMethods->xWrite(f->real, p, n, off);
-    f->next = waiting, waiting = f;
-  }
+  if (!f->w && !(f->w = bgw_open_sink(sink, f))) return f->real->pMethods->xWrite(f->real, p, n, off);
+  if (!f->queued) f->queued = 1, f->next = waiting, waiting = f;
   if (bgw_room(f->w) < sizeof(af_record) + (size_t)n) bgw_flush(f->w);
   af_record r = {off, n, 0};
   if (bgw_write(f->w, &r, sizeof r) && bgw_write(f->w, p, (size_t)n)) {
@@ -144,6 +146,8 @@ static int af_write(sqlite3_file *file, const void *p, int n, sqlite3_int64 off)
 static int af_close(sqlite3_file *file) {
   af_file *f = (af_file *)file;
   int rc = before(file);
+  if (f->w) bgw_close(f->w); /* nothing waits in it now */
+  f->w = NULL;
   int rc2 = f->real->pMethods->xClose(f->real);
   return rc != SQLITE_OK ? rc : rc2;
 }
