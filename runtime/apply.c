@@ -37,6 +37,14 @@ typedef struct {
   int pending;
   struct batch *creates, *links;    /* rows waiting to be inserted together (batch_flush) */
   int64_t next_hub[ENT__COUNT];     /* the hub id of the entity's next create; 0 until read */
+  struct feed_id {                  /* the feeds (sync_feeds) links were written to: a run names a few */
+    char *source;
+    size_t n;
+    int entity;
+    int64_t feed;
+  } *feeds;
+  int nfeeds;
+  store_deferred *later; /* the indexes made at the end (store_defer_indexes) */
 } applier;
 
 /* ---- statements ----------------------------------------------------------------------------- */
@@ -413,9 +421,9 @@ static sqlite3_stmt *batch_stmt(applier *a, const batch *b, int k) {
   const char *row;
   char rowbuf[BATCH_COLS * 2 + 8];
   if (b->key[0] == 0xFC) {
-    n = (size_t)snprintf(sql, sizeof sql, "INSERT OR %s INTO sync_links (source, entity, source_id, hub_id, domain, gone, hash) VALUES ",
+    n = (size_t)snprintf(sql, sizeof sql, "INSERT OR %s INTO sync_link_rows (feed, source_id, hub_id, domain, gone, hash) VALUES ",
                          k == 1 ? "REPLACE" : "FAIL");
-    row = "(?,?,?,?,?,0,?)";
+    row = "(?,?,?,?,0,?)";
   } else {
     const schema_entity *en = schema_entity_get(b->key[1]);
     n = (size_t)snprintf(sql, sizeof sql, "INSERT OR FAIL INTO hub_%s (hub_id, created_run, updated_run", en->name);
@@ -567,12 +575,24 @@ static int apply_deactivate(applier *a, const op_view *o, int e, int64_t run_id)
   return exec_spans(a, sql, end.p ? 3 : 2, args);
 }
 
+/* An operation that finds links by their key or object needs the links'
+ * indexes: if this apply put them off (the links were empty), they are
+ * made now rather than read a whole table per operation.  Never so in a
+ * first sync, which only adds. */
+static int links_indexed(applier *a) {
+  int deferred = 0;
+  for (int i = 0; i < a->later->n; i++) deferred |= strcmp(a->later->ix[i].table, "sync_link_rows") == 0;
+  return !deferred || store_remake_indexes(a->s, a->later, a->err, a->errsize);
+}
+
 /* Deleted for good: the object and its links (with its sources' hashes). */
 static int apply_delete(applier *a, const op_view *o, int e) {
   char sql[256];
   snprintf(sql, sizeof sql, "DELETE FROM hub_%s WHERE hub_id = ?1", schema_entity_get(e)->name);
   jspan args[2] = {get(o, "entity"), get(o, "hub_id")};
-  return exec_spans(a, sql, 1, args + 1) && exec_spans(a, "DELETE FROM sync_links WHERE entity = ?1 AND hub_id = ?2", 2, args);
+  return exec_spans(a, sql, 1, args + 1) && links_indexed(a) &&
+         exec_spans(a, "DELETE FROM sync_link_rows WHERE feed IN (SELECT feed FROM sync_feeds WHERE entity = ?1) AND hub_id = ?2", 2,
+                    args);
 }
 
 static int apply_case(applier *a, const op_view *o, int64_t run_id) {
@@ -596,15 +616,63 @@ static int apply_case(applier *a, const op_view *o, int64_t run_id) {
 /* Queues a link, with the content hash of what its source sent (`hash`:
  * absent when no snapshot came with it).  The link is to `hub`, or (when
  * the op names none) to the object its create made, phub. */
+/* The feed of the link's source and entity, added to sync_feeds when the
+ * hub has none yet; 0 (and a->err) when it cannot be had. */
+static int64_t feed_of(applier *a, const op_view *o, int e) {
+  long n = jspan_str(get(o, "source"), &a->dec, &a->deccap);
+  if (n < 0) {
+    snprintf(a->err, a->errsize, "a link of %.100s names no source: the run is corrupt", o->ent);
+    return 0;
+  }
+  for (int i = 0; i < a->nfeeds; i++)
+    if (a->feeds[i].entity == e && a->feeds[i].n == (size_t)n && !memcmp(a->feeds[i].source, a->dec, (size_t)n))
+      return a->feeds[i].feed;
+  /* Once per feed and apply: not worth the statement cache. */
+  sqlite3_stmt *add = NULL, *find = NULL;
+  int64_t feed = 0;
+  if (sqlite3_prepare_v2(a->s->db, "INSERT INTO sync_feeds (source, entity) VALUES (?1, ?2) ON CONFLICT DO NOTHING", -1, &add, NULL) ==
+          SQLITE_OK &&
+      sqlite3_prepare_v2(a->s->db, "SELECT feed FROM sync_feeds WHERE source = ?1 AND entity = ?2", -1, &find, NULL) == SQLITE_OK) {
+    for (int k = 0; k < 2; k++) {
+      sqlite3_bind_text(k ? find : add, 1, a->dec, (int)n, SQLITE_STATIC);
+      sqlite3_bind_text(k ? find : add, 2, schema_entity_get(e)->name, -1, SQLITE_STATIC);
+    }
+    if (sqlite3_step(add) == SQLITE_DONE && sqlite3_step(find) == SQLITE_ROW) feed = sqlite3_column_int64(find, 0);
+  }
+  if (!feed) snprintf(a->err, a->errsize, "%s: %s", a->s->path, sqlite3_errmsg(a->s->db));
+  sqlite3_finalize(add);
+  sqlite3_finalize(find);
+  if (!feed) return 0;
+  struct feed_id *more = realloc(a->feeds, (size_t)(a->nfeeds + 1) * sizeof *more);
+  char *copy = malloc((size_t)n + 1);
+  if (more) a->feeds = more;
+  if (!more || !copy) {
+    free(copy);
+    snprintf(a->err, a->errsize, "out of memory");
+    return 0;
+  }
+  memcpy(copy, a->dec, (size_t)n);
+  copy[n] = 0;
+  a->feeds[a->nfeeds++] = (struct feed_id){copy, (size_t)n, e, feed};
+  return feed;
+}
+
 static int write_link(applier *a, const op_view *o, int64_t phub, jspan hash) {
   batch *b = a->links;
   jspan hub = get(o, "hub_id");
-  jspan args[5] = {get(o, "source"), get(o, "entity"), get(o, "sid"), hub, get(o, "domain")};
-  b->key[0] = 0xFC, b->keyn = 1, b->ncols = 6;
-  for (int i = 0; i < 5; i++)
-    if (i == 3 && !hub.p) keep_int(row_slot(b, 3), phub);
+  int e = schema_entity_find(o->ent);
+  int64_t feed = e >= 0 ? feed_of(a, o, e) : 0;
+  if (!feed) {
+    if (e < 0) snprintf(a->err, a->errsize, "a link of %.100s, no entity: the run is corrupt", o->ent);
+    return 0;
+  }
+  jspan args[4] = {{NULL, 0}, get(o, "sid"), hub, get(o, "domain")};
+  b->key[0] = 0xFC, b->keyn = 1, b->ncols = 5;
+  keep_int(row_slot(b, 0), feed);
+  for (int i = 1; i < 4; i++)
+    if (i == 2 && !hub.p) keep_int(row_slot(b, 2), phub);
     else if (!keep_span(a, b, row_slot(b, i), args[i])) return 0;
-  keep_hash(a, row_slot(b, 5), hash);
+  keep_hash(a, row_slot(b, 4), hash);
   return ++b->rows < BATCH_ROWS || batch_flush(a, b);
 }
 
@@ -652,7 +720,9 @@ static int of_held_link(applier *a, const op_view *o) {
 /* A snapshot on its own (the record's link is already in the hub): its hash. */
 static int apply_snapshot(applier *a, const op_view *o) {
   jspan args[3] = {get(o, "source"), get(o, "entity"), get(o, "sid")};
-  sqlite3_stmt *st = prepare_cached(a, "UPDATE sync_links SET hash = ?4 WHERE source = ?1 AND entity = ?2 AND source_id = ?3");
+  sqlite3_stmt *st = links_indexed(a) ? prepare_cached(a, "UPDATE sync_link_rows SET hash = ?4 WHERE feed = (SELECT feed FROM sync_feeds"
+                                                          " WHERE source = ?1 AND entity = ?2) AND source_id = ?3")
+                                      : NULL;
   if (!st) return 0;
   for (int i = 0; i < 3; i++) bind_span(a, st, i + 1, args[i]);
   bind_hash(a, st, 4, get(o, "hash"));
@@ -724,7 +794,10 @@ static int apply_op(applier *a, const op_view *o, const char *line, size_t n, in
   }
   if (jspan_str_is(k, "unlink")) {
     jspan args[3] = {get(o, "source"), get(o, "entity"), get(o, "sid")};
-    return filtered || exec_spans(a, "UPDATE sync_links SET gone = 1 WHERE source = ?1 AND entity = ?2 AND source_id = ?3", 3, args);
+    return filtered || (links_indexed(a) && exec_spans(a,
+                                                        "UPDATE sync_link_rows SET gone = 1 WHERE feed = (SELECT feed FROM sync_feeds"
+                                                        " WHERE source = ?1 AND entity = ?2) AND source_id = ?3",
+                                                        3, args));
   }
   if (snapshot) {
     if (a->pending) return flush_link(a, get(o, "hash")); /* of the held link's record (checked above) */
@@ -765,6 +838,7 @@ int run_apply_ops(store *s, const run_result *r, int64_t run_id, op_filter keep,
   int64_t cache = pragma_int(s->db, "PRAGMA cache_size");
   set_cache(s->db, -APPLY_CACHE_KB); /* negative: in KiB; restored after */
   store_deferred later = {0};
+  a.later = &later;
   int ok = a.pv && a.creates && a.links && o && skipped;
   if (!ok) snprintf(err, errsize, "out of memory");
   ok = ok && store_defer_indexes(s, &later, err, errsize);
@@ -787,6 +861,8 @@ int run_apply_ops(store *s, const run_result *r, int64_t run_id, op_filter keep,
   free(a.dec);
   free(a.txt);
   free(a.prov);
+  for (int i = 0; i < a.nfeeds; i++) free(a.feeds[i].source);
+  free(a.feeds);
   if (a.creates) free(a.creates->arena);
   if (a.links) free(a.links->arena);
   free(a.creates);

@@ -1137,40 +1137,25 @@ static void why_print(json_t *ans) {
   }
 }
 
-/* The hub object a live link of any source names by this source id, else
- * the one with this sis_id; 0 for none.  The links are keyed by source
- * first, so they are looked up one source at a time, each source found by
- * a seek past the one before: asking for (entity, source_id) alone read
- * every link of the entity up to the match (0.37 s for a student at
- * 1,000,000 students). */
+/* The hub object a live link of any source names by this source id (the
+ * first source by name, when several do), else the one with this sis_id;
+ * 0 for none.  Each of the entity's feeds (a few) is looked up by its key. */
 static int64_t why_hub_id(store *s, int e, const char *id) {
-  sqlite3_stmt *next = NULL, *link = NULL, *sis = NULL;
+  sqlite3_stmt *link = NULL, *sis = NULL;
   char sql[256];
   snprintf(sql, sizeof sql, "SELECT hub_id FROM hub_%s WHERE sis_id = ?1 LIMIT 1", schema_entity_get(e)->name);
   int64_t hub = 0;
-  if (sqlite3_prepare_v2(s->db, "SELECT source FROM sync_links WHERE source > ?1 ORDER BY source LIMIT 1", -1, &next, NULL) == SQLITE_OK &&
-      sqlite3_prepare_v2(s->db, "SELECT hub_id FROM sync_links WHERE source = ?1 AND entity = ?2 AND source_id = ?3 AND gone = 0", -1, &link,
-                         NULL) == SQLITE_OK &&
+  if (sqlite3_prepare_v2(s->db,
+                         "SELECT l.hub_id FROM sync_feeds f JOIN sync_link_rows l ON l.feed = f.feed AND l.source_id = ?2"
+                         " WHERE f.entity = ?1 AND l.gone = 0 ORDER BY f.source LIMIT 1",
+                         -1, &link, NULL) == SQLITE_OK &&
       sqlite3_prepare_v2(s->db, sql, -1, &sis, NULL) == SQLITE_OK) {
-    sqlite3_bind_text(next, 1, "", -1, SQLITE_STATIC);
-    sqlite3_bind_text(link, 2, schema_entity_get(e)->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(link, 3, id, -1, SQLITE_STATIC);
-    while (!hub && sqlite3_step(next) == SQLITE_ROW) {
-      sqlite3_value *source = sqlite3_value_dup(sqlite3_column_value(next, 0)); /* the row goes with the reset */
-      sqlite3_reset(next);
-      if (!source || sqlite3_bind_value(next, 1, source) != SQLITE_OK) { /* no next source: the loop would not end */
-        sqlite3_value_free(source);
-        break;
-      }
-      sqlite3_bind_value(link, 1, source);
-      sqlite3_value_free(source);
-      if (sqlite3_step(link) == SQLITE_ROW) hub = sqlite3_column_int64(link, 0);
-      sqlite3_reset(link);
-    }
+    sqlite3_bind_text(link, 1, schema_entity_get(e)->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(link, 2, id, -1, SQLITE_STATIC);
+    if (sqlite3_step(link) == SQLITE_ROW) hub = sqlite3_column_int64(link, 0);
     sqlite3_bind_text(sis, 1, id, -1, SQLITE_STATIC);
     if (!hub && sqlite3_step(sis) == SQLITE_ROW) hub = sqlite3_column_int64(sis, 0);
   }
-  sqlite3_finalize(next);
   sqlite3_finalize(link);
   sqlite3_finalize(sis);
   return hub;

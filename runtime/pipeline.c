@@ -712,7 +712,7 @@ static int64_t linked_hub(ctx *c, const char *source, int entity, const char *si
   int64_t id = 0;
   *gone = 0;
   if (head) *head = 0;
-  if (keyed_step(c, &c->st_link, "SELECT hub_id, gone, hash FROM sync_links WHERE source=? AND entity=? AND source_id=?", source,
+  if (keyed_step(c, &c->st_link, "SELECT hub_id, gone, hash FROM sync_link_rows WHERE feed = (SELECT feed FROM sync_feeds WHERE source = ?1 AND entity = ?2) AND source_id = ?3", source,
                  entity, sid) == SQLITE_ROW) {
     id = sqlite3_column_int64(c->st_link, 0), *gone = sqlite3_column_int(c->st_link, 1);
     if (head) *head = link_head(c->st_link, 2);
@@ -1000,7 +1000,7 @@ static void take_links(ctx *c, uint32_t s, int e, size_t records, uint64_t *head
 }
 
 /* The links of a full feed (not a delta), read in one pass over
- * sync_links in key order: each found record gets its object, and in
+ * sync_link_rows in key order: each found record gets its object, and in
  * heads[] the head of the hash the link keeps.  Looking each record's link
  * up cost a B-tree descent through SQLite's VM per record, the most of a
  * re-sync's time.  scanned[s][e] says which feeds were read so; the same
@@ -1021,8 +1021,8 @@ static void scan_links(ctx *c, uint64_t *heads, uint8_t (*scanned)[ENT__COUNT]) 
     }
   /* Read on the other core (linkscan.h): this connection is not touched
    * here until ls_stop. */
-  linkscan *ls = np ? ls_start(c->s->db, "SELECT source_id, hub_id, gone, hash FROM sync_links WHERE source = ? AND entity = ?"
-                                         " ORDER BY source_id", pairs, np) : NULL;
+  linkscan *ls = np ? ls_start(c->s->db, "SELECT source_id, hub_id, gone, hash FROM sync_link_rows"
+                                         " WHERE feed = (SELECT feed FROM sync_feeds WHERE source = ?1 AND entity = ?2) ORDER BY source_id", pairs, np) : NULL;
   for (int k = 0; k < np && ls; k++) {
     uint32_t s = ps[k];
     int e = pe[k], end = 0;
@@ -1506,7 +1506,7 @@ static void may_skip_same(ctx *c) {
   int whole[ENT__COUNT] = {0};
   for (size_t i = 0; i < c->nrecs; i++) recs[c->recs[i].entity]++;
   sqlite3_stmt *pair = NULL;
-  int ok = sqlite3_prepare_v2(c->s->db, "SELECT source_id, hub_id FROM sync_links WHERE source = ?1 AND entity = ?2 AND gone = 0",
+  int ok = sqlite3_prepare_v2(c->s->db, "SELECT source_id, hub_id FROM sync_link_rows WHERE feed = (SELECT feed FROM sync_feeds WHERE source = ?1 AND entity = ?2) AND gone = 0",
                               -1, &pair, NULL) == SQLITE_OK;
   for (uint32_t s = 0; s < c->p->nsources && ok; s++)
     for (int e = 0; e < ENT__COUNT && ok; e++) {
@@ -1655,7 +1655,7 @@ static enr_row *person_enrollments(ctx *c, int64_t person, int entity, size_t *n
   size_t cap = 0;
   *n = 0;
   if (!c->st_person_ids &&
-      sqlite3_prepare_v2(c->s->db, "SELECT DISTINCT source_id FROM sync_links WHERE entity = ? AND hub_id = ?", -1, &c->st_person_ids, NULL) != SQLITE_OK)
+      sqlite3_prepare_v2(c->s->db, "SELECT DISTINCT source_id FROM sync_link_rows WHERE feed IN (SELECT feed FROM sync_feeds WHERE entity = ?1) AND hub_id = ?2", -1, &c->st_person_ids, NULL) != SQLITE_OK)
     return NULL;
   sqlite3_reset(c->st_person_ids);
   sqlite3_bind_text(c->st_person_ids, 1, schema_entity_get(entity)->name, -1, SQLITE_STATIC);
@@ -1720,7 +1720,8 @@ static void remove_link(ctx *c, uint32_t s, int e, int bulk, const char *sid, in
   /* Does any other source still feed the object? */
   sqlite3_stmt *q;
   int others = 0;
-  if (sqlite3_prepare_v2(c->s->db, "SELECT source, source_id FROM sync_links WHERE entity = ? AND hub_id = ? AND gone = 0", -1, &q,
+  if (sqlite3_prepare_v2(c->s->db, "SELECT f.source, l.source_id FROM sync_feeds f JOIN sync_link_rows l ON l.feed = f.feed"
+                                   " WHERE f.entity = ?1 AND l.hub_id = ?2 AND l.gone = 0", -1, &q,
                          NULL) == SQLITE_OK) {
     sqlite3_bind_text(q, 1, schema_entity_get(e)->name, -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 2, hub);
@@ -1772,8 +1773,8 @@ static void deletions(ctx *c) {
           if (!f->v[k].sent) arena_rewind(&c->tmp), remove_link(c, s, e, bulk, f->v[k].sid, f->v[k].hub_id);
       } else {
         sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(c->s->db, "SELECT source_id, hub_id FROM sync_links WHERE source = ? AND entity = ? AND gone = 0"
-                                         " ORDER BY source_id", -1, &st, NULL) != SQLITE_OK)
+        if (sqlite3_prepare_v2(c->s->db, "SELECT source_id, hub_id FROM sync_link_rows WHERE feed = (SELECT feed FROM sync_feeds WHERE source = ?1 AND entity = ?2)"
+                                         " AND gone = 0 ORDER BY source_id", -1, &st, NULL) != SQLITE_OK)
           continue;
         sqlite3_bind_text(st, 1, src, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, schema_entity_get(e)->name, -1, SQLITE_STATIC);

@@ -1,10 +1,12 @@
 /* store.h: the hub, in SQLite.
  *
  * One table per entity (hub_student, ...), its columns generated from
- * schema.def; sync_links maps (source, entity, source id) to hub objects (a
- * link whose record the source stopped sending is kept as `gone`, so the
- * record, when it comes back, finds its object again and reactivates it)
- * and keeps the content hash of what the source sent last;
+ * schema.def; sync_link_rows maps (feed, source id) to hub objects, a feed
+ * being a (source, entity) of sync_feeds (a link whose record the source
+ * stopped sending is kept as `gone`, so the record, when it comes back,
+ * finds its object again and reactivates it) and keeps the content hash of
+ * what the source sent last; the view sync_links shows them with the
+ * source's and entity's names;
  * sync_runs is the history (and holds parked runs); sync_cases and
  * sync_decisions are the duplicate queue and its remembered answers;
  * sync_meta holds the schema version and the hub version, which every apply
@@ -18,7 +20,7 @@
 
 #include "value.h"
 
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 #define STORE_BUSY_MS 10000
 
 typedef struct {
@@ -42,13 +44,13 @@ void store_bulk_end(store *s);
  * of the table at a random place, each insert a descent of the index's
  * B-tree; an index made once the table is full sorts its keys once.
  * store_defer_indexes drops the secondary indexes of every empty hub table
- * and of sync_links (if empty), keeping their SQL; store_remake_indexes
- * makes them again.  Both inside the caller's write transaction, so a run
+ * and of sync_link_rows (if empty: its key among them), keeping their SQL;
+ * store_remake_indexes makes them again.  Both inside the caller's write transaction, so a run
  * that fails rolls the drop back with everything else.  0 and a message on
  * failure. */
 typedef struct {
   struct store_index {
-    char *name, *sql; /* the CREATE INDEX statement */
+    char *table, *name, *sql; /* the CREATE INDEX statement */
   } *ix;
   int n;
 } store_deferred;

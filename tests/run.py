@@ -641,7 +641,7 @@ def suite_runfile(binaries):
         # the next run takes every record as changed, finds its object
         # unchanged, and only puts the hashes right; the run after is empty.
         db = sqlite3.connect(hub)
-        db.execute("UPDATE sync_links SET hash = hash / 2 + 1")
+        db.execute("UPDATE sync_link_rows SET hash = hash / 2 + 1")
         db.commit()
         db.close()
         rehash = os.path.join(tmp, "rehash.json")
@@ -799,7 +799,8 @@ def suite_store(binaries):
                          " hub_id INTEGER NOT NULL, domain TEXT, gone INTEGER NOT NULL DEFAULT 0,"
                          " PRIMARY KEY (source, entity, source_id));"
                          "INSERT INTO links_2 SELECT source, entity, source_id, hub_id, domain, gone FROM sync_links;"
-                         "DROP TABLE sync_links; ALTER TABLE links_2 RENAME TO sync_links;"
+                         "DROP VIEW sync_links; DROP TABLE sync_link_rows; DROP TABLE sync_feeds;"
+                         "ALTER TABLE links_2 RENAME TO sync_links;"
                          "CREATE INDEX sync_links_hub ON sync_links(entity, hub_id);"
                          "UPDATE sync_meta SET value = '2' WHERE key = 'schema_version';")
         db.commit()
@@ -810,15 +811,17 @@ def suite_store(binaries):
         after = dict(db.execute("SELECT source_id, hash FROM sync_links"))
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         links_sql = db.execute("SELECT sql FROM sqlite_master WHERE name = 'sync_links'").fetchone()[0]
-        indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'sync_links'")}
+        indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'sync_link_rows'")}
+        feeds = db.execute("SELECT source, entity FROM sync_feeds").fetchall()
         version = db.execute("SELECT value FROM sync_meta WHERE key = 'schema_version'").fetchone()[0]
         run_cols = [r[1] for r in db.execute("PRAGMA table_info(sync_runs)")]
         pieces = db.execute("SELECT run_id, piece FROM sync_run_ops").fetchall()
         db.close()
         ok("store: a version-2 hub migrates, each link with its hash",
            p.returncode == 0 and after == {sid: hash_head(h) for sid, h in old_hexes.items()} and len(hashes) == 6
-           and hashes_ok and "sync_snapshot" not in tables and version == "5" and "WITHOUT ROWID" in links_sql
-           and indexes == {"sync_links_hub"}, f"{p.stderr.decode()[-300:]} {version} {tables} {links_sql} {indexes}")
+           and hashes_ok and "sync_snapshot" not in tables and version == "6" and links_sql.startswith("CREATE VIEW")
+           and indexes == {"sync_link_rows_key", "sync_link_rows_hub"} and feeds == [("sis", "student")],
+           f"{p.stderr.decode()[-300:]} {version} {tables} {links_sql} {indexes} {feeds}")
         ok("store: and its records re-plan as unchanged, each link given this syncvm's hash",
            p.returncode == 0 and sorted(o["op"] for o in out.get("ops", [])) == ["snapshot"] * 6
            and {o["sid"]: o["hash"] for o in out.get("ops", [])} == hexes
@@ -903,12 +906,15 @@ def suite_store(binaries):
         used = " ".join(r[-1] for r in db.execute("EXPLAIN QUERY PLAN SELECT hub_id FROM hub_student WHERE last_name = 'L7'"))
         found = db.execute("SELECT sis_id FROM hub_student WHERE last_name = 'L7'").fetchall()
         by_sis = db.execute("SELECT count(*) FROM hub_student INDEXED BY hub_student_sis WHERE sis_id >= ''").fetchone()[0]
-        links = db.execute("SELECT count(*) FROM sync_links INDEXED BY sync_links_hub WHERE entity = 'student'").fetchone()[0]
+        links = [db.execute(f"SELECT count(*) FROM sync_link_rows INDEXED BY sync_link_rows_{ix} WHERE feed ="
+                            " (SELECT feed FROM sync_feeds WHERE entity = 'student')").fetchone()[0] for ix in ("key", "hub")]
+        unique = db.execute("SELECT \"unique\" FROM pragma_index_list('sync_link_rows') WHERE name = 'sync_link_rows_key'").fetchone()
         db.close()
         ok("store: a first apply leaves the hub with the indexes it had, a reader's own among them, whole and used",
            p.returncode == 0 and after == before and integrity == "ok" and "reader_last" in used
-           and found == [("S-7",)] and by_sis == 500 and links == 500 and any(r[0] == "reader_last" for r in after),
-           f"{p.stderr.decode()[-300:]} {before} {after} {integrity} {used} {found} {by_sis} {links}")
+           and found == [("S-7",)] and by_sis == 500 and links == [500, 500] and unique == (1,)
+           and any(r[0] == "reader_last" for r in after),
+           f"{p.stderr.decode()[-300:]} {before} {after} {integrity} {used} {found} {by_sis} {links} {unique}")
     # A schema version no syncvm writes is refused, naming it, not migrated.
     with tempfile.TemporaryDirectory() as tmp:
         plan, hub = student_plan(binaries[0], tmp, 2), os.path.join(tmp, "hub.db")
