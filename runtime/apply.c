@@ -591,8 +591,7 @@ static int apply_delete(applier *a, const op_view *o, int e) {
   snprintf(sql, sizeof sql, "DELETE FROM hub_%s WHERE hub_id = ?1", schema_entity_get(e)->name);
   jspan args[2] = {get(o, "entity"), get(o, "hub_id")};
   return exec_spans(a, sql, 1, args + 1) && links_indexed(a) &&
-         exec_spans(a, "DELETE FROM sync_link_rows WHERE feed IN (SELECT feed FROM sync_feeds WHERE entity = ?1) AND hub_id = ?2", 2,
-                    args);
+         exec_spans(a, STORE_DELETE_LINKS_OF_OBJECT, 2, args);
 }
 
 static int apply_case(applier *a, const op_view *o, int64_t run_id) {
@@ -720,9 +719,7 @@ static int of_held_link(applier *a, const op_view *o) {
 /* A snapshot on its own (the record's link is already in the hub): its hash. */
 static int apply_snapshot(applier *a, const op_view *o) {
   jspan args[3] = {get(o, "source"), get(o, "entity"), get(o, "sid")};
-  sqlite3_stmt *st = links_indexed(a) ? prepare_cached(a, "UPDATE sync_link_rows SET hash = ?4 WHERE feed = (SELECT feed FROM sync_feeds"
-                                                          " WHERE source = ?1 AND entity = ?2) AND source_id = ?3")
-                                      : NULL;
+  sqlite3_stmt *st = links_indexed(a) ? prepare_cached(a, STORE_SET_LINK_HASH) : NULL;
   if (!st) return 0;
   for (int i = 0; i < 3; i++) bind_span(a, st, i + 1, args[i]);
   bind_hash(a, st, 4, get(o, "hash"));
@@ -794,10 +791,7 @@ static int apply_op(applier *a, const op_view *o, const char *line, size_t n, in
   }
   if (jspan_str_is(k, "unlink")) {
     jspan args[3] = {get(o, "source"), get(o, "entity"), get(o, "sid")};
-    return filtered || (links_indexed(a) && exec_spans(a,
-                                                        "UPDATE sync_link_rows SET gone = 1 WHERE feed = (SELECT feed FROM sync_feeds"
-                                                        " WHERE source = ?1 AND entity = ?2) AND source_id = ?3",
-                                                        3, args));
+    return filtered || (links_indexed(a) && exec_spans(a, STORE_UNLINK, 3, args));
   }
   if (snapshot) {
     if (a->pending) return flush_link(a, get(o, "hash")); /* of the held link's record (checked above) */

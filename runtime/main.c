@@ -1145,10 +1145,7 @@ static int64_t why_hub_id(store *s, int e, const char *id) {
   char sql[256];
   snprintf(sql, sizeof sql, "SELECT hub_id FROM hub_%s WHERE sis_id = ?1 LIMIT 1", schema_entity_get(e)->name);
   int64_t hub = 0;
-  if (sqlite3_prepare_v2(s->db,
-                         "SELECT l.hub_id FROM sync_feeds f JOIN sync_link_rows l ON l.feed = f.feed AND l.source_id = ?2"
-                         " WHERE f.entity = ?1 AND l.gone = 0 ORDER BY f.source LIMIT 1",
-                         -1, &link, NULL) == SQLITE_OK &&
+  if (sqlite3_prepare_v2(s->db, STORE_OBJECT_OF_SID, -1, &link, NULL) == SQLITE_OK &&
       sqlite3_prepare_v2(s->db, sql, -1, &sis, NULL) == SQLITE_OK) {
     sqlite3_bind_text(link, 1, schema_entity_get(e)->name, -1, SQLITE_STATIC);
     sqlite3_bind_text(link, 2, id, -1, SQLITE_STATIC);

@@ -712,8 +712,7 @@ static int64_t linked_hub(ctx *c, const char *source, int entity, const char *si
   int64_t id = 0;
   *gone = 0;
   if (head) *head = 0;
-  if (keyed_step(c, &c->st_link, "SELECT hub_id, gone, hash FROM sync_link_rows WHERE feed = (SELECT feed FROM sync_feeds WHERE source = ?1 AND entity = ?2) AND source_id = ?3", source,
-                 entity, sid) == SQLITE_ROW) {
+  if (keyed_step(c, &c->st_link, STORE_LINK_BY_KEY, source, entity, sid) == SQLITE_ROW) {
     id = sqlite3_column_int64(c->st_link, 0), *gone = sqlite3_column_int(c->st_link, 1);
     if (head) *head = link_head(c->st_link, 2);
   }
@@ -1021,8 +1020,7 @@ static void scan_links(ctx *c, uint64_t *heads, uint8_t (*scanned)[ENT__COUNT]) 
     }
   /* Read on the other core (linkscan.h): this connection is not touched
    * here until ls_stop. */
-  linkscan *ls = np ? ls_start(c->s->db, "SELECT source_id, hub_id, gone, hash FROM sync_link_rows"
-                                         " WHERE feed = (SELECT feed FROM sync_feeds WHERE source = ?1 AND entity = ?2) ORDER BY source_id", pairs, np) : NULL;
+  linkscan *ls = np ? ls_start(c->s->db, STORE_LINKS_OF_FEED, pairs, np) : NULL;
   for (int k = 0; k < np && ls; k++) {
     uint32_t s = ps[k];
     int e = pe[k], end = 0;
@@ -1506,8 +1504,7 @@ static void may_skip_same(ctx *c) {
   int whole[ENT__COUNT] = {0};
   for (size_t i = 0; i < c->nrecs; i++) recs[c->recs[i].entity]++;
   sqlite3_stmt *pair = NULL;
-  int ok = sqlite3_prepare_v2(c->s->db, "SELECT source_id, hub_id FROM sync_link_rows WHERE feed = (SELECT feed FROM sync_feeds WHERE source = ?1 AND entity = ?2) AND gone = 0",
-                              -1, &pair, NULL) == SQLITE_OK;
+  int ok = sqlite3_prepare_v2(c->s->db, STORE_LIVE_LINKS_OF_FEED, -1, &pair, NULL) == SQLITE_OK;
   for (uint32_t s = 0; s < c->p->nsources && ok; s++)
     for (int e = 0; e < ENT__COUNT && ok; e++) {
       const feed_links *f = &c->links[s][e];
@@ -1655,7 +1652,7 @@ static enr_row *person_enrollments(ctx *c, int64_t person, int entity, size_t *n
   size_t cap = 0;
   *n = 0;
   if (!c->st_person_ids &&
-      sqlite3_prepare_v2(c->s->db, "SELECT DISTINCT source_id FROM sync_link_rows WHERE feed IN (SELECT feed FROM sync_feeds WHERE entity = ?1) AND hub_id = ?2", -1, &c->st_person_ids, NULL) != SQLITE_OK)
+      sqlite3_prepare_v2(c->s->db, STORE_SIDS_OF_OBJECT, -1, &c->st_person_ids, NULL) != SQLITE_OK)
     return NULL;
   sqlite3_reset(c->st_person_ids);
   sqlite3_bind_text(c->st_person_ids, 1, schema_entity_get(entity)->name, -1, SQLITE_STATIC);
@@ -1720,9 +1717,7 @@ static void remove_link(ctx *c, uint32_t s, int e, int bulk, const char *sid, in
   /* Does any other source still feed the object? */
   sqlite3_stmt *q;
   int others = 0;
-  if (sqlite3_prepare_v2(c->s->db, "SELECT f.source, l.source_id FROM sync_feeds f JOIN sync_link_rows l ON l.feed = f.feed"
-                                   " WHERE f.entity = ?1 AND l.hub_id = ?2 AND l.gone = 0", -1, &q,
-                         NULL) == SQLITE_OK) {
+  if (sqlite3_prepare_v2(c->s->db, STORE_LIVE_LINKS_OF_OBJECT, -1, &q, NULL) == SQLITE_OK) {
     sqlite3_bind_text(q, 1, schema_entity_get(e)->name, -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 2, hub);
     while (sqlite3_step(q) == SQLITE_ROW) {
@@ -1773,8 +1768,7 @@ static void deletions(ctx *c) {
           if (!f->v[k].sent) arena_rewind(&c->tmp), remove_link(c, s, e, bulk, f->v[k].sid, f->v[k].hub_id);
       } else {
         sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(c->s->db, "SELECT source_id, hub_id FROM sync_link_rows WHERE feed = (SELECT feed FROM sync_feeds WHERE source = ?1 AND entity = ?2)"
-                                         " AND gone = 0 ORDER BY source_id", -1, &st, NULL) != SQLITE_OK)
+        if (sqlite3_prepare_v2(c->s->db, STORE_LIVE_LINKS_OF_FEED, -1, &st, NULL) != SQLITE_OK)
           continue;
         sqlite3_bind_text(st, 1, src, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, schema_entity_get(e)->name, -1, SQLITE_STATIC);

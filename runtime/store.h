@@ -29,6 +29,37 @@ typedef struct {
   int busy_ms; /* how long a writer waits for another */
 } store;
 
+/* The statements that read and change links, each in one place, so that
+ * tests/unit/test_store.c can check that SQLite finds every link they want
+ * through an index.  A link is found by feed and source id (its key), a
+ * feed by source and entity (?1, ?2); an object's links by entity and hub
+ * id (?1, ?2), from the entity's few feeds (CROSS JOIN keeps that order:
+ * SQLite's own plan, without statistics, read every link instead). */
+#define STORE_FEED_OF_SOURCE "(SELECT feed FROM sync_feeds WHERE source = ?1 AND entity = ?2)"
+#define STORE_FEEDS_OF_ENTITY "(SELECT feed FROM sync_feeds WHERE entity = ?1)"
+/* A link by its key (?3: source id): object, gone, hash. */
+#define STORE_LINK_BY_KEY "SELECT hub_id, gone, hash FROM sync_link_rows WHERE feed = " STORE_FEED_OF_SOURCE " AND source_id = ?3"
+/* Every link of a feed, in key order: source id, object, gone, hash. */
+#define STORE_LINKS_OF_FEED \
+  "SELECT source_id, hub_id, gone, hash FROM sync_link_rows WHERE feed = " STORE_FEED_OF_SOURCE " ORDER BY source_id"
+/* Every live link of a feed, in key order: source id, object. */
+#define STORE_LIVE_LINKS_OF_FEED \
+  "SELECT source_id, hub_id FROM sync_link_rows WHERE feed = " STORE_FEED_OF_SOURCE " AND gone = 0 ORDER BY source_id"
+/* The source ids of an object's links, of any source, gone or not. */
+#define STORE_SIDS_OF_OBJECT \
+  "SELECT DISTINCT source_id FROM sync_link_rows WHERE feed IN " STORE_FEEDS_OF_ENTITY " AND hub_id = ?2"
+/* An object's live links: source, source id. */
+#define STORE_LIVE_LINKS_OF_OBJECT                                                      \
+  "SELECT f.source, l.source_id FROM sync_feeds f CROSS JOIN sync_link_rows l ON l.feed = f.feed" \
+  " WHERE f.entity = ?1 AND l.hub_id = ?2 AND l.gone = 0"
+/* The object of the first source (by name) with a live link of source id ?2. */
+#define STORE_OBJECT_OF_SID                                                                               \
+  "SELECT l.hub_id FROM sync_feeds f CROSS JOIN sync_link_rows l ON l.feed = f.feed AND l.source_id = ?2" \
+  " WHERE f.entity = ?1 AND l.gone = 0 ORDER BY f.source LIMIT 1"
+#define STORE_SET_LINK_HASH "UPDATE sync_link_rows SET hash = ?4 WHERE feed = " STORE_FEED_OF_SOURCE " AND source_id = ?3"
+#define STORE_UNLINK "UPDATE sync_link_rows SET gone = 1 WHERE feed = " STORE_FEED_OF_SOURCE " AND source_id = ?3"
+#define STORE_DELETE_LINKS_OF_OBJECT "DELETE FROM sync_link_rows WHERE feed IN " STORE_FEEDS_OF_ENTITY " AND hub_id = ?2"
+
 /* Opens (creating or migrating) the hub at `path`.  0 and a message on failure. */
 int store_open(store *s, const char *path, char *err, size_t errsize);
 void store_close(store *s);

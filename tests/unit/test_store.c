@@ -3,7 +3,8 @@
  * the view sync_links; a first sync's indexes put off on empty tables come
  * back as they were; links appended twice while the key was away keep the
  * last of each key, as INSERT OR REPLACE would have; a version-5 hub (links
- * keyed by three texts) migrates with every link. */
+ * keyed by three texts) migrates with every link; no statement that finds
+ * links reads them all. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,8 +126,55 @@ static void test_migrate_5(void) {
   unlink(path);
 }
 
+/* Whether SQLite's plan for `sql` reads every link (a SCAN of the links'
+ * table, by either name) rather than searching an index. */
+static int scans_links(store *s, const char *sql, char *plan, size_t size) {
+  char *q = sqlite3_mprintf("EXPLAIN QUERY PLAN %s", sql);
+  sqlite3_stmt *st;
+  int scans = -1;
+  size_t at = 0;
+  plan[0] = 0;
+  if (q && sqlite3_prepare_v2(s->db, q, -1, &st, NULL) == SQLITE_OK) {
+    scans = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      const char *d = (const char *)sqlite3_column_text(st, 3);
+      if (at < size) at += (size_t)snprintf(plan + at, size - at, "%s; ", d ? d : "");
+      if (d && (!strncmp(d, "SCAN l", 6) || !strncmp(d, "SCAN sync_link_rows", 19))) scans = 1;
+    }
+    sqlite3_finalize(st);
+  }
+  sqlite3_free(q);
+  return scans;
+}
+
+/* Every statement that finds links, syncvm's own and a reader's through
+ * the view, searches an index: none reads every link, which at a million
+ * students made one day-2 plan take minutes. */
+static void test_plans(void) {
+  char path[64], err[512], plan[2048], what[256];
+  fresh(path, sizeof path);
+  store s;
+  check(store_open(&s, path, err, sizeof err), "a new hub opens", err);
+  static const char *const sql[] = {
+      STORE_LINK_BY_KEY, STORE_LINKS_OF_FEED, STORE_LIVE_LINKS_OF_FEED, STORE_SIDS_OF_OBJECT, STORE_LIVE_LINKS_OF_OBJECT,
+      STORE_OBJECT_OF_SID, STORE_SET_LINK_HASH, STORE_UNLINK, STORE_DELETE_LINKS_OF_OBJECT,
+      "SELECT hub_id FROM sync_links WHERE source = ? AND entity = ? AND source_id = ?",
+      "SELECT source, source_id, domain, gone FROM sync_links WHERE entity = ? AND hub_id = ? ORDER BY source, source_id",
+      "SELECT count(*) FROM sync_links WHERE hub_id = ?"};
+  for (size_t i = 0; i < sizeof sql / sizeof *sql; i++) {
+    int scans = scans_links(&s, sql[i], plan, sizeof plan);
+    snprintf(what, sizeof what, "statement %zu searches an index", i);
+    char detail[4096];
+    snprintf(detail, sizeof detail, "%s -> %s", sql[i], scans < 0 ? sqlite3_errmsg(s.db) : plan);
+    check(scans == 0, what, detail);
+  }
+  store_close(&s);
+  unlink(path);
+}
+
 int main(int argc, char **argv) {
   (void)argc, (void)argv;
+  test_plans();
   test_new_hub();
   test_deferred_duplicates();
   test_migrate_5();
