@@ -24,11 +24,11 @@ typedef struct {
 struct linkscan {
   sqlite3 *db;
   const char *sql;
-  const ls_pair *pairs;
-  int npairs;
+  const int64_t *feeds;
+  int nfeeds;
   /* the filler's (the thread's, or the taker's when there is none) */
   sqlite3_stmt *st;
-  int prepared, pair, started;
+  int prepared, done;
   pthread_t thread;
   int threaded;
   pthread_mutex_t mu;
@@ -38,34 +38,38 @@ struct linkscan {
   int stop;
 };
 
-/* Fills b with the next rows of the current pair; at the pair's end moves
- * to the next. */
+/* The index of `feed` in ls->feeds, -1 when it is not wanted (a run wants
+ * a few). */
+static int wanted(const linkscan *ls, int64_t feed) {
+  for (int i = 0; i < ls->nfeeds; i++)
+    if (ls->feeds[i] == feed) return i;
+  return -1;
+}
+
+/* Fills b with the next rows of wanted feeds. */
 static void fill(linkscan *ls, ls_batch *b) {
   if (!ls->prepared) ls->prepared = sqlite3_prepare_v2(ls->db, ls->sql, -1, &ls->st, NULL) == SQLITE_OK ? 1 : -1;
-  int ok = ls->prepared == 1, rc = SQLITE_ERROR;
-  if (ok && !ls->started) {
-    sqlite3_reset(ls->st);
-    sqlite3_bind_text(ls->st, 1, ls->pairs[ls->pair].source, -1, SQLITE_STATIC);
-    sqlite3_bind_text(ls->st, 2, ls->pairs[ls->pair].entity, -1, SQLITE_STATIC);
-    ls->started = 1;
-  }
+  int ok = ls->prepared == 1 && !ls->done, rc = ls->done ? SQLITE_DONE : SQLITE_ERROR;
   arena_rewind(&b->ar);
   b->n = 0;
   while (ok && b->n < LS_BATCH && (rc = sqlite3_step(ls->st)) == SQLITE_ROW) {
+    int f = wanted(ls, sqlite3_column_int64(ls->st, 0));
+    if (f < 0) continue;
     ls_row *r = &b->rows[b->n++];
-    const char *sid = (const char *)sqlite3_column_text(ls->st, 0);
+    const char *sid = (const char *)sqlite3_column_text(ls->st, 1);
     r->sid = sid ? arena_strndup(&b->ar, sid, strlen(sid)) : NULL;
-    r->hub = sqlite3_column_int64(ls->st, 1);
-    r->gone = sqlite3_column_int(ls->st, 2);
-    r->head = sqlite3_column_type(ls->st, 3) == SQLITE_INTEGER ? (uint64_t)sqlite3_column_int64(ls->st, 3) : 0;
+    r->hub = sqlite3_column_int64(ls->st, 2);
+    r->gone = sqlite3_column_int(ls->st, 3);
+    r->head = sqlite3_column_type(ls->st, 4) == SQLITE_INTEGER ? (uint64_t)sqlite3_column_int64(ls->st, 4) : 0;
+    r->feed = f;
   }
   b->end = ok && rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
-  if (b->end) ls->pair++, ls->started = 0;
+  if (b->end) ls->done = 1;
 }
 
 static void *scan(void *arg) {
   linkscan *ls = arg;
-  for (int k = 0; ls->pair < ls->npairs; k ^= 1) {
+  for (int k = 0; !ls->done; k ^= 1) {
     pthread_mutex_lock(&ls->mu);
     while (ls->b[k].full && !ls->stop) pthread_cond_wait(&ls->cv, &ls->mu);
     int stop = ls->stop;
@@ -82,13 +86,13 @@ static void *scan(void *arg) {
   return NULL;
 }
 
-linkscan *ls_start(sqlite3 *db, const char *sql, const ls_pair *pairs, int npairs) {
+linkscan *ls_start(sqlite3 *db, const char *sql, const int64_t *feeds, int nfeeds) {
   linkscan *ls = calloc(1, sizeof *ls);
   if (!ls) return NULL;
-  ls->db = db, ls->sql = sql, ls->pairs = pairs, ls->npairs = npairs;
+  ls->db = db, ls->sql = sql, ls->feeds = feeds, ls->nfeeds = nfeeds;
   pthread_mutex_init(&ls->mu, NULL);
   pthread_cond_init(&ls->cv, NULL);
-  ls->threaded = npairs > 0 && pthread_create(&ls->thread, NULL, scan, ls) == 0;
+  ls->threaded = pthread_create(&ls->thread, NULL, scan, ls) == 0;
   return ls;
 }
 

@@ -1020,51 +1020,82 @@ static void take_links(ctx *c, uint32_t s, int e, size_t records, uint64_t *head
   for (int k = 0; k < n; k++) take_link(c, s, e, records, heads, &q[k]);
 }
 
-/* The links of a full feed (not a delta), read in one pass over
- * sync_link_rows in key order: each found record gets its object, and in
+/* The feed (sync_feeds) of source s's entity e; 0 when the hub has none,
+ * so no link; -1 when it cannot be read. */
+static int64_t feed_id(ctx *c, uint32_t s, int e) {
+  sqlite3_stmt *st;
+  int64_t id = -1;
+  if (sqlite3_prepare_v2(c->s->db, "SELECT feed FROM sync_feeds WHERE source = ?1 AND entity = ?2", -1, &st, NULL) != SQLITE_OK)
+    return -1;
+  sqlite3_bind_text(st, 1, plan_str(c->p, c->p->sources[s].name), -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, schema_entity_get(e)->name, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) id = sqlite3_column_int64(st, 0);
+  else if (rc == SQLITE_DONE) id = 0;
+  sqlite3_finalize(st);
+  return id;
+}
+
+static int cmp_loose(const void *a, const void *b) {
+  return strcmp(((const loose_link *)a)->sid, ((const loose_link *)b)->sid);
+}
+
+/* The links of full feeds (not deltas), read in one pass over
+ * sync_link_rows in table order: each found record gets its object, and in
  * heads[] the head of the hash the link keeps.  Looking each record's link
  * up cost a B-tree descent through SQLite's VM per record, the most of a
  * re-sync's time.  scanned[s][e] says which feeds were read so; the same
- * pass lists in c->links the live links no record took back, which spares
- * merge and deletions a pass of their own. */
+ * pass lists in c->links the live links no record took back (sorted by
+ * source id, the order deletions take them in), which spares merge and
+ * deletions a pass of their own. */
 static void scan_links(ctx *c, uint64_t *heads, uint8_t (*scanned)[ENT__COUNT]) {
   size_t per[64][ENT__COUNT] = {{0}};
   for (size_t i = 0; i < c->nrecs; i++)
     if (!c->recs[i].parked) per[c->recs[i].source][c->recs[i].entity]++;
-  ls_pair pairs[64 * ENT__COUNT];
+  int64_t feeds[64 * ENT__COUNT];
   uint8_t ps[64 * ENT__COUNT], pe[64 * ENT__COUNT];
   int np = 0;
   for (uint32_t s = 0; s < c->p->nsources && s < 64; s++)
     for (int e = 0; e < ENT__COUNT; e++) {
       if (!per[s][e] || c->delta[s][e]) continue; /* a delta sends a few records of many: look those up */
-      pairs[np] = (ls_pair){plan_str(c->p, c->p->sources[s].name), schema_entity_get(e)->name};
-      ps[np] = (uint8_t)s, pe[np++] = (uint8_t)e;
+      int64_t id = feed_id(c, s, e);
+      if (id < 0) continue; /* looked up one by one */
+      c->links[s][e].complete = 1;
+      if (!id) {
+        scanned[s][e] = 1; /* no feed: no link */
+        continue;
+      }
+      feeds[np] = id, ps[np] = (uint8_t)s, pe[np++] = (uint8_t)e;
     }
   /* Read on the other core (linkscan.h): this connection is not touched
    * here until ls_stop. */
-  linkscan *ls = np ? ls_start(c->s->db, STORE_LINKS_OF_FEED, pairs, np) : NULL;
-  for (int k = 0; k < np && ls; k++) {
-    uint32_t s = ps[k];
-    int e = pe[k], end = 0;
-    feed_links *f = &c->links[s][e];
-    f->complete = 1;
-    link_row q[LOOKUP_BATCH];
-    while (!end) {
-      const ls_row *rows;
-      int n = ls_next(ls, &rows, &end);
-      for (int at = 0; at < n; at += LOOKUP_BATCH) {
-        int m = n - at < LOOKUP_BATCH ? n - at : LOOKUP_BATCH;
-        for (int j = 0; j < m; j++) {
-          const ls_row *r = &rows[at + j];
-          q[j] = (link_row){r->sid, r->hub, r->gone, r->head, r->sid ? id_hash(s, e, r->sid) : 0};
-        }
-        take_links(c, s, e, per[s][e], heads, q, m);
+  linkscan *ls = np ? ls_start(c->s->db, STORE_ALL_LINKS, feeds, np) : NULL;
+  int end = ls ? 0 : -1; /* no scan: every feed is looked up one by one */
+  link_row q[LOOKUP_BATCH];
+  while (!end) {
+    const ls_row *rows;
+    int n = ls_next(ls, &rows, &end);
+    /* Runs of rows of one feed (a feed's links are mostly together) go to
+     * take_links a batch at a time. */
+    for (int at = 0, m = 0; at < n; at += m) {
+      int f = rows[at].feed;
+      for (m = 0; m < LOOKUP_BATCH && at + m < n && rows[at + m].feed == f; m++) {
+        const ls_row *r = &rows[at + m];
+        q[m] = (link_row){r->sid, r->hub, r->gone, r->head, r->sid ? id_hash(ps[f], pe[f], r->sid) : 0};
       }
+      take_links(c, ps[f], pe[f], per[ps[f]][pe[f]], heads, q, m);
     }
-    if (end == 1) scanned[s][e] = 1; /* else: looked up one by one */
-    else free(f->v), memset(f, 0, sizeof *f);
   }
   ls_stop(ls);
+  for (int k = 0; k < np; k++) {
+    feed_links *fl = &c->links[ps[k]][pe[k]];
+    if (end == 1) {
+      scanned[ps[k]][pe[k]] = 1;
+      if (fl->n > 1) qsort(fl->v, fl->n, sizeof *fl->v, cmp_loose);
+    } else { /* looked up one by one */
+      free(fl->v), memset(fl, 0, sizeof *fl);
+    }
+  }
 }
 
 static void link_all(ctx *c) {

@@ -39,9 +39,9 @@ typedef struct {
 #define STORE_FEEDS_OF_ENTITY "(SELECT feed FROM sync_feeds WHERE entity = ?1)"
 /* A link by its key (?3: source id): object, gone, hash. */
 #define STORE_LINK_BY_KEY "SELECT hub_id, gone, hash FROM sync_link_rows WHERE feed = " STORE_FEED_OF_SOURCE " AND source_id = ?3"
-/* Every link of a feed, in key order: source id, object, gone, hash. */
-#define STORE_LINKS_OF_FEED \
-  "SELECT source_id, hub_id, gone, hash FROM sync_link_rows WHERE feed = " STORE_FEED_OF_SOURCE " ORDER BY source_id"
+/* Every link, in table order (no index: the one statement here that reads
+ * them all): feed, source id, object, gone, hash. */
+#define STORE_ALL_LINKS "SELECT feed, source_id, hub_id, gone, hash FROM sync_link_rows NOT INDEXED"
 /* Every live link of a feed, in key order: source id, object. */
 #define STORE_LIVE_LINKS_OF_FEED \
   "SELECT source_id, hub_id FROM sync_link_rows WHERE feed = " STORE_FEED_OF_SOURCE " AND gone = 0 ORDER BY source_id"
