@@ -526,13 +526,30 @@ static uint64_t id_hash(uint32_t source, int entity, const char *sid) {
   return fp_hash(sid, strlen(sid), (uint64_t)source << 8 | (uint64_t)entity);
 }
 
+/* Lookups are made a batch at a time, the memory each will touch asked
+ * for first (its slot in the id index, then its record, then the record's
+ * id): one lookup waited on three cache misses in a row, and that was the
+ * most of a re-sync's reference check and link phase. */
+#define LOOKUP_BATCH 16
+
 /* Indexes hold hashes; the record's own sid (in memory) settles a match. */
 static void index_records(ctx *c) {
   fp_reserve(&c->by_id, c->nrecs);
-  for (size_t i = 0; i < c->nrecs; i++) {
-    inrec *r = &c->recs[i];
-    fp_put(&c->by_id, id_hash(r->source, r->entity, r->sid), (uint32_t)i);
-    if (r->entity == ENT_school) fp_put(&c->schools, fp_hash(r->sid, strlen(r->sid), 0), (uint32_t)i);
+  /* Hashed a batch ahead, their slots prefetched: the table is far larger
+   * than the caches, and each put waited for its slot's line. */
+  uint64_t h[LOOKUP_BATCH];
+  for (size_t i = 0; i < c->nrecs; i += LOOKUP_BATCH) {
+    size_t n = c->nrecs - i < LOOKUP_BATCH ? c->nrecs - i : LOOKUP_BATCH;
+    for (size_t k = 0; k < n; k++) {
+      const inrec *r = &c->recs[i + k];
+      h[k] = id_hash(r->source, r->entity, r->sid);
+      fp_prefetch(&c->by_id, h[k]);
+    }
+    for (size_t k = 0; k < n; k++) {
+      const inrec *r = &c->recs[i + k];
+      fp_put(&c->by_id, h[k], (uint32_t)(i + k));
+      if (r->entity == ENT_school) fp_put(&c->schools, fp_hash(r->sid, strlen(r->sid), 0), (uint32_t)(i + k));
+    }
   }
 }
 
@@ -547,12 +564,6 @@ static int has_record(ctx *c, uint32_t source, int entity, const char *sid) {
   }
   return 0;
 }
-
-/* Lookups are made a batch at a time, the memory each will touch asked
- * for first (its slot in the id index, then its record, then the record's
- * id): one lookup waited on three cache misses in a row, and that was the
- * most of a re-sync's reference check and link phase. */
-#define LOOKUP_BATCH 16
 
 static void prefetch_ids(ctx *c, const uint64_t *h, int n) {
   uint32_t first[LOOKUP_BATCH * 4];
