@@ -612,9 +612,6 @@ static int apply_case(applier *a, const op_view *o, int64_t run_id) {
   return step_done(a, st);
 }
 
-/* Queues a link, with the content hash of what its source sent (`hash`:
- * absent when no snapshot came with it).  The link is to `hub`, or (when
- * the op names none) to the object its create made, phub. */
 /* The feed of the link's source and entity, added to sync_feeds when the
  * hub has none yet; 0 (and a->err) when it cannot be had. */
 static int64_t feed_of(applier *a, const op_view *o, int e) {
@@ -656,6 +653,9 @@ static int64_t feed_of(applier *a, const op_view *o, int e) {
   return feed;
 }
 
+/* Queues a link, with the content hash of what its source sent (`hash`:
+ * absent when no snapshot came with it).  The link is to `hub`, or (when
+ * the op names none) to the object its create made, phub. */
 static int write_link(applier *a, const op_view *o, int64_t phub, jspan hash) {
   batch *b = a->links;
   jspan hub = get(o, "hub_id");

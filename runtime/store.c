@@ -138,7 +138,7 @@ static int migrate_to_5(store *s, char *err, size_t errsize) {
  * sync_feeds, and sync_link_rows is a plain table whose key is an index.
  * A first sync inserted a million links at 100,000 students, each a descent
  * of a B-tree keyed by three texts (1.2 s, 3.4 s when the source ids come in
- * no order, as a real SIS's do), and the texts of source and entity were in
+ * no order, as a real SIS's may), and the texts of source and entity were in
  * every row and every index entry.  Rows are now appended, and the key is
  * an index a first sync makes once the table is full (store_defer_indexes),
  * sorting its keys once.  sync_links becomes a view of the same columns as
