@@ -617,28 +617,19 @@ static int apply_case(applier *a, const op_view *o, int64_t run_id) {
 static int64_t feed_of(applier *a, const op_view *o, int e) {
   long n = jspan_str(get(o, "source"), &a->dec, &a->deccap);
   if (n < 0) {
-    snprintf(a->err, a->errsize, "a link of %.100s names no source: the run is corrupt", o->ent);
+    jspan sid = get(o, "sid");
+    snprintf(a->err, a->errsize, "the link of %.100s %.*s names no source: the run is corrupt", o->ent, (int)(sid.n < 200 ? sid.n : 200),
+             sid.p ? sid.p : "");
     return 0;
   }
   for (int i = 0; i < a->nfeeds; i++)
     if (a->feeds[i].entity == e && a->feeds[i].n == (size_t)n && !memcmp(a->feeds[i].source, a->dec, (size_t)n))
       return a->feeds[i].feed;
-  /* Once per feed and apply: not worth the statement cache. */
-  sqlite3_stmt *add = NULL, *find = NULL;
-  int64_t feed = 0;
-  if (sqlite3_prepare_v2(a->s->db, "INSERT INTO sync_feeds (source, entity) VALUES (?1, ?2) ON CONFLICT DO NOTHING", -1, &add, NULL) ==
-          SQLITE_OK &&
-      sqlite3_prepare_v2(a->s->db, "SELECT feed FROM sync_feeds WHERE source = ?1 AND entity = ?2", -1, &find, NULL) == SQLITE_OK) {
-    for (int k = 0; k < 2; k++) {
-      sqlite3_bind_text(k ? find : add, 1, a->dec, (int)n, SQLITE_STATIC);
-      sqlite3_bind_text(k ? find : add, 2, schema_entity_get(e)->name, -1, SQLITE_STATIC);
-    }
-    if (sqlite3_step(add) == SQLITE_DONE && sqlite3_step(find) == SQLITE_ROW) feed = sqlite3_column_int64(find, 0);
+  int64_t feed = store_feed(a->s, a->dec, (size_t)n, schema_entity_get(e)->name, 1);
+  if (feed <= 0) {
+    snprintf(a->err, a->errsize, "%s: %s", a->s->path, sqlite3_errmsg(a->s->db));
+    return 0;
   }
-  if (!feed) snprintf(a->err, a->errsize, "%s: %s", a->s->path, sqlite3_errmsg(a->s->db));
-  sqlite3_finalize(add);
-  sqlite3_finalize(find);
-  if (!feed) return 0;
   struct feed_id *more = realloc(a->feeds, (size_t)(a->nfeeds + 1) * sizeof *more);
   char *copy = malloc((size_t)n + 1);
   if (more) a->feeds = more;

@@ -1031,22 +1031,6 @@ static void take_links(ctx *c, uint32_t s, int e, size_t records, uint64_t *head
   for (int k = 0; k < n; k++) take_link(c, s, e, records, heads, &q[k]);
 }
 
-/* The feed (sync_feeds) of source s's entity e; 0 when the hub has none,
- * so no link; -1 when it cannot be read. */
-static int64_t feed_id(ctx *c, uint32_t s, int e) {
-  sqlite3_stmt *st;
-  int64_t id = -1;
-  if (sqlite3_prepare_v2(c->s->db, "SELECT feed FROM sync_feeds WHERE source = ?1 AND entity = ?2", -1, &st, NULL) != SQLITE_OK)
-    return -1;
-  sqlite3_bind_text(st, 1, plan_str(c->p, c->p->sources[s].name), -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, schema_entity_get(e)->name, -1, SQLITE_STATIC);
-  int rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW) id = sqlite3_column_int64(st, 0);
-  else if (rc == SQLITE_DONE) id = 0;
-  sqlite3_finalize(st);
-  return id;
-}
-
 static int cmp_loose(const void *a, const void *b) {
   return strcmp(((const loose_link *)a)->sid, ((const loose_link *)b)->sid);
 }
@@ -1069,7 +1053,8 @@ static void scan_links(ctx *c, uint64_t *heads, uint8_t (*scanned)[ENT__COUNT]) 
   for (uint32_t s = 0; s < c->p->nsources && s < 64; s++)
     for (int e = 0; e < ENT__COUNT; e++) {
       if (!per[s][e] || c->delta[s][e]) continue; /* a delta sends a few records of many: look those up */
-      int64_t id = feed_id(c, s, e);
+      const char *src = plan_str(c->p, c->p->sources[s].name);
+      int64_t id = store_feed(c->s, src, strlen(src), schema_entity_get(e)->name, 0);
       if (id < 0) continue; /* looked up one by one */
       c->links[s][e].complete = 1;
       if (!id) {

@@ -22,6 +22,28 @@ int store_exec(store *s, const char *sql, char *err, size_t errsize) {
   return 1;
 }
 
+int64_t store_feed(store *s, const char *source, size_t n, const char *entity, int add) {
+  sqlite3_stmt *ins = NULL, *find = NULL;
+  int64_t id = -1;
+  if ((!add || sqlite3_prepare_v2(s->db, "INSERT INTO sync_feeds (source, entity) VALUES (?1, ?2) ON CONFLICT DO NOTHING", -1, &ins,
+                                  NULL) == SQLITE_OK) &&
+      sqlite3_prepare_v2(s->db, "SELECT feed FROM sync_feeds WHERE source = ?1 AND entity = ?2", -1, &find, NULL) == SQLITE_OK) {
+    for (int k = 0; k < 2; k++) {
+      sqlite3_stmt *st = k ? find : ins;
+      if (!st) continue;
+      sqlite3_bind_text(st, 1, source, (int)n, SQLITE_STATIC);
+      sqlite3_bind_text(st, 2, entity, -1, SQLITE_STATIC);
+    }
+    int rc = ins ? sqlite3_step(ins) : SQLITE_DONE;
+    if (rc == SQLITE_DONE) rc = sqlite3_step(find);
+    if (rc == SQLITE_ROW) id = sqlite3_column_int64(find, 0);
+    else if (rc == SQLITE_DONE) id = 0;
+  }
+  sqlite3_finalize(ins);
+  sqlite3_finalize(find);
+  return id;
+}
+
 const char *store_column_type(int type) {
   return type == TY_INT || type == TY_BOOL ? "INTEGER" : type == TY_DECIMAL ? "REAL" : "TEXT";
 }

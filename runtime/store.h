@@ -89,6 +89,10 @@ int store_defer_indexes(store *s, store_deferred *d, char *err, size_t errsize);
 int store_remake_indexes(store *s, store_deferred *d, char *err, size_t errsize);
 void store_deferred_free(store_deferred *d);
 int store_exec(store *s, const char *sql, char *err, size_t errsize);
+/* The feed (sync_feeds) of `source` (n bytes) and `entity`: its number; 0
+ * when the hub has none (with `add`, one is added first); -1 when it cannot
+ * be read or added (SQLite's message is the connection's). */
+int64_t store_feed(store *s, const char *source, size_t n, const char *entity, int add);
 int64_t store_hub_version(store *s);
 /* The SQL column type of a schema type. */
 const char *store_column_type(int type);

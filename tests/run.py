@@ -579,6 +579,20 @@ def suite_runfile(binaries):
             db.close()
             ok(f"runfile with a create's tmp {bad} fails whole", p.returncode == 1 and b"the run is corrupt" in p.stderr
                and rows == 0, p.stderr.decode()[-400:])
+        # A link whose source is not a name: no feed can be had for it.
+        for bad in (12, None):
+            ops = json.loads(json.dumps(doc["ops"]))
+            link = next(o for o in ops if o["op"] == "link")
+            link["source"] = bad
+            tampered = os.path.join(tmp, "bad.json")
+            json.dump(dict(doc, ops=ops), open(tampered, "w"))
+            p = subprocess.run([vm, "apply", tampered, "--store", hub], cwd=tmp, capture_output=True, timeout=60)
+            db = sqlite3.connect(hub)
+            rows = [db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("hub_student", "sync_link_rows", "sync_feeds")]
+            db.close()
+            ok(f"runfile with a link whose source is {bad} fails whole, naming the record", p.returncode == 1
+               and b"the run is corrupt" in p.stderr and link["sid"].encode() in p.stderr and rows == [0, 0, 0],
+               p.stderr.decode()[-400:] + str(rows))
         # As an older syncvm saved it: each link without its hash, followed
         # by the record's snapshot.  The links must get the same hashes.
         old_ops = []

@@ -4,7 +4,7 @@
  * back as they were; links appended twice while the key was away keep the
  * last of each key, as INSERT OR REPLACE would have; a version-5 hub (links
  * keyed by three texts) migrates with every link; no statement that finds
- * links reads them all. */
+ * links reads them all; a feed is found, or added once. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,11 +33,33 @@ static void fresh(char *path, size_t size) {
   unlink(path);
 }
 
+/* A new hub at a fresh path (in path[64]). */
+static void open_fresh(store *s, char *path) {
+  char err[512];
+  fresh(path, 64);
+  check(store_open(s, path, err, sizeof err), "a new hub opens", err);
+}
+
+static void test_feeds(void) {
+  char path[64];
+  store s;
+  open_fresh(&s, path);
+  check(store_feed(&s, "sis", 3, "student", 0) == 0, "no feed yet, none added", "not 0");
+  int64_t a = store_feed(&s, "sis", 3, "student", 1), b = store_feed(&s, "sisx", 3, "student", 1);
+  check(a > 0 && b == a, "a feed added once, found by its source's n bytes", "two feeds");
+  check(store_feed(&s, "sis", 3, "teacher", 1) > a && store_feed(&s, "sis", 3, "student", 0) == a, "one feed per entity", "");
+  check(one_int(&s, "SELECT count(*) FROM sync_feeds") == 2, "two feeds in the hub", "not 2");
+  char err[512];
+  check(store_exec(&s, "DROP VIEW sync_links; DROP TABLE sync_feeds", err, sizeof err), "feeds dropped", err);
+  check(store_feed(&s, "sis", 3, "student", 0) == -1, "a feed that cannot be read is -1, not none", "not -1");
+  store_close(&s);
+  unlink(path);
+}
+
 static void test_new_hub(void) {
   char path[64], err[512];
-  fresh(path, sizeof path);
   store s;
-  check(store_open(&s, path, err, sizeof err), "a new hub opens", err);
+  open_fresh(&s, path);
   check(one_int(&s, "SELECT value FROM sync_meta WHERE key = 'schema_version'") == STORE_SCHEMA_VERSION, "schema version",
         "not the current one");
   check(one_int(&s, "SELECT count(*) FROM sqlite_master WHERE name = 'sync_links' AND type = 'view'") == 1, "sync_links is a view",
@@ -62,9 +84,8 @@ static void test_new_hub(void) {
 
 static void test_deferred_duplicates(void) {
   char path[64], err[512];
-  fresh(path, sizeof path);
   store s;
-  check(store_open(&s, path, err, sizeof err), "a new hub opens", err);
+  open_fresh(&s, path);
   store_exec(&s, "BEGIN", err, sizeof err);
   store_deferred later;
   check(store_defer_indexes(&s, &later, err, sizeof err), "indexes put off", err);
@@ -151,10 +172,9 @@ static int scans_links(store *s, const char *sql, char *plan, size_t size) {
  * the view, searches an index: none reads every link, which at a million
  * students made one day-2 plan take minutes. */
 static void test_plans(void) {
-  char path[64], err[512], plan[2048], what[256];
-  fresh(path, sizeof path);
+  char path[64], plan[2048], what[256];
   store s;
-  check(store_open(&s, path, err, sizeof err), "a new hub opens", err);
+  open_fresh(&s, path);
   static const char *const sql[] = {
       STORE_LINK_BY_KEY, STORE_LIVE_LINKS_OF_FEED, STORE_SIDS_OF_OBJECT, STORE_LIVE_LINKS_OF_OBJECT,
       STORE_OBJECT_OF_SID, STORE_SET_LINK_HASH, STORE_UNLINK, STORE_DELETE_LINKS_OF_OBJECT,
@@ -177,6 +197,7 @@ static void test_plans(void) {
 int main(int argc, char **argv) {
   (void)argc, (void)argv;
   test_plans();
+  test_feeds();
   test_new_hub();
   test_deferred_duplicates();
   test_migrate_5();
