@@ -45,6 +45,12 @@ typedef struct {
   } *feeds;
   int nfeeds;
   store_deferred *later; /* the indexes made at the end (store_defer_indexes) */
+  char ent_raw[64];      /* the last entity read, as its line gave it (view_entity)... */
+  size_t ent_rawn;       /* ...(0: none kept) */
+  char ent_name[512];    /* ...its name */
+  int ent_e;             /* ...and id */
+  char *pc_raw, *pc_text; /* the last create's provenance string, raw and decoded (create_provenance) */
+  size_t pc_rawn, pc_rawcap, pc_len, pc_textcap;
 } applier;
 
 /* ---- statements ----------------------------------------------------------------------------- */
@@ -81,12 +87,15 @@ static int cache_slot(sqlite3 *db, const void *key, size_t n, uint64_t h, int *f
 
 /* The cached statement for `key`, reset; NULL when it is not cached yet
  * (*slot: where to cache it, or -1 when the cache is full). */
-static sqlite3_stmt *cached(applier *a, const void *key, size_t n, int *slot) {
+/* A batch's statement (all_bound) has every parameter bound before each
+ * step, so its bindings are not cleared: clearing a few hundred twice per
+ * batch was a fortieth of a first sync's apply. */
+static sqlite3_stmt *cached(applier *a, const void *key, size_t n, int *slot, int all_bound) {
   int i = cache_slot(a->s->db, key, n, hash_bytes(key, n), slot);
   if (i < 0) return NULL;
   a->uncached = 0;
   sqlite3_reset(stmt_cache[i].st);
-  sqlite3_clear_bindings(stmt_cache[i].st);
+  if (!all_bound) sqlite3_clear_bindings(stmt_cache[i].st);
   return stmt_cache[i].st;
 }
 
@@ -110,7 +119,7 @@ static sqlite3_stmt *prepare_into(applier *a, const char *sql, const void *key, 
 static sqlite3_stmt *prepare_cached(applier *a, const char *sql) {
   int slot;
   size_t n = strlen(sql);
-  sqlite3_stmt *st = cached(a, sql, n, &slot);
+  sqlite3_stmt *st = cached(a, sql, n, &slot, 0);
   return st ? st : prepare_into(a, sql, sql, n, slot);
 }
 
@@ -124,20 +133,20 @@ static void free_stmt_cache(void) {
 
 /* Steps st once, then resets it (or finalizes it, uncached): SQLite's
  * result code, with its message in a->err when it is an error. */
-static int step_rc(applier *a, sqlite3_stmt *st) {
+static int step_rc(applier *a, sqlite3_stmt *st, int all_bound) {
   int rc = sqlite3_step(st);
   if (rc != SQLITE_DONE && rc != SQLITE_ROW) snprintf(a->err, a->errsize, "%s: %s", a->s->path, sqlite3_errmsg(a->s->db));
   if (a->uncached) {
     sqlite3_finalize(st);
   } else {
     sqlite3_reset(st);
-    sqlite3_clear_bindings(st); /* strings are bound where they lie (bind_span): none may outlive its line */
+    if (!all_bound) sqlite3_clear_bindings(st); /* strings are bound where they lie (bind_span): none may outlive its line */
   }
   return rc;
 }
 
 static int step_done(applier *a, sqlite3_stmt *st) {
-  int rc = step_rc(a, st);
+  int rc = step_rc(a, st, 0);
   return rc == SQLITE_DONE || rc == SQLITE_ROW;
 }
 
@@ -215,7 +224,7 @@ static sqlite3_stmt *attrs_stmt(applier *a, int entity, int has_extra, const uin
   key[0] = 0xFF, key[1] = (uint8_t)entity, key[2] = (uint8_t)has_extra, key[3] = (uint8_t)nb;
   memcpy(key + 4, cols, (size_t)nb);
   int slot;
-  sqlite3_stmt *st = cached(a, key, 4 + (size_t)nb, &slot);
+  sqlite3_stmt *st = cached(a, key, 4 + (size_t)nb, &slot, 0);
   if (st) return st;
   const schema_entity *en = schema_entity_get(entity);
   char sql[8192];
@@ -227,9 +236,15 @@ static sqlite3_stmt *attrs_stmt(applier *a, int entity, int has_extra, const uin
   return prepare_into(a, sql, key, 4 + (size_t)nb, slot);
 }
 
-static int attr_slot(const schema_entity *en, jspan key) {
-  for (int i = 0; i < en->nattrs; i++)
+/* The attribute a key names, tried from `from` on: a plan writes a set's
+ * attributes in the schema's order, so the one after the last found is
+ * nearly always the next (searching from the first made a student's create
+ * a hundred name comparisons). */
+static int attr_slot(const schema_entity *en, jspan key, int from) {
+  for (int k = 0; k < en->nattrs; k++) {
+    int i = (from + k) % en->nattrs;
     if (jspan_key_is(key, en->attrs[i].name)) return i;
+  }
   return -1;
 }
 
@@ -264,8 +279,9 @@ static void split(const schema_entity *en, jspan set, split_set *out) {
   jmember m[MAX_MEMBERS * 2];
   size_t nm = jspan_members(set, m, MAX_MEMBERS * 2);
   out->nb = out->nx = 0;
-  for (size_t i = 0; i < nm; i++) {
-    int slot = attr_slot(en, m[i].key);
+  for (size_t i = 0, from = 0; i < nm; i++) {
+    int slot = attr_slot(en, m[i].key, (int)from);
+    if (slot >= 0) from = (size_t)slot + 1;
     if (slot < 0) {
       out->x[out->nx++] = m[i];
       continue;
@@ -414,7 +430,7 @@ static sqlite3_stmt *batch_stmt(applier *a, const batch *b, int k) {
   memcpy(key, b->key, b->keyn);
   key[b->keyn] = (uint8_t)k;
   int slot;
-  sqlite3_stmt *st = cached(a, key, b->keyn + 1, &slot);
+  sqlite3_stmt *st = cached(a, key, b->keyn + 1, &slot, 1);
   if (st) return st;
   char sql[65536];
   size_t n;
@@ -457,7 +473,7 @@ static int batch_rows(applier *a, batch *b, int r, int k) {
   sqlite3_stmt *st = batch_stmt(a, b, k);
   if (!st) return SQLITE_ERROR;
   for (int i = 0; i < k * b->ncols; i++) bind_bval(st, i + 1, b, &b->v[r * b->ncols + i]);
-  return step_rc(a, st);
+  return step_rc(a, st, 1);
 }
 
 static int batch_flush(applier *a, batch *b) {
@@ -497,6 +513,36 @@ static int64_t next_hub_id(applier *a, int e) {
   return id;
 }
 
+/* A create's provenance as its row keeps it: a string's decoded text up to
+ * a NUL (as json_string_value), anything else its sorted dump.  Creates of
+ * one source and entity nearly all have the same provenance, so the last
+ * string's raw text and its decoding are kept, and a create repeating it
+ * costs a comparison, not a decode of its escaped quotes.  NULL when out of
+ * memory. */
+static const char *create_provenance(applier *a, jspan prov, size_t *n) {
+  if (jspan_type(prov) != JS_STRING) {
+    const char *t = dump_sorted(a, prov);
+    *n = strlen(t);
+    return t;
+  }
+  if (prov.n == a->pc_rawn && !memcmp(prov.p, a->pc_raw, prov.n)) {
+    *n = a->pc_len;
+    return a->pc_text;
+  }
+  a->pc_rawn = 0;
+  jspan_str(prov, &a->pc_text, &a->pc_textcap);
+  char *raw = prov.n > a->pc_rawcap ? realloc(a->pc_raw, prov.n) : a->pc_raw;
+  if (!raw || !a->pc_text) {
+    snprintf(a->err, a->errsize, "out of memory");
+    return NULL;
+  }
+  memcpy(raw, prov.p, prov.n);
+  a->pc_raw = raw, a->pc_rawcap = prov.n > a->pc_rawcap ? prov.n : a->pc_rawcap, a->pc_rawn = prov.n;
+  a->pc_len = strlen(a->pc_text);
+  *n = a->pc_len;
+  return a->pc_text;
+}
+
 /* Queues a create of hub object hub_id. */
 static int queue_create(applier *a, int e, int64_t hub_id, jspan set, jspan prov, int64_t run_id) {
   batch *b = a->creates;
@@ -519,8 +565,9 @@ static int queue_create(applier *a, int e, int64_t hub_id, jspan set, jspan prov
     dump_extra(a, sp.x, sp.nx);
     if (!keep_text(a, b, extra, a->txt, a->txtlen)) return 0;
   }
-  const char *pt = jspan_type(prov) == JS_STRING ? (jspan_str(prov, &a->prov, &a->provcap), a->prov) : dump_sorted(a, prov);
-  if (!keep_text(a, b, pv, pt, strlen(pt))) return 0; /* as json_string_value: up to a NUL */
+  size_t pn;
+  const char *pt = create_provenance(a, prov, &pn);
+  if (!pt || !keep_text(a, b, pv, pt, pn)) return 0;
   return ++b->rows < BATCH_ROWS || batch_flush(a, b);
 }
 
@@ -550,28 +597,63 @@ static int64_t *tmp_slot(tmp_map *m, int64_t tmp) {
   return &m->hub[tmp];
 }
 
+/* The members apply reads, each found once per line (op_view.k) rather
+ * than by a walk over the members per question: a create was asked about a
+ * dozen times, and a first sync has a million creates and as many links. */
+#define OP_KEYS(X) \
+  X(op) X(entity) X(tmp) X(sid) X(set) X(provenance) X(hub_id) X(hash) X(source) X(domain) X(end_date) X(record) \
+  X(candidate) X(candidate_source) X(candidate_sid)
+
+enum {
+#define X(k) K_##k,
+  OP_KEYS(X)
+#undef X
+  K__COUNT
+};
+
+static const struct {
+  const char *name;
+  size_t n;
+} op_keys[K__COUNT] = {
+#define X(k) {#k, sizeof #k - 1},
+    OP_KEYS(X)
+#undef X
+};
+
+/* What an operation does ("op"), read once. */
+#define OP_KINDS(X) X(create) X(update) X(reactivate) X(deactivate) X(delete) X(link) X(unlink) X(snapshot) X(case)
+enum {
+  OP_OTHER,
+#define X(k) OP_##k,
+  OP_KINDS(X)
+#undef X
+};
+
 /* One operation's line, split into its members. */
 typedef struct op_view {
   jmember m[MAX_MEMBERS];
   size_t n;
-  char ent[512];    /* the entity's name, "(null)" when it has none (as snprintf prints NULL) */
+  jspan k[K__COUNT]; /* the members above, by key (the first of a key given twice, as jspan_get) */
+  int kind;          /* OP_... (a string "op" naming none: OP_OTHER) */
+  int e;             /* the entity (schema_entity_find), -1 when it names none */
+  char ent[512];     /* the entity's name, "(null)" when it has none (as snprintf prints NULL) */
 } op_view;
 
-static jspan get(const op_view *o, const char *key) { return jspan_get(o->m, o->n, key); }
+#define GET(o, key) ((o)->k[K_##key])
 
 /* "entity/sid": how a filtered-out record is remembered. */
 static const char *id_key(applier *a, const op_view *o, char *buf, size_t size) {
-  long n = jspan_str(get(o, "sid"), &a->dec, &a->deccap);
+  long n = jspan_str(GET(o, sid), &a->dec, &a->deccap);
   snprintf(buf, size, "%s/%s", o->ent, n >= 0 ? a->dec : "");
   return buf;
 }
 
 static int apply_deactivate(applier *a, const op_view *o, int e, int64_t run_id) {
   char sql[256], rid[32];
-  jspan end = get(o, "end_date");
+  jspan end = GET(o, end_date);
   snprintf(sql, sizeof sql, "UPDATE hub_%s SET status = 'inactive', updated_run = ?2%s WHERE hub_id = ?1", schema_entity_get(e)->name,
            end.p ? ", end_date = coalesce(end_date, ?3)" : "");
-  jspan args[3] = {get(o, "hub_id"), int_span(rid, sizeof rid, run_id), end};
+  jspan args[3] = {GET(o, hub_id), int_span(rid, sizeof rid, run_id), end};
   return exec_spans(a, sql, end.p ? 3 : 2, args);
 }
 
@@ -589,16 +671,16 @@ static int links_indexed(applier *a) {
 static int apply_delete(applier *a, const op_view *o, int e) {
   char sql[256];
   snprintf(sql, sizeof sql, "DELETE FROM hub_%s WHERE hub_id = ?1", schema_entity_get(e)->name);
-  jspan args[2] = {get(o, "entity"), get(o, "hub_id")};
+  jspan args[2] = {GET(o, entity), GET(o, hub_id)};
   return exec_spans(a, sql, 1, args + 1) && links_indexed(a) &&
          exec_spans(a, STORE_DELETE_LINKS_OF_OBJECT, 2, args);
 }
 
 static int apply_case(applier *a, const op_view *o, int64_t run_id) {
   char rid[32];
-  const char *rec = dump_sorted(a, get(o, "record"));
-  jspan args[9] = {int_span(rid, sizeof rid, run_id), get(o, "entity"), get(o, "source"), get(o, "sid"), {NULL, 0},
-                   get(o, "candidate"), get(o, "domain"), get(o, "candidate_source"), get(o, "candidate_sid")};
+  const char *rec = dump_sorted(a, GET(o, record));
+  jspan args[9] = {int_span(rid, sizeof rid, run_id), GET(o, entity), GET(o, source), GET(o, sid), {NULL, 0},
+                   GET(o, candidate), GET(o, domain), GET(o, candidate_source), GET(o, candidate_sid)};
   sqlite3_stmt *st = prepare_cached(a,
                                     "INSERT INTO sync_cases (run_id, entity, source, source_id, record, candidate, domain, status,"
                                     " candidate_source, candidate_sid)"
@@ -615,9 +697,9 @@ static int apply_case(applier *a, const op_view *o, int64_t run_id) {
 /* The feed of the link's source and entity, added to sync_feeds when the
  * hub has none yet; 0 (and a->err) when it cannot be had. */
 static int64_t feed_of(applier *a, const op_view *o, int e) {
-  long n = jspan_str(get(o, "source"), &a->dec, &a->deccap);
+  long n = jspan_str(GET(o, source), &a->dec, &a->deccap);
   if (n < 0) {
-    jspan sid = get(o, "sid");
+    jspan sid = GET(o, sid);
     snprintf(a->err, a->errsize, "the link of %.100s %.*s names no source: the run is corrupt", o->ent, (int)(sid.n < 200 ? sid.n : 200),
              sid.p ? sid.p : "");
     return 0;
@@ -649,14 +731,14 @@ static int64_t feed_of(applier *a, const op_view *o, int e) {
  * the op names none) to the object its create made, phub. */
 static int write_link(applier *a, const op_view *o, int64_t phub, jspan hash) {
   batch *b = a->links;
-  jspan hub = get(o, "hub_id");
-  int e = schema_entity_find(o->ent);
+  jspan hub = GET(o, hub_id);
+  int e = o->e;
   int64_t feed = e >= 0 ? feed_of(a, o, e) : 0;
   if (!feed) {
     if (e < 0) snprintf(a->err, a->errsize, "a link of %.100s, no entity: the run is corrupt", o->ent);
     return 0;
   }
-  jspan args[4] = {{NULL, 0}, get(o, "sid"), hub, get(o, "domain")};
+  jspan args[4] = {{NULL, 0}, GET(o, sid), hub, GET(o, domain)};
   b->key[0] = 0xFC, b->keyn = 1, b->ncols = 5;
   keep_int(row_slot(b, 0), feed);
   for (int i = 1; i < 4; i++)
@@ -701,39 +783,74 @@ static int span_eq(jspan x, jspan y) { return x.n == y.n && (!x.n || !memcmp(x.p
 
 /* Whether snapshot o is of the held link's record. */
 static int of_held_link(applier *a, const op_view *o) {
-  static const char *const keys[] = {"source", "entity", "sid"};
-  for (int i = 0; i < 3; i++)
-    if (!span_eq(get(o, keys[i]), get(a->pv, keys[i]))) return 0;
-  return 1;
+  return span_eq(GET(o, source), GET(a->pv, source)) && span_eq(GET(o, entity), GET(a->pv, entity)) &&
+         span_eq(GET(o, sid), GET(a->pv, sid));
 }
 
 /* A snapshot on its own (the record's link is already in the hub): its hash. */
 static int apply_snapshot(applier *a, const op_view *o) {
-  jspan args[3] = {get(o, "source"), get(o, "entity"), get(o, "sid")};
+  jspan args[3] = {GET(o, source), GET(o, entity), GET(o, sid)};
   sqlite3_stmt *st = links_indexed(a) ? prepare_cached(a, STORE_SET_LINK_HASH) : NULL;
   if (!st) return 0;
   for (int i = 0; i < 3; i++) bind_span(a, st, i + 1, args[i]);
-  bind_hash(a, st, 4, get(o, "hash"));
+  bind_hash(a, st, 4, GET(o, hash));
   return step_done(a, st);
 }
 
-/* Reads the line into o; returns whether it is an operation to apply (a
- * kind, and an entity unless it is a case), and its entity in *e. */
-static void view_line(applier *a, op_view *o, const char *line, size_t n) {
-  o->n = jspan_members((jspan){line, n}, o->m, MAX_MEMBERS);
-  long len = jspan_str(get(o, "entity"), &a->dec, &a->deccap);
+/* The kind an "op" string names. */
+static int op_kind(jspan k) {
+  if (jspan_type(k) != JS_STRING) return OP_OTHER;
+#define X(name) \
+  if (k.n == sizeof #name + 1 && !memcmp(k.p + 1, #name, sizeof #name - 1)) return OP_##name;
+  OP_KINDS(X)
+#undef X
+  return OP_OTHER;
+}
+
+/* The entity a line's "entity" names, into o->e and o->ent.  Operations
+ * come an entity at a time, so the last one's raw text is kept and a line
+ * naming it again costs a comparison, not a decode and a lookup. */
+static void view_entity(applier *a, op_view *o) {
+  jspan v = GET(o, entity);
+  if (v.p && v.n <= sizeof a->ent_raw && v.n == a->ent_rawn && !memcmp(v.p, a->ent_raw, v.n)) {
+    memcpy(o->ent, a->ent_name, sizeof o->ent);
+    o->e = a->ent_e;
+    return;
+  }
+  long len = jspan_str(v, &a->dec, &a->deccap);
   const char *ent = len >= 0 ? a->dec : "(null)";
   size_t n_ent = strnlen(ent, sizeof o->ent - 1); /* as snprintf into it would keep */
   memcpy(o->ent, ent, n_ent);
   o->ent[n_ent] = 0;
+  o->e = len >= 0 ? schema_entity_find(a->dec) : -1;
+  a->ent_rawn = 0;
+  if (v.p && v.n <= sizeof a->ent_raw) {
+    memcpy(a->ent_raw, v.p, v.n), a->ent_rawn = v.n;
+    memcpy(a->ent_name, o->ent, sizeof o->ent), a->ent_e = o->e;
+  }
 }
 
-static int view_op(applier *a, op_view *o, const char *line, size_t n, int *e) {
+/* Reads the line into o: its members, by key, its kind and its entity. */
+static void view_line(applier *a, op_view *o, const char *line, size_t n) {
+  o->n = jspan_members((jspan){line, n}, o->m, MAX_MEMBERS);
+  memset(o->k, 0, sizeof o->k);
+  for (size_t i = 0; i < o->n; i++) {
+    jspan key = o->m[i].key;
+    for (int j = 0; j < K__COUNT; j++)
+      if (key.n == op_keys[j].n + 2 && !memcmp(key.p + 1, op_keys[j].name, op_keys[j].n)) {
+        if (!o->k[j].p) o->k[j] = o->m[i].val;
+        break;
+      }
+  }
+  o->kind = op_kind(GET(o, op));
+  view_entity(a, o);
+}
+
+/* Whether the line is an operation to apply: a kind, and an entity unless
+ * it is a case. */
+static int view_op(applier *a, op_view *o, const char *line, size_t n) {
   view_line(a, o, line, n);
-  long len = jspan_str(get(o, "entity"), &a->dec, &a->deccap);
-  *e = len >= 0 ? schema_entity_find(a->dec) : -1;
-  jspan k = get(o, "op");
-  return jspan_type(k) == JS_STRING && (*e >= 0 || jspan_str_is(k, "case"));
+  return jspan_type(GET(o, op)) == JS_STRING && (o->e >= 0 || o->kind == OP_case);
 }
 
 static int bad_tmp(applier *a, const op_view *o, const tmp_map *tm) {
@@ -744,17 +861,17 @@ static int bad_tmp(applier *a, const op_view *o, const tmp_map *tm) {
 
 /* One operation; *skipped: "entity/sid" of records whose create was filtered
  * out (a jansson object, made when the first is). */
-static int apply_op(applier *a, const op_view *o, const char *line, size_t n, int e, tmp_map *tm, json_t *skipped, int filtered,
+static int apply_op(applier *a, const op_view *o, const char *line, size_t n, tmp_map *tm, json_t *skipped, int filtered,
                     int64_t run_id) {
-  jspan k = get(o, "op");
+  int e = o->e, kind = o->kind;
   char idkey[600];
-  int snapshot = jspan_str_is(k, "snapshot"), create = jspan_str_is(k, "create");
+  int snapshot = kind == OP_snapshot, create = kind == OP_create;
   if (a->pending && !(snapshot && of_held_link(a, o)) && !flush_link(a, (jspan){NULL, 0})) return 0;
   /* Only creates and links with their hash wait in batches: anything else
    * may read or change what they write. */
-  if (!(create || (jspan_str_is(k, "link") && get(o, "hash").p)) && !flush_batches(a)) return 0;
+  if (!(create || (kind == OP_link && GET(o, hash).p)) && !flush_batches(a)) return 0;
   if (create) {
-    int64_t *slot = tmp_slot(tm, jspan_int(get(o, "tmp")));
+    int64_t *slot = tmp_slot(tm, jspan_int(GET(o, tmp)));
     if (!slot) return bad_tmp(a, o, tm);
     if (filtered) {
       *slot = -1;
@@ -762,34 +879,34 @@ static int apply_op(applier *a, const op_view *o, const char *line, size_t n, in
       return 1;
     }
     if (!(*slot = next_hub_id(a, e))) return 0;
-    return queue_create(a, e, *slot, get(o, "set"), get(o, "provenance"), run_id);
+    return queue_create(a, e, *slot, GET(o, set), GET(o, provenance), run_id);
   }
-  if (jspan_str_is(k, "update") || jspan_str_is(k, "reactivate"))
-    return filtered || write_attrs(a, e, jspan_int(get(o, "hub_id")), get(o, "set"), get(o, "provenance"), run_id);
-  if (jspan_str_is(k, "deactivate")) return filtered || apply_deactivate(a, o, e, run_id);
-  if (jspan_str_is(k, "delete")) return filtered || apply_delete(a, o, e);
-  if (jspan_str_is(k, "link")) {
-    jspan hub = get(o, "hub_id");
+  if (kind == OP_update || kind == OP_reactivate)
+    return filtered || write_attrs(a, e, jspan_int(GET(o, hub_id)), GET(o, set), GET(o, provenance), run_id);
+  if (kind == OP_deactivate) return filtered || apply_deactivate(a, o, e, run_id);
+  if (kind == OP_delete) return filtered || apply_delete(a, o, e);
+  if (kind == OP_link) {
+    jspan hub = GET(o, hub_id);
     int64_t *slot = NULL;
-    if (!hub.p && !(slot = tmp_slot(tm, jspan_int(get(o, "tmp"))))) return bad_tmp(a, o, tm);
+    if (!hub.p && !(slot = tmp_slot(tm, jspan_int(GET(o, tmp))))) return bad_tmp(a, o, tm);
     if (!hub.p && *slot <= 0) {
       json_object_set_new(skipped, id_key(a, o, idkey, sizeof idkey), json_true());
       return 1;
     }
-    jspan hash = get(o, "hash");
+    jspan hash = GET(o, hash);
     if (hash.p) return write_link(a, o, slot ? *slot : 0, hash); /* the link carries its record's hash */
     return hold_link(a, line, n, slot ? *slot : 0); /* a run saved before links did: its snapshot follows */
   }
-  if (jspan_str_is(k, "unlink")) {
-    jspan args[3] = {get(o, "source"), get(o, "entity"), get(o, "sid")};
+  if (kind == OP_unlink) {
+    jspan args[3] = {GET(o, source), GET(o, entity), GET(o, sid)};
     return filtered || (links_indexed(a) && exec_spans(a, STORE_UNLINK, 3, args));
   }
   if (snapshot) {
-    if (a->pending) return flush_link(a, get(o, "hash")); /* of the held link's record (checked above) */
+    if (a->pending) return flush_link(a, GET(o, hash)); /* of the held link's record (checked above) */
     if (json_object_size(skipped) && json_object_get(skipped, id_key(a, o, idkey, sizeof idkey))) return 1;
     return apply_snapshot(a, o);
   }
-  if (jspan_str_is(k, "case")) return apply_case(a, o, run_id);
+  if (kind == OP_case) return apply_case(a, o, run_id);
   return 1;
 }
 
@@ -827,12 +944,11 @@ int run_apply_ops(store *s, const run_result *r, int64_t run_id, op_filter keep,
   int ok = a.pv && a.creates && a.links && o && skipped;
   if (!ok) snprintf(err, errsize, "out of memory");
   ok = ok && store_defer_indexes(s, &later, err, errsize);
-  int e;
   while (ok && (line = next_op(r, feed, &n))) {
-    if (!view_op(&a, o, line, n, &e)) continue;
+    if (!view_op(&a, o, line, n)) continue;
     json_t *j = keep ? json_loadb(line, n, JSON_ALLOW_NUL, NULL) : NULL; /* the filter takes jansson values */
     int filtered = keep && !keep(j, fctx);
-    ok = apply_op(&a, o, line, n, e, &tm, skipped, filtered, run_id);
+    ok = apply_op(&a, o, line, n, &tm, skipped, filtered, run_id);
     json_decref(j);
   }
   if (ok) ok = flush_link(&a, (jspan){NULL, 0}) && flush_batches(&a);
@@ -846,6 +962,8 @@ int run_apply_ops(store *s, const run_result *r, int64_t run_id, op_filter keep,
   free(a.dec);
   free(a.txt);
   free(a.prov);
+  free(a.pc_raw);
+  free(a.pc_text);
   for (int i = 0; i < a.nfeeds; i++) free(a.feeds[i].source);
   free(a.feeds);
   if (a.creates) free(a.creates->arena);
