@@ -416,7 +416,9 @@ static int keep_span(applier *a, batch *b, bval *out, jspan v) {
 /* A content hash as bind_hash would bind it. */
 static void keep_hash(applier *a, bval *out, jspan v) {
   uint64_t head = 0;
-  if (jspan_type(v) == JS_STRING) {
+  if (jspan_type(v) == JS_STRING && v.n == 18) { /* 16 digits: nothing to decode (a \ is no digit) */
+    head = rechash_of_hex(v.p + 1, 16);
+  } else if (jspan_type(v) == JS_STRING) {
     long n = jspan_str(v, &a->dec, &a->deccap);
     head = n > 0 ? rechash_of_hex(a->dec, (size_t)n) : 0;
   }
@@ -611,15 +613,6 @@ enum {
   K__COUNT
 };
 
-static const struct {
-  const char *name;
-  size_t n;
-} op_keys[K__COUNT] = {
-#define X(k) {#k, sizeof #k - 1},
-    OP_KEYS(X)
-#undef X
-};
-
 /* What an operation does ("op"), read once. */
 #define OP_KINDS(X) X(create) X(update) X(reactivate) X(deactivate) X(delete) X(link) X(unlink) X(snapshot) X(case)
 enum {
@@ -797,6 +790,18 @@ static int apply_snapshot(applier *a, const op_view *o) {
   return step_done(a, st);
 }
 
+/* The OP_KEYS member a quoted key names, or -1.  Each comparison is of a
+ * constant length, which the compiler makes a load or two, not a call. */
+static int op_key(jspan key) {
+  const char *k = key.p + 1;
+  size_t n = key.n - 2;
+#define X(name) \
+  if (n == sizeof #name - 1 && !memcmp(k, #name, sizeof #name - 1)) return K_##name;
+  OP_KEYS(X)
+#undef X
+  return -1;
+}
+
 /* The kind an "op" string names. */
 static int op_kind(jspan k) {
   if (jspan_type(k) != JS_STRING) return OP_OTHER;
@@ -835,12 +840,8 @@ static void view_line(applier *a, op_view *o, const char *line, size_t n) {
   o->n = jspan_members((jspan){line, n}, o->m, MAX_MEMBERS);
   memset(o->k, 0, sizeof o->k);
   for (size_t i = 0; i < o->n; i++) {
-    jspan key = o->m[i].key;
-    for (int j = 0; j < K__COUNT; j++)
-      if (key.n == op_keys[j].n + 2 && !memcmp(key.p + 1, op_keys[j].name, op_keys[j].n)) {
-        if (!o->k[j].p) o->k[j] = o->m[i].val;
-        break;
-      }
+    int j = op_key(o->m[i].key);
+    if (j >= 0 && !o->k[j].p) o->k[j] = o->m[i].val;
   }
   o->kind = op_kind(GET(o, op));
   view_entity(a, o);
