@@ -25,6 +25,11 @@ static void put_decimal(jtext *t, double d) {
   free(s);
 }
 
+/* v (0 <= v < 10^width) as exactly `width` decimal digits, zeros first. */
+static void digits(char *b, int64_t v, int width) {
+  for (int i = width - 1; i >= 0; i--, v /= 10) b[i] = (char)('0' + v % 10);
+}
+
 void rectext_value(jtext *t, value v) {
   char b[64];
   int n;
@@ -34,12 +39,22 @@ void rectext_value(jtext *t, value v) {
     case V_DEC: put_decimal(t, v.u.d); break;
     case V_STR: jt_str(t, v.u.s, v.len); break;
     case V_DATE: /* as the pipeline has always printed them */
-      n = snprintf(b, sizeof b, "%04lld-%02lld-%02lld", (long long)(v.u.i / 10000), (long long)(v.u.i / 100 % 100),
-                   (long long)(v.u.i % 100));
+      if (v.u.i >= 0 && v.u.i <= 99991231) { /* every real date: digits, not a printf per date of every record */
+        digits(b, v.u.i / 10000, 4), b[4] = '-', digits(b + 5, v.u.i / 100 % 100, 2), b[7] = '-', digits(b + 8, v.u.i % 100, 2);
+        n = 10;
+      } else {
+        n = snprintf(b, sizeof b, "%04lld-%02lld-%02lld", (long long)(v.u.i / 10000), (long long)(v.u.i / 100 % 100),
+                     (long long)(v.u.i % 100));
+      }
       jt_str(t, b, (size_t)n);
       break;
     case V_TIME:
-      n = snprintf(b, sizeof b, "%02lld:%02lld", (long long)(v.u.i / 100), (long long)(v.u.i % 100));
+      if (v.u.i >= 0 && v.u.i <= 9999) {
+        digits(b, v.u.i / 100, 2), b[2] = ':', digits(b + 3, v.u.i % 100, 2);
+        n = 5;
+      } else {
+        n = snprintf(b, sizeof b, "%02lld:%02lld", (long long)(v.u.i / 100), (long long)(v.u.i % 100));
+      }
       jt_str(t, b, (size_t)n);
       break;
     case V_LIST:
