@@ -48,6 +48,7 @@ typedef struct {
   char ent_raw[64];      /* the last entity read, as its line gave it (view_entity)... */
   size_t ent_rawn;       /* ...(0: none kept) */
   char ent_name[512];    /* ...its name */
+  size_t ent_namen;
   int ent_e;             /* ...and id */
   char *pc_raw, *pc_text; /* the last create's provenance string, raw and decoded (create_provenance) */
   size_t pc_rawn, pc_rawcap, pc_len, pc_textcap;
@@ -817,8 +818,8 @@ static int op_kind(jspan k) {
  * naming it again costs a comparison, not a decode and a lookup. */
 static void view_entity(applier *a, op_view *o) {
   jspan v = GET(o, entity);
-  if (v.p && v.n <= sizeof a->ent_raw && v.n == a->ent_rawn && !memcmp(v.p, a->ent_raw, v.n)) {
-    memcpy(o->ent, a->ent_name, sizeof o->ent);
+  if (a->ent_rawn && v.p && v.n == a->ent_rawn && !memcmp(v.p, a->ent_raw, v.n)) {
+    memcpy(o->ent, a->ent_name, a->ent_namen + 1);
     o->e = a->ent_e;
     return;
   }
@@ -831,7 +832,7 @@ static void view_entity(applier *a, op_view *o) {
   a->ent_rawn = 0;
   if (v.p && v.n <= sizeof a->ent_raw) {
     memcpy(a->ent_raw, v.p, v.n), a->ent_rawn = v.n;
-    memcpy(a->ent_name, o->ent, sizeof o->ent), a->ent_e = o->e;
+    memcpy(a->ent_name, o->ent, n_ent + 1), a->ent_namen = n_ent, a->ent_e = o->e;
   }
 }
 
