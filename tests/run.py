@@ -614,6 +614,42 @@ def suite_runfile(binaries):
         want = {o["sid"]: hash_head(o["hash"]) for o in doc["ops"] if o["op"] == "link"}
         ok("runfile in the older form (a snapshot after each link) applies with the same hashes",
            p.returncode == 0 and got == want and len(want) == 5, f"{p.stderr.decode()[-300:]} {got} {want}")
+        # apply reads each operation's members by key, keeps the entity of
+        # the line before and the provenance of the create before, and looks
+        # for a set's attributes in the schema's order first: members in
+        # another order, an operation of an entity the schema lacks between
+        # two, and creates whose provenance changes must apply as each says.
+        mixed_ops, want_prov = [], {}
+        for i, o in enumerate(doc["ops"]):
+            o = json.loads(json.dumps(o))
+            if o["op"] == "create":
+                o["set"] = dict(reversed(list(o["set"].items())))
+                if i % 2:
+                    o["provenance"] = json.dumps({"*": f"other {i}, a \"quoted\" source"})
+                want_prov[o["sid"]] = o["provenance"]
+                mixed_ops.append({"op": "snapshot", "entity": "nosuch", "source": "sis", "sid": o["sid"], "hash": "00"})
+            mixed_ops.append(dict(reversed(list(o.items()))))
+        mixed = os.path.join(tmp, "mixed.json")
+        json.dump(dict(doc, ops=mixed_ops), open(mixed, "w"))
+        hubs = {}
+        for name, f in (("plain", runf), ("mixed", mixed)):
+            hubs[name] = os.path.join(tmp, name + "-hub.db")
+            p = subprocess.run([vm, "apply", f, "--store", hubs[name]], cwd=tmp, capture_output=True, timeout=60)
+            if p.returncode != 0:
+                break
+        rows = {}
+        for name, h in hubs.items():
+            db = sqlite3.connect(h)
+            db.row_factory = sqlite3.Row
+            rows[name] = [dict(r) for r in db.execute("SELECT * FROM hub_student ORDER BY hub_id")]
+            rows[name + " links"] = db.execute("SELECT * FROM sync_links ORDER BY source_id").fetchall()
+            db.close()
+        same = (len(rows.get("plain", [])) == 5 and rows.get("plain links") == rows.get("mixed links")
+                and [{k: v for k, v in r.items() if k != "provenance"} for r in rows["plain"]]
+                == [{k: v for k, v in r.items() if k != "provenance"} for r in rows.get("mixed", [])]
+                and {r["sis_id"]: r["provenance"] for r in rows.get("mixed", [])} == want_prov)
+        ok("runfile with its members in another order, an unknown entity between operations and provenances that change"
+           " applies as each operation says", p.returncode == 0 and same, f"{p.stderr.decode()[-300:]} {rows}")
         cut = os.path.join(tmp, "cut.json")
         text = open(runf, "rb").read()
         half = text.index(b'"ops":[') + (len(text) - text.index(b'"ops":[')) // 2  # halfway through the operations
