@@ -605,7 +605,7 @@ static int64_t *tmp_slot(tmp_map *m, int64_t tmp) {
  * dozen times, and a first sync has a million creates and as many links. */
 #define OP_KEYS(X) \
   X(op) X(entity) X(tmp) X(sid) X(set) X(provenance) X(hub_id) X(hash) X(source) X(domain) X(end_date) X(record) \
-  X(candidate) X(candidate_source) X(candidate_sid)
+  X(candidate) X(candidate_source) X(candidate_sid) X(links)
 
 enum {
 #define X(k) K_##k,
@@ -688,13 +688,13 @@ static int apply_case(applier *a, const op_view *o, int64_t run_id) {
   return step_done(a, st);
 }
 
-/* The feed of the link's source and entity, added to sync_feeds when the
- * hub has none yet; 0 (and a->err) when it cannot be had. */
-static int64_t feed_of(applier *a, const op_view *o, int e) {
-  long n = jspan_str(GET(o, source), &a->dec, &a->deccap);
+/* The feed of a link's source (of entity e, named ent) and entity, added
+ * to sync_feeds when the hub has none yet; 0 (and a->err, naming the
+ * link's sid) when it cannot be had. */
+static int64_t feed_of(applier *a, int e, const char *ent, jspan source, jspan sid) {
+  long n = jspan_str(source, &a->dec, &a->deccap);
   if (n < 0) {
-    jspan sid = GET(o, sid);
-    snprintf(a->err, a->errsize, "the link of %.100s %.*s names no source: the run is corrupt", o->ent, (int)(sid.n < 200 ? sid.n : 200),
+    snprintf(a->err, a->errsize, "the link of %.100s %.*s names no source: the run is corrupt", ent, (int)(sid.n < 200 ? sid.n : 200),
              sid.p ? sid.p : "");
     return 0;
   }
@@ -720,26 +720,70 @@ static int64_t feed_of(applier *a, const op_view *o, int e) {
   return feed;
 }
 
-/* Queues a link, with the content hash of what its source sent (`hash`:
- * absent when no snapshot came with it).  The link is to `hub`, or (when
- * the op names none) to the object its create made, phub. */
-static int write_link(applier *a, const op_view *o, int64_t phub, jspan hash) {
+/* What a link row is made of: its source, the record's id, the object (hub
+ * when the link names one, else phub: the object its create made), how it
+ * was linked, and the content hash of what the source sent (absent when no
+ * snapshot came with it). */
+typedef struct {
+  jspan source, sid, hub, domain, hash;
+  int64_t phub;
+} link_parts;
+
+/* Queues a link of entity e (named ent). */
+static int queue_link(applier *a, int e, const char *ent, const link_parts *l) {
   batch *b = a->links;
-  jspan hub = GET(o, hub_id);
-  int e = o->e;
-  int64_t feed = e >= 0 ? feed_of(a, o, e) : 0;
+  int64_t feed = e >= 0 ? feed_of(a, e, ent, l->source, l->sid) : 0;
   if (!feed) {
-    if (e < 0) snprintf(a->err, a->errsize, "a link of %.100s, no entity: the run is corrupt", o->ent);
+    if (e < 0) snprintf(a->err, a->errsize, "a link of %.100s, no entity: the run is corrupt", ent);
     return 0;
   }
-  jspan args[4] = {{NULL, 0}, GET(o, sid), hub, GET(o, domain)};
+  jspan args[4] = {{NULL, 0}, l->sid, l->hub, l->domain};
   b->key[0] = 0xFC, b->keyn = 1, b->ncols = 5;
   keep_int(row_slot(b, 0), feed);
   for (int i = 1; i < 4; i++)
-    if (i == 2 && !hub.p) keep_int(row_slot(b, 2), phub);
+    if (i == 2 && !l->hub.p) keep_int(row_slot(b, 2), l->phub);
     else if (!keep_span(a, b, row_slot(b, i), args[i])) return 0;
-  keep_hash(a, row_slot(b, 4), hash);
+  keep_hash(a, row_slot(b, 4), l->hash);
   return ++b->rows < BATCH_ROWS || batch_flush(a, b);
+}
+
+/* A link operation, with `hash` (see link_parts). */
+static int write_link(applier *a, const op_view *o, int64_t phub, jspan hash) {
+  link_parts l = {GET(o, source), GET(o, sid), GET(o, hub_id), GET(o, domain), hash, phub};
+  return queue_link(a, o->e, o->ent, &l);
+}
+
+/* The links of a create's records to the object it made (hub), which plan
+ * writes with the create rather than as operations of their own: a first
+ * sync's million links were a million more lines to write, read, check and
+ * parse.  A link without a sid is of the create's; without a domain, it is
+ * "new" (the record the object was made for). */
+static int create_links(applier *a, const op_view *o, int64_t hub, jspan links) {
+  if (jspan_type(links) != JS_ARRAY) {
+    jspan sid = GET(o, sid);
+    snprintf(a->err, a->errsize, "the create of %.100s %.*s has links that are no array: the run is corrupt", o->ent,
+             (int)(sid.n < 200 ? sid.n : 200), sid.p ? sid.p : "");
+    return 0;
+  }
+  const char *at = NULL;
+  jspan el;
+  while (jspan_next(links, &at, &el)) {
+    jmember m[MAX_MEMBERS];
+    size_t nm = jspan_members(el, m, MAX_MEMBERS);
+    static const char new_domain[] = "\"new\"";
+    link_parts l = {jspan_get(m, nm, "source"), jspan_get(m, nm, "sid"), {NULL, 0}, jspan_get(m, nm, "domain"),
+                    jspan_get(m, nm, "hash"), hub};
+    if (!l.sid.p) l.sid = GET(o, sid);
+    if (!l.domain.p) l.domain = (jspan){new_domain, sizeof new_domain - 1};
+    if (jspan_type(el) != JS_OBJECT || jspan_type(l.sid) != JS_STRING) {
+      jspan sid = GET(o, sid);
+      snprintf(a->err, a->errsize, "a link of the create of %.100s %.*s is no object with a sid: the run is corrupt", o->ent,
+               (int)(sid.n < 200 ? sid.n : 200), sid.p ? sid.p : "");
+      return 0;
+    }
+    if (!queue_link(a, o->e, o->ent, &l)) return 0;
+  }
+  return 1;
 }
 
 /* A link without a hash (a run saved by an older syncvm, which followed
@@ -880,8 +924,8 @@ static int apply_op(applier *a, const op_view *o, const char *line, size_t n, tm
       json_object_set_new(skipped, id_key(a, o, idkey, sizeof idkey), json_true());
       return 1;
     }
-    if (!(*slot = next_hub_id(a, e))) return 0;
-    return queue_create(a, e, *slot, GET(o, set), GET(o, provenance), run_id);
+    if (!(*slot = next_hub_id(a, e)) || !queue_create(a, e, *slot, GET(o, set), GET(o, provenance), run_id)) return 0;
+    return !GET(o, links).p || create_links(a, o, *slot, GET(o, links));
   }
   if (kind == OP_update || kind == OP_reactivate)
     return filtered || write_attrs(a, e, jspan_int(GET(o, hub_id)), GET(o, set), GET(o, provenance), run_id);

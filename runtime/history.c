@@ -98,7 +98,7 @@ static void sink_close(sink *k) {
   free(k->out);
 }
 
-int hist_put(sqlite3 *db, int64_t run_id, oplog *ops, int (*keep)(const char *text, size_t n), char *err, size_t errsize) {
+int hist_put(sqlite3 *db, int64_t run_id, oplog *ops, oplog_keep keep, char *err, size_t errsize) {
   sink k;
   if (!sink_open(&k, db, run_id, NULL)) {
     snprintf(err, errsize, "cannot record run %lld's operations: %s", (long long)run_id, sqlite3_errmsg(db));
@@ -115,7 +115,7 @@ int hist_put(sqlite3 *db, int64_t run_id, oplog *ops, int (*keep)(const char *te
 struct hist_job {
   pthread_t thread;
   oplog_view ops;
-  int (*keep)(const char *text, size_t n);
+  oplog_keep keep;
   FILE *file; /* the deflated stream */
   int ok;
 };
@@ -130,7 +130,7 @@ static void *deflate_job(void *vp) {
   return NULL;
 }
 
-hist_job *hist_start(oplog *ops, int (*keep)(const char *text, size_t n)) {
+hist_job *hist_start(oplog *ops, oplog_keep keep) {
   hist_job *j = calloc(1, sizeof *j);
   if (!j || !(j->file = scratch_file("history", NULL))) {
     free(j);

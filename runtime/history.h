@@ -21,19 +21,19 @@
 
 #define HIST_PIECE (1u << 20)
 
-/* Writes run_id's pieces: the operations `keep` accepts (NULL: all) as the
- * compact array.  0 and err on a write error. */
-int hist_put(sqlite3 *db, int64_t run_id, oplog *ops, int (*keep)(const char *text, size_t n), char *err, size_t errsize);
+/* Writes run_id's pieces: the operations as `keep` keeps them (NULL: all,
+ * whole) as the compact array.  0 and err on a write error. */
+int hist_put(sqlite3 *db, int64_t run_id, oplog *ops, oplog_keep keep, char *err, size_t errsize);
 
 /* The same on the second core, beside the apply: hist_start() deflates
- * the operations `keep` accepts into a temporary file in a thread (reading
+ * the operations as `keep` keeps them into a temporary file in a thread (reading
  * the oplog through its own offset; the caller may read it meanwhile, but
  * not add to it); hist_finish() waits for the thread and stores the pieces
  * as run_id's, or with db NULL only waits and frees (the apply failed).
  * hist_start() returns NULL when it cannot start (no temporary file, no
  * thread): hist_put() then does the work. */
 typedef struct hist_job hist_job;
-hist_job *hist_start(oplog *ops, int (*keep)(const char *text, size_t n));
+hist_job *hist_start(oplog *ops, oplog_keep keep);
 int hist_finish(hist_job *j, sqlite3 *db, int64_t run_id, char *err, size_t errsize);
 
 /* Reading run_id's operations back as the text of the array, a buffer at a

@@ -91,6 +91,24 @@ static size_t items(jspan v, int object, jmember *out, size_t max) {
   return n;
 }
 
+size_t jspan_value_len(const char *p, size_t n) {
+  const char *e = skip_value(p, p + n);
+  return e ? (size_t)(e - p) : 0;
+}
+
+int jspan_next(jspan arr, const char **at, jspan *v) {
+  if (jspan_type(arr) != JS_ARRAY) return 0;
+  const char *end = arr.p + arr.n - 1, *p = *at ? *at : skip_ws(arr.p + 1, end);
+  if (p >= end) return 0;
+  const char *ve = skip_value(p, end);
+  if (!ve || ve == p) return 0;
+  *v = (jspan){p, (size_t)(ve - p)};
+  p = skip_ws(ve, end);
+  if (p < end && *p == ',') p = skip_ws(p + 1, end);
+  *at = p;
+  return 1;
+}
+
 size_t jspan_members(jspan obj, jmember *out, size_t max) {
   return jspan_type(obj) == JS_OBJECT ? items(obj, 1, out, max) : 0;
 }

@@ -29,6 +29,13 @@ typedef struct {
 int jspan_type(jspan v);
 /* Splits an object into up to `max` members; returns how many (0 for a non-object). */
 size_t jspan_members(jspan obj, jmember *out, size_t max);
+/* The elements of an array one at a time: *at is NULL to start; each call
+ * puts the next element in *v and returns 1, or returns 0 after the last
+ * (or at malformed text, or for a non-array). */
+int jspan_next(jspan arr, const char **at, jspan *v);
+/* The length of the JSON value that starts at p (no space before it), at
+ * most n bytes; 0 when there is none. */
+size_t jspan_value_len(const char *p, size_t n);
 /* The member whose key is `key` (ASCII, no escapes), or an absent span. */
 jspan jspan_get(const jmember *m, size_t n, const char *key);
 /* Whether a quoted key span equals `key` (ASCII, no escapes). */

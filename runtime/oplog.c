@@ -130,10 +130,10 @@ oplog_view oplog_view_of(oplog *l) {
 }
 
 /* Hands one line to put, after a separator when it is not the first. */
-static int view_line(const char *t, size_t n, int (*keep)(const char *, size_t), int (*put)(void *, const char *, size_t),
-                     void *ctx, int *first) {
-  if (keep && !keep(t, n)) return 1;
-  if ((!*first && !put(ctx, ",", 1)) || !put(ctx, t, n)) return 0;
+static int view_line(const char *t, size_t n, oplog_keep keep, int (*put)(void *, const char *, size_t), void *ctx, int *first) {
+  size_t k = keep ? keep(t, n) : n;
+  if (!k) return 1;
+  if ((!*first && !put(ctx, ",", 1)) || !put(ctx, t, k < n ? k : n) || (k < n && !put(ctx, "}", 1))) return 0;
   *first = 0;
   return 1;
 }
@@ -161,8 +161,7 @@ static int all_pieces(oplog_view v, int (*put)(void *ctx, const char *bytes, siz
   return ok;
 }
 
-int oplog_view_pieces(oplog_view v, int (*keep)(const char *text, size_t n), int (*put)(void *ctx, const char *bytes, size_t n),
-                      void *ctx) {
+int oplog_view_pieces(oplog_view v, oplog_keep keep, int (*put)(void *ctx, const char *bytes, size_t n), void *ctx) {
   if (!keep) return all_pieces(v, put, ctx);
   size_t cap = 1 << 20, have = 0; /* buf[0, have): the start of a line not yet whole */
   char *buf = malloc(cap);

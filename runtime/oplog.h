@@ -56,11 +56,14 @@ typedef struct {
   uint64_t size; /* the lines with their newlines */
 } oplog_view;
 oplog_view oplog_view_of(oplog *l); /* flushes the log's buffer */
-/* The compact JSON array "[op,op,...]" of the operations keep(text, n)
- * accepts (keep NULL: every one), in pieces, for writers that take text a
- * piece at a time (a deflate stream): calls put(ctx, bytes, n) in order;
+/* How much of an operation's line (text, n bytes) to keep: 0 drops it, n
+ * keeps it whole, and fewer keeps that head of the object, whose last
+ * members were cut, closed with a '}'. */
+typedef size_t (*oplog_keep)(const char *text, size_t n);
+/* The compact JSON array "[op,op,...]" of the operations as keep keeps
+ * them (keep NULL: every one whole), in pieces, for writers that take text
+ * a piece at a time (a deflate stream): calls put(ctx, bytes, n) in order;
  * 0 when put or a read fails. */
-int oplog_view_pieces(oplog_view v, int (*keep)(const char *text, size_t n), int (*put)(void *ctx, const char *bytes, size_t n),
-                      void *ctx);
+int oplog_view_pieces(oplog_view v, oplog_keep keep, int (*put)(void *ctx, const char *bytes, size_t n), void *ctx);
 
 #endif

@@ -1382,7 +1382,31 @@ static void put_create_provenance(ctx *c, jtext *t) {
   jt_raw(t, c->prov_esc.b, c->prov_esc.n);
 }
 
-static void emit_create(ctx *c, int e, int64_t hub_id, const char *sid, const merged_obj *m) {
+/* A create's records' links, as its last member (the history leaves them
+ * out: run_history_keeps): a first sync's links to its new objects, a
+ * million at 100,000 students, were as many operations of their own, which
+ * plan wrote and apply read, checked and parsed one by one.  A link gives
+ * its sid only when it is not the create's, and its domain only when it is
+ * not "new" (the record the object was made for). */
+static void put_create_links(ctx *c, jtext *t, const char *sid, const uint32_t *members, size_t nm) {
+  jt_key(t, "links");
+  jt_open(t, '[');
+  for (size_t k = 0; k < nm; k++) {
+    const inrec *rec = &c->recs[members[k]];
+    char hash[17];
+    rechash_hex(rec_hash(c, rec), hash);
+    jt_elem(t);
+    jt_open(t, '{');
+    jt_mstr(t, "source", plan_str(c->p, c->p->sources[rec->source].name));
+    if (strcmp(rec->sid, sid) != 0) jt_mstr(t, "sid", rec->sid);
+    if (rec->how != LINK_NEW) jt_mstr(t, "domain", rec_domain(c, rec));
+    jt_mstr(t, "hash", hash);
+    jt_close(t, '}');
+  }
+  jt_close(t, ']');
+}
+
+static void emit_create(ctx *c, int e, int64_t hub_id, const char *sid, const merged_obj *m, const uint32_t *members, size_t nm) {
   jtext *t = &c->jt;
   put_head(c, t, "create", e, "tmp", -hub_id, m, sid);
   jt_key(t, "set");
@@ -1393,6 +1417,7 @@ static void emit_create(ctx *c, int e, int64_t hub_id, const char *sid, const me
   jt_reset(&c->jt2);
   put_provenance(c, &c->jt2, e, m, 1);
   put_create_provenance(c, t);
+  put_create_links(c, t, sid, members, nm);
   jt_close(t, '}');
   op_text(c, t, 1);
   c->r->counts[e][CNT_CREATE]++;
@@ -1443,7 +1468,7 @@ static void merge_object(ctx *c, int64_t hub_id, const uint32_t *members, size_t
   const inrec *first = &c->recs[members[0]];
   merged_obj *m = arena_alloc(&c->tmp, sizeof *m);
   merge_values(c, first->entity, members, nm, mattrs, m);
-  if (hub_id < 0) emit_create(c, first->entity, hub_id, first->sid, m);
+  if (hub_id < 0) emit_create(c, first->entity, hub_id, first->sid, m, members, nm);
   else emit_update(c, first->entity, hub_id, first->sid, m);
 }
 
@@ -1635,12 +1660,13 @@ static void put_record_head(jtext *t, const char *kind, const char *src, const c
 }
 
 /* Links with the hash of what each source sent, and for a record already
- * linked that changed, a snapshot (its new hash). */
+ * linked that changed, a snapshot (its new hash).  A new object's records
+ * have their links in its create (put_create_links). */
 static void link_ops(ctx *c) {
   jtext *t = &c->jt;
   for (size_t i = 0; i < c->nrecs; i++) {
     inrec *rec = &c->recs[i];
-    if (rec->parked || (rec->how == LINK_ID && rec->same)) continue; /* linked, and sent as last time */
+    if (rec->parked || (rec->how == LINK_ID && rec->same) || rec->hub_id < 0) continue; /* linked, and sent as last time */
     const char *src = plan_str(c->p, c->p->sources[rec->source].name);
     const char *ent = schema_entity_get(rec->entity)->name;
     arena_rewind(&c->tmp);
@@ -2349,7 +2375,29 @@ int run_from_json(json_t *doc, run_result *r, char *err, size_t errsize) {
 /* An applied run's history keeps the operations the listing shows; the
  * rest (links of new objects, snapshots, unlinks) are in sync_links once
  * applied, and were two thirds of a first sync's history. */
-int run_history_keeps(const char *line, size_t n) { return listed(line, n); }
+/* A create's links are its last member (put_create_links): the history,
+ * like the listing, leaves links to new objects out (the hub has them), and
+ * they were a seventh of a first sync's history.  The member is found from
+ * the line's end; it must run to the object's last byte, so that an
+ * attribute named "links" in the set, or a create without them, is never
+ * cut. */
+static size_t without_links(const char *line, size_t n) {
+  static const char key[] = ",\"links\":";
+  const size_t kn = sizeof key - 1;
+  if (n < kn + 3 || line[n - 1] != '}' || line[n - 2] != ']') return n;
+  for (size_t at = n - kn - 2; at > 0; at--)
+    if (line[at] == ',' && !memcmp(line + at, key, kn)) {
+      size_t len = jspan_value_len(line + at + kn, n - 1 - (at + kn));
+      return len == n - 1 - (at + kn) && line[at + kn] == '[' ? at : n;
+    }
+  return n;
+}
+
+size_t run_history_keeps(const char *line, size_t n) {
+  if (!listed(line, n)) return 0;
+  static const char create[] = "{\"op\":\"create\"";
+  return n > sizeof create && !memcmp(line, create, sizeof create - 1) ? without_links(line, n) : n;
+}
 
 int run_record_history(const run_result *r, store *s, int64_t run_id, int all, char *err, size_t errsize) {
   return hist_put(s->db, run_id, r->ops, all ? NULL : run_history_keeps, err, errsize);

@@ -90,13 +90,15 @@ int run_add_op_text(run_result *r, const char *text, size_t n);
 int run_has_changes(const run_result *r);
 /* Records r's operations in the history of run run_id (history.h): all of
  * them for a parked run (`all`: approve applies them later), for an applied
- * run those its listing shows (creates, updates, deactivations, deletions,
+ * run those its listing shows (creates, without the links of their records
+ * that plan writes in them, updates, deactivations, deletions,
  * reactivations, links to existing objects, duplicate cases).  0 and err
  * when they cannot be written. */
 int run_record_history(const run_result *r, store *s, int64_t run_id, int all, char *err, size_t errsize);
-/* Whether an applied run's history keeps this operation (a line of its
- * oplog): for hist_start(), which deflates them beside the apply. */
-int run_history_keeps(const char *line, size_t n);
+/* How much of this operation (a line of its oplog) an applied run's
+ * history keeps (oplog_keep): for hist_start(), which deflates them beside
+ * the apply. */
+size_t run_history_keeps(const char *line, size_t n);
 
 /* Where run_apply_ops takes the operations from when they are still being
  * read (a run file read on a second thread: runfile.h): next gives each

@@ -555,6 +555,29 @@ def hash_head(hexdigest):
     return v - (1 << 64) if v >= 1 << 63 else v
 
 
+def run_links(ops):
+    """The links a run's operations make, each as a link operation: those a
+    create carries (plan writes a new object's links in its create; a sid
+    left out is the create's, a domain left out "new") and the link
+    operations, in order."""
+    out = []
+    for o in ops:
+        if o["op"] == "create":
+            out += [{"op": "link", "source": l.get("source"), "entity": o["entity"], "sid": l.get("sid", o.get("sid")),
+                     "tmp": o["tmp"], "domain": l.get("domain", "new"), "hash": l.get("hash")} for l in o.get("links", [])]
+        elif o["op"] == "link":
+            out.append(o)
+    return out
+
+
+def unfolded(ops):
+    """A run's operations as a syncvm before December 2026 saved them: each
+    new object's links as link operations after the creates."""
+    creates = [{k: v for k, v in o.items() if k != "links"} for o in ops if o["op"] == "create"]
+    links = [l for l in run_links(ops) if "tmp" in l]
+    return creates + links + [o for o in ops if o["op"] != "create" and not (o["op"] == "link" and "tmp" in o)]
+
+
 def suite_runfile(binaries):
     """A saved run file (plan -o) applies as computed; one whose operations
     were tampered with (a create's tmp out of range) fails whole, with a
@@ -582,8 +605,9 @@ def suite_runfile(binaries):
         # A link whose source is not a name: no feed can be had for it.
         for bad in (12, None):
             ops = json.loads(json.dumps(doc["ops"]))
-            link = next(o for o in ops if o["op"] == "link")
-            link["source"] = bad
+            create = next(o for o in ops if o["op"] == "create")
+            create["links"][0]["source"] = bad
+            link = {"sid": create["sid"]}
             tampered = os.path.join(tmp, "bad.json")
             json.dump(dict(doc, ops=ops), open(tampered, "w"))
             p = subprocess.run([vm, "apply", tampered, "--store", hub], cwd=tmp, capture_output=True, timeout=60)
@@ -596,7 +620,7 @@ def suite_runfile(binaries):
         # As an older syncvm saved it: each link without its hash, followed
         # by the record's snapshot.  The links must get the same hashes.
         old_ops = []
-        for o in doc["ops"]:
+        for o in unfolded(doc["ops"]):
             if o["op"] == "link" and "hash" in o:
                 h = o["hash"]
                 old_ops += [{k: v for k, v in o.items() if k != "hash"},
@@ -611,7 +635,7 @@ def suite_runfile(binaries):
         db = sqlite3.connect(old_hub)
         got = dict(db.execute("SELECT source_id, hash FROM sync_links"))
         db.close()
-        want = {o["sid"]: hash_head(o["hash"]) for o in doc["ops"] if o["op"] == "link"}
+        want = {o["sid"]: hash_head(o["hash"]) for o in run_links(doc["ops"])}
         ok("runfile in the older form (a snapshot after each link) applies with the same hashes",
            p.returncode == 0 and got == want and len(want) == 5, f"{p.stderr.decode()[-300:]} {got} {want}")
         # apply reads each operation's members by key, keeps the entity of
@@ -650,6 +674,37 @@ def suite_runfile(binaries):
                 and {r["sis_id"]: r["provenance"] for r in rows.get("mixed", [])} == want_prov)
         ok("runfile with its members in another order, an unknown entity between operations and provenances that change"
            " applies as each operation says", p.returncode == 0 and same, f"{p.stderr.decode()[-300:]} {rows}")
+        # As saved before December 2026: each new object's links as link
+        # operations of their own, after the creates.
+        sep = os.path.join(tmp, "separate.json")
+        json.dump(dict(doc, ops=unfolded(doc["ops"])), open(sep, "w"))
+        sep_hub = os.path.join(tmp, "separate-hub.db")
+        p = subprocess.run([vm, "apply", sep, "--store", sep_hub], cwd=tmp, capture_output=True, timeout=60)
+        got = {}
+        for name, h in (("plain", hubs.get("plain")), ("separate", sep_hub)):
+            db = sqlite3.connect(h)
+            got[name] = (db.execute("SELECT * FROM hub_student ORDER BY hub_id").fetchall(),
+                         db.execute("SELECT source, entity, source_id, hub_id, domain, gone, hash FROM sync_links"
+                                    " ORDER BY source_id").fetchall())
+            db.close()
+        ok("runfile with new objects' links as operations of their own (as saved before they went in the creates)"
+           " applies the same rows and links", p.returncode == 0 and got["plain"] == got["separate"] and len(got["plain"][1]) == 5
+           and any(o["op"] == "link" for o in unfolded(doc["ops"])) and not any(o["op"] == "link" for o in doc["ops"]),
+           f"{p.stderr.decode()[-300:]} {got}")
+        # A create's links that are no array, or a link that is no object.
+        for bad, why in (({"source": "sis"}, "links that are no array"), (["sis"], "no object with a sid")):
+            ops = json.loads(json.dumps(doc["ops"]))
+            next(o for o in ops if o["op"] == "create")["links"] = bad
+            tampered = os.path.join(tmp, "bad.json")
+            json.dump(dict(doc, ops=ops), open(tampered, "w"))
+            bad_hub = os.path.join(tmp, "bad-hub.db")
+            p = subprocess.run([vm, "apply", tampered, "--store", bad_hub], cwd=tmp, capture_output=True, timeout=60)
+            db = sqlite3.connect(bad_hub)
+            n = [db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("hub_student", "sync_link_rows")]
+            db.close()
+            ok(f"runfile with a create whose links are {json.dumps(bad)} fails whole, naming the record",
+               p.returncode == 1 and why.encode() in p.stderr and b"the run is corrupt" in p.stderr and n == [0, 0],
+               p.stderr.decode()[-300:] + str(n))
         cut = os.path.join(tmp, "cut.json")
         text = open(runf, "rb").read()
         half = text.index(b'"ops":[') + (len(text) - text.index(b'"ops":[')) // 2  # halfway through the operations
@@ -668,7 +723,7 @@ def suite_runfile(binaries):
         db.close()
         ok("runfile as saved applies", p.returncode == 0 and rows == 5 and hashes == want, p.stderr.decode()[-400:])
         ok("runfile: apply --stats of it counts the operations it wrote (it reads no record)",
-           re.search(r"\ntotal +[0-9.]+ +\(10 operations, [0-9]+ operations/s\)\n", p.stdout.decode()) is not None,
+           re.search(rf"\ntotal +[0-9.]+ +\({len(doc['ops'])} operations, [0-9]+ operations/s\)\n", p.stdout.decode()) is not None,
            p.stdout.decode()[-400:])
         # Huge pages (hugepages.h): where the kernel gives them on request,
         # syncvm runs itself again asking for them, unless the user's
@@ -685,7 +740,7 @@ def suite_runfile(binaries):
             ok(f"runfile: plan --stats says huge pages {state} (GLIBC_TUNABLES {tunables}, kernel {thp.strip()!r})",
                p.returncode == 0 and f"\nhuge pages              {state}\n" in p.stdout.decode(), p.stdout.decode()[-300:])
         ok("runfile: each link's content hash is 16 hex digits (rechash.h)",
-           len(want) == 5 and all(re.fullmatch(r"[0-9a-f]{16}", o["hash"]) for o in doc["ops"] if o["op"] == "link"),
+           len(want) == 5 and all(re.fullmatch(r"[0-9a-f]{16}", o["hash"]) for o in run_links(doc["ops"])),
            str([o.get("hash") for o in doc["ops"]]))
         # Links that keep another hash (as an older syncvm's SHA-256 heads):
         # the next run takes every record as changed, finds its object
@@ -816,7 +871,7 @@ def suite_store(binaries):
 
         runf = os.path.join(tmp, "r.json")
         vmrun("plan", plan, "-o", runf)
-        hexes = {o["sid"]: o["hash"] for o in json.load(open(runf))["ops"] if o["op"] == "link"}
+        hexes = {o["sid"]: o["hash"] for o in run_links(json.load(open(runf))["ops"])}
         p = vmrun("apply", runf)
         doc = json.loads(vmrun("show", "1", "--json").stdout or b"{}")
         kinds = sorted({o["op"] for o in doc.get("ops", [])})
@@ -1335,7 +1390,7 @@ def suite_inserts(binaries):
             runf = os.path.join(tmp, "r.json")
             p3 = subprocess.run([vm, "plan", plan, "--store", hub, "-o", runf], cwd=tmp, capture_output=True, timeout=120)
             ops = json.load(open(runf)).get("ops", []) if os.path.exists(runf) else []
-            hashes = {o["sid"]: hash_head(o["hash"]) for o in ops if o["op"] == "link"}
+            hashes = {o["sid"]: hash_head(o["hash"]) for o in run_links(ops)}
             p4 = subprocess.run([vm, "apply", runf, "--store", hub], cwd=tmp, capture_output=True, timeout=120)
             got = rows()
             ok(f"inserts: 18 records that come back replace their gone links, a batch of 16 of them meeting keys already there{tag}",

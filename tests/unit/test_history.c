@@ -8,6 +8,7 @@
 
 #include "history.h"
 #include "oplog.h"
+#include "pipeline.h"
 
 static int passed, failed;
 
@@ -69,7 +70,7 @@ static void add_line(text *t, const char *line, size_t n) {
   put_text(t, line, n);
 }
 
-static int creates(const char *line, size_t n) { return n > 12 && !memcmp(line, "{\"op\":\"create\"", 14); }
+static size_t creates(const char *line, size_t n) { return n > 12 && !memcmp(line, "{\"op\":\"create\"", 14) ? n : 0; }
 
 static void exec(sqlite3 *db, const char *sql) {
   char *msg = NULL;
@@ -156,6 +157,38 @@ int main(void) {
   t = read_back(db, 4, 1 << 16);
   check(!strncmp(t.buf, DAMAGED(4) "0: ", strlen(DAMAGED(4) "0: ")), "not a deflate stream", detail(&t));
   free(t.buf);
+
+  /* What an applied run's history keeps (run_history_keeps): a create
+   * without the links plan writes last in it, and never cut elsewhere. */
+  static const char *const cases[][2] = {
+      {"{\"op\":\"create\",\"entity\":\"student\",\"tmp\":1,\"sid\":\"S1\",\"set\":{\"sis_id\":\"S1\"},"
+       "\"links\":[{\"source\":\"sis\",\"sid\":\"S1\",\"domain\":\"new\",\"hash\":\"0123456789abcdef\"}]}",
+       "{\"op\":\"create\",\"entity\":\"student\",\"tmp\":1,\"sid\":\"S1\",\"set\":{\"sis_id\":\"S1\"}}"},
+      /* an attribute named links, last in the set, and no links member */
+      {"{\"op\":\"create\",\"entity\":\"student\",\"tmp\":2,\"set\":{\"links\":[1]}}",
+       "{\"op\":\"create\",\"entity\":\"student\",\"tmp\":2,\"set\":{\"links\":[1]}}"},
+      /* links that are not the last member */
+      {"{\"op\":\"create\",\"tmp\":3,\"links\":[],\"sid\":\"S3\"}", "{\"op\":\"create\",\"tmp\":3,\"links\":[],\"sid\":\"S3\"}"},
+      /* a string holding the member's text */
+      {"{\"op\":\"create\",\"tmp\":4,\"label\":\"a \\\",\\\"links\\\":[]}\"}",
+       "{\"op\":\"create\",\"tmp\":4,\"label\":\"a \\\",\\\"links\\\":[]}\"}"},
+      {"{\"op\":\"link\",\"source\":\"sis\",\"entity\":\"student\",\"sid\":\"S5\",\"tmp\":5,\"domain\":\"new\"}", NULL},
+      {"{\"op\":\"link\",\"source\":\"sis\",\"entity\":\"student\",\"sid\":\"S6\",\"hub_id\":6,\"domain\":\"email\"}",
+       "{\"op\":\"link\",\"source\":\"sis\",\"entity\":\"student\",\"sid\":\"S6\",\"hub_id\":6,\"domain\":\"email\"}"},
+      {"{\"op\":\"snapshot\",\"source\":\"sis\",\"entity\":\"student\",\"sid\":\"S7\",\"hash\":\"00\"}", NULL},
+  };
+  oplog *h = oplog_new();
+  text kept = {0};
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    oplog_add_text(h, cases[i][0], strlen(cases[i][0]));
+    if (cases[i][1]) add_line(&kept, cases[i][1], strlen(cases[i][1]));
+  }
+  put_text(&kept, "]", 1);
+  check(hist_put(db, 5, h, run_history_keeps, err, sizeof err), "hist_put of an applied run", err);
+  t = read_back(db, 5, 1 << 16);
+  check(t.n == kept.n && !memcmp(t.buf, kept.buf, kept.n), "an applied run keeps its creates without their links", t.buf);
+  free(t.buf), free(kept.buf);
+  oplog_free(h);
 
   free(all.buf), free(some.buf), free(huge);
   oplog_free(l);
