@@ -5,8 +5,10 @@
  * run or an error, never a crash; every text jspan_compact_ok accepts must
  * be one jansson parses too (else an operation copied as it is could mean
  * something other than what a parse would give); and each operation read
- * must be one jspan can take apart.  The same holds when it is read on a
- * second thread while its operations are taken.
+ * must be one jspan can take apart, and what an applied run's history
+ * keeps of it (run_history_keeps) no longer than it and, when cut, still
+ * JSON.  The same holds when it is read on a second thread while its
+ * operations are taken.
  */
 #include <jansson.h>
 #include <stdint.h>
@@ -17,6 +19,7 @@
 
 #include "jspan.h"
 #include "oplog.h"
+#include "pipeline.h"
 #include "runfile.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -45,6 +48,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       jmember m[64];
       size_t nm = jspan_members((jspan){line, n}, m, 64);
       for (size_t i = 0; i < nm; i++) jspan_str(m[i].val, &buf, &cap), jspan_int(m[i].val);
+      size_t k = run_history_keeps(line, n);
+      if (k > n) abort();
+      if (k && k < n) { /* cut: the head and a '}' must be an object still */
+        char *cut = malloc(k + 1);
+        memcpy(cut, line, k);
+        cut[k] = '}';
+        json_t *v = json_loadb(cut, k + 1, 0, NULL);
+        if (!json_is_object(v)) abort();
+        json_decref(v);
+        free(cut);
+      }
     }
     free(buf);
     run_free(&r);
