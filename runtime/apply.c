@@ -87,10 +87,10 @@ static int cache_slot(sqlite3 *db, const void *key, size_t n, uint64_t h, int *f
 }
 
 /* The cached statement for `key`, reset; NULL when it is not cached yet
- * (*slot: where to cache it, or -1 when the cache is full). */
-/* A batch's statement (all_bound) has every parameter bound before each
- * step, so its bindings are not cleared: clearing a few hundred twice per
- * batch was a fortieth of a first sync's apply. */
+ * (*slot: where to cache it, or -1 when the cache is full).  A batch's
+ * statement (all_bound) has every parameter bound before each step, so its
+ * bindings are not cleared: clearing a few hundred twice per batch was a
+ * fortieth of a first sync's apply. */
 static sqlite3_stmt *cached(applier *a, const void *key, size_t n, int *slot, int all_bound) {
   int i = cache_slot(a->s->db, key, n, hash_bytes(key, n), slot);
   if (i < 0) return NULL;

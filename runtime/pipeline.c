@@ -1666,7 +1666,8 @@ static void link_ops(ctx *c) {
   jtext *t = &c->jt;
   for (size_t i = 0; i < c->nrecs; i++) {
     inrec *rec = &c->recs[i];
-    if (rec->parked || (rec->how == LINK_ID && rec->same) || rec->hub_id < 0) continue; /* linked, and sent as last time */
+    /* linked and sent as last time, or of a new object (its create has it) */
+    if (rec->parked || (rec->how == LINK_ID && rec->same) || rec->hub_id < 0) continue;
     const char *src = plan_str(c->p, c->p->sources[rec->source].name);
     const char *ent = schema_entity_get(rec->entity)->name;
     arena_rewind(&c->tmp);
@@ -2372,9 +2373,6 @@ int run_from_json(json_t *doc, run_result *r, char *err, size_t errsize) {
 
 /* ---- the history's copy of the operations ---------------------------------------------- */
 
-/* An applied run's history keeps the operations the listing shows; the
- * rest (links of new objects, snapshots, unlinks) are in sync_links once
- * applied, and were two thirds of a first sync's history. */
 /* A create's links are its last member (put_create_links): the history,
  * like the listing, leaves links to new objects out (the hub has them), and
  * they were a seventh of a first sync's history.  The member is found from
@@ -2393,6 +2391,9 @@ static size_t without_links(const char *line, size_t n) {
   return n;
 }
 
+/* An applied run's history keeps the operations the listing shows; the
+ * rest (links of new objects, snapshots, unlinks) are in sync_links once
+ * applied, and were two thirds of a first sync's history. */
 size_t run_history_keeps(const char *line, size_t n) {
   if (!listed(line, n)) return 0;
   static const char create[] = "{\"op\":\"create\"";

@@ -691,6 +691,34 @@ def suite_runfile(binaries):
            " applies the same rows and links", p.returncode == 0 and got["plain"] == got["separate"] and len(got["plain"][1]) == 5
            and any(o["op"] == "link" for o in unfolded(doc["ops"])) and not any(o["op"] == "link" for o in doc["ops"]),
            f"{p.stderr.decode()[-300:]} {got}")
+        # Creates merged from two sources' records (the demo district's
+        # teachers, in SIS and AD): their links name their own sid and how
+        # they were linked, and apply the same as link operations would.
+        demo_plan = os.path.join(tmp, "demo.plan")
+        subprocess.run([binaries[0], "build", "examples/demo.sync", "-o", demo_plan], check=True, capture_output=True)
+        day1 = os.path.join(ROOT, "examples", "data", "day1")
+        demo_run = os.path.join(tmp, "demo-run.json")
+        subprocess.run([vm, "plan", demo_plan, "--store", os.path.join(tmp, "demo-none.db"), "-o", demo_run], cwd=day1,
+                       capture_output=True, timeout=60)
+        demo = json.load(open(demo_run)) if os.path.exists(demo_run) else {"ops": []}
+        merged = [o for o in demo["ops"] if o["op"] == "create" and len(o.get("links", [])) > 1]
+        demo_sep = os.path.join(tmp, "demo-separate.json")
+        json.dump(dict(demo, ops=unfolded(demo["ops"])), open(demo_sep, "w"))
+        got = {}
+        for name, f in (("in creates", demo_run), ("separate", demo_sep)):
+            h = os.path.join(tmp, f"demo-{len(got)}.db")
+            p = subprocess.run([vm, "apply", f, "--store", h], cwd=day1, capture_output=True, timeout=60)
+            db = sqlite3.connect(h)
+            got[name] = (p.returncode, db.execute("SELECT source, entity, source_id, hub_id, domain, gone, hash FROM sync_links"
+                                                  " ORDER BY 1, 2, 3").fetchall(),
+                         db.execute("SELECT * FROM hub_teacher ORDER BY hub_id").fetchall())
+            db.close()
+        ok("runfile: a create merged from two sources carries both links, the second with its sid and domain, and applies"
+           " as separate link operations do",
+           merged and all("sid" in o["links"][1] and "domain" in o["links"][1] and "sid" not in o["links"][0] for o in merged)
+           and got["in creates"][0] == 0 and got["in creates"] == got["separate"]
+           and any(l[4] not in ("new", None) for l in got["in creates"][1]),
+           f"{len(merged)} {got.get('in creates', ())[:1]} {got.get('separate', ())[:1]}")
         # A create's links that are no array, or a link that is no object.
         for bad, why in (({"source": "sis"}, "links that are no array"), (["sis"], "no object with a sid")):
             ops = json.loads(json.dumps(doc["ops"]))
