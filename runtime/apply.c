@@ -276,9 +276,7 @@ typedef struct {
   int nb, nx;
 } split_set;
 
-static void split(const schema_entity *en, jspan set, split_set *out) {
-  jmember m[MAX_MEMBERS * 2];
-  size_t nm = jspan_members(set, m, MAX_MEMBERS * 2);
+static void split(const schema_entity *en, const jmember *m, size_t nm, split_set *out) {
   out->nb = out->nx = 0;
   for (size_t i = 0, from = 0; i < nm; i++) {
     int slot = attr_slot(en, m[i].key, (int)from);
@@ -295,9 +293,9 @@ static void split(const schema_entity *en, jspan set, split_set *out) {
 /* Writes the `set` attributes of an update into the entity's row: schema
  * attributes to their columns, declared ones merged into the extra JSON.
  * (A create is queued instead: queue_create.) */
-static int write_attrs(applier *a, int entity, int64_t hub_id, jspan set, jspan prov, int64_t run_id) {
+static int write_attrs(applier *a, int entity, int64_t hub_id, const jmember *set, size_t nset, jspan prov, int64_t run_id) {
   split_set sp;
-  split(schema_entity_get(entity), set, &sp);
+  split(schema_entity_get(entity), set, nset, &sp);
   int nb = sp.nb;
   sqlite3_stmt *st = attrs_stmt(a, entity, sp.nx > 0, sp.cols, nb);
   if (!st) return 0;
@@ -547,10 +545,10 @@ static const char *create_provenance(applier *a, jspan prov, size_t *n) {
 }
 
 /* Queues a create of hub object hub_id. */
-static int queue_create(applier *a, int e, int64_t hub_id, jspan set, jspan prov, int64_t run_id) {
+static int queue_create(applier *a, int e, int64_t hub_id, const jmember *set, size_t nset, jspan prov, int64_t run_id) {
   batch *b = a->creates;
   split_set sp;
-  split(schema_entity_get(e), set, &sp);
+  split(schema_entity_get(e), set, nset, &sp);
   uint8_t key[sizeof b->key];
   size_t keyn = 3 + (size_t)sp.nb;
   key[0] = 0xFD, key[1] = (uint8_t)e, key[2] = (uint8_t)sp.nb;
@@ -628,6 +626,8 @@ typedef struct op_view {
   jmember m[MAX_MEMBERS];
   size_t n;
   jspan k[K__COUNT]; /* the members above, by key (the first of a key given twice, as jspan_get) */
+  jmember set[MAX_MEMBERS * 2]; /* the members of its "set", found in the same walk */
+  size_t nset;
   int kind;          /* OP_... (a string "op" naming none: OP_OTHER) */
   int e;             /* the entity (schema_entity_find), -1 when it names none */
   char ent[512];     /* the entity's name, "(null)" when it has none (as snprintf prints NULL) */
@@ -882,7 +882,7 @@ static void view_entity(applier *a, op_view *o) {
 
 /* Reads the line into o: its members, by key, its kind and its entity. */
 static void view_line(applier *a, op_view *o, const char *line, size_t n) {
-  o->n = jspan_members((jspan){line, n}, o->m, MAX_MEMBERS);
+  o->n = jspan_members_with((jspan){line, n}, o->m, MAX_MEMBERS, "set", o->set, MAX_MEMBERS * 2, &o->nset);
   memset(o->k, 0, sizeof o->k);
   for (size_t i = 0; i < o->n; i++) {
     int j = op_key(o->m[i].key);
@@ -924,11 +924,11 @@ static int apply_op(applier *a, const op_view *o, const char *line, size_t n, tm
       json_object_set_new(skipped, id_key(a, o, idkey, sizeof idkey), json_true());
       return 1;
     }
-    if (!(*slot = next_hub_id(a, e)) || !queue_create(a, e, *slot, GET(o, set), GET(o, provenance), run_id)) return 0;
+    if (!(*slot = next_hub_id(a, e)) || !queue_create(a, e, *slot, o->set, o->nset, GET(o, provenance), run_id)) return 0;
     return !GET(o, links).p || create_links(a, o, *slot, GET(o, links));
   }
   if (kind == OP_update || kind == OP_reactivate)
-    return filtered || write_attrs(a, e, jspan_int(GET(o, hub_id)), GET(o, set), GET(o, provenance), run_id);
+    return filtered || write_attrs(a, e, jspan_int(GET(o, hub_id)), o->set, o->nset, GET(o, provenance), run_id);
   if (kind == OP_deactivate) return filtered || apply_deactivate(a, o, e, run_id);
   if (kind == OP_delete) return filtered || apply_delete(a, o, e);
   if (kind == OP_link) {

@@ -67,10 +67,37 @@ int jspan_type(jspan v) {
   return JS_INTEGER;
 }
 
-/* Members and elements alike: a container's items, keys for an object. */
-static size_t items(jspan v, int object, jmember *out, size_t max) {
+/* The object that starts at p (a '{'), its members into out (up to max;
+ * *n how many): the end of the object, found in the same walk, or NULL. */
+static const char *object_at(const char *p, const char *end, jmember *out, size_t max, size_t *n) {
+  *n = 0;
+  for (p = skip_ws(p + 1, end); p < end;) {
+    if (*p == '}') return p + 1;
+    const char *ke = *p == '"' ? skip_string(p, end) : NULL;
+    if (!ke) return NULL;
+    jspan k = {p, (size_t)(ke - p)};
+    p = skip_ws(ke, end);
+    if (p >= end || *p != ':') return NULL;
+    p = skip_ws(p + 1, end);
+    const char *ve = skip_value(p, end);
+    if (!ve || ve == p) return NULL;
+    if (*n < max) out[*n].key = k, out[*n].val = (jspan){p, (size_t)(ve - p)}, ++*n;
+    p = skip_ws(ve, end);
+    if (p < end && *p == ',') p = skip_ws(p + 1, end);
+    else if (p < end && *p != '}') return NULL;
+  }
+  return NULL;
+}
+
+/* Members and elements alike: a container's items, keys for an object.
+ * The object member named `inner` (a quoted key; NULL: none) has its own
+ * members put in inner_out (*ninner how many) in the same walk. */
+static size_t items(jspan v, int object, jmember *out, size_t max, const char *inner, jmember *inner_out, size_t inner_max,
+                    size_t *ninner) {
   const char *p = v.p + 1, *end = v.p + v.n - 1;
-  size_t n = 0;
+  size_t n = 0, inner_n = inner ? strlen(inner) : 0;
+  int inner_done = 0;
+  if (inner) *ninner = 0;
   for (p = skip_ws(p, end); p < end && n < max; n++) {
     jspan k = {NULL, 0};
     if (object) {
@@ -81,7 +108,17 @@ static size_t items(jspan v, int object, jmember *out, size_t max) {
       if (p >= end || *p != ':') return n;
       p = skip_ws(p + 1, end);
     }
-    const char *ve = skip_value(p, end);
+    const char *ve = NULL;
+    if (inner && !inner_done && k.n == inner_n + 2 && !memcmp(k.p + 1, inner, inner_n)) { /* the first of that key */
+      inner_done = 1;
+      if (*p == '{') ve = object_at(p, end, inner_out, inner_max, ninner);
+      if (!ve) { /* not an object, or one object_at cannot take: as jspan_members would split it */
+        ve = skip_value(p, end);
+        *ninner = ve ? jspan_members((jspan){p, (size_t)(ve - p)}, inner_out, inner_max) : 0;
+      }
+    } else {
+      ve = skip_value(p, end);
+    }
     if (!ve) return n;
     out[n].key = k;
     out[n].val = (jspan){p, (size_t)(ve - p)};
@@ -110,7 +147,12 @@ int jspan_next(jspan arr, const char **at, jspan *v) {
 }
 
 size_t jspan_members(jspan obj, jmember *out, size_t max) {
-  return jspan_type(obj) == JS_OBJECT ? items(obj, 1, out, max) : 0;
+  return jspan_type(obj) == JS_OBJECT ? items(obj, 1, out, max, NULL, NULL, 0, NULL) : 0;
+}
+
+size_t jspan_members_with(jspan obj, jmember *out, size_t max, const char *key, jmember *inner, size_t inner_max, size_t *ninner) {
+  *ninner = 0;
+  return jspan_type(obj) == JS_OBJECT ? items(obj, 1, out, max, key, inner, inner_max, ninner) : 0;
 }
 
 int jspan_key_is(jspan k, const char *key) {
@@ -205,7 +247,7 @@ static int dump_container(jspan v, int object, char **buf, size_t *len, size_t *
   size_t max = v.n / 2 + 1, n;
   jmember *m = malloc(max * sizeof *m);
   keyed *k = malloc(max * sizeof *k);
-  n = items(v, object, m, max);
+  n = items(v, object, m, max, NULL, NULL, 0, NULL);
   for (size_t i = 0; i < n; i++) {
     size_t kc = 0;
     k[i].m = m[i];

@@ -29,6 +29,11 @@ typedef struct {
 int jspan_type(jspan v);
 /* Splits an object into up to `max` members; returns how many (0 for a non-object). */
 size_t jspan_members(jspan obj, jmember *out, size_t max);
+/* jspan_members, and the members of the member named `key` (its first; an
+ * object) into inner (up to inner_max; *ninner how many: as jspan_members
+ * of that member's value would give), found in the same walk: a create's
+ * set was walked once to find where it ends, and again to split it. */
+size_t jspan_members_with(jspan obj, jmember *out, size_t max, const char *key, jmember *inner, size_t inner_max, size_t *ninner);
 /* The elements of an array one at a time: *at is NULL to start; each call
  * puts the next element in *v and returns 1, or returns 0 after the last
  * (or at malformed text, or for a non-array). */
