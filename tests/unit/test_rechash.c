@@ -131,6 +131,11 @@ static void test_hex(void) {
   check(rechash_of_hex(old, 64) == 0xba7816bf8f01cfeaull, "the head of an older run's 64 digits", "");
   check(rechash_of_hex("0123456789ABCDEF", 16) == 0, "upper case is not a hash", "");
   check(rechash_of_hex("0123456789abcdeg", 16) == 0, "a non-digit is not a hash", "");
+  /* the bytes just outside the digits' ranges, first and last */
+  static const char *const outside[] = {"/123456789abcdef", ":123456789abcdef", "`123456789abcdef", "0123456789abcde`",
+                                        "0123456789abcde:", "0123456789abcde/"};
+  for (size_t i = 0; i < sizeof outside / sizeof *outside; i++) check(rechash_of_hex(outside[i], 16) == 0, "not a digit", outside[i]);
+  check(rechash_of_hex("0123456\0" "89abcdef", 16) == 0, "a NUL is not a digit", "");
   check(rechash_of_hex("0123456789abcde", 15) == 0, "15 digits are not a hash", "");
   check(rechash_of_hex("0123456789abcdef0", 17) == 0, "17 digits are not a hash", "");
   check(rechash_of_hex("", 0) == 0, "nothing is not a hash", "");
