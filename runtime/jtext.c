@@ -163,6 +163,31 @@ void jt_mstr(jtext *t, const char *key, const char *s) {
   jt_str(t, s, n);
 }
 
+void jt_key_text(jtext *k, const char *key) {
+  jt_reset(k);
+  jt_str(k, key, strlen(key));
+  put_c(k, ':');
+}
+
+void jt_key_as(jtext *t, const jtext *k) {
+  jt_elem(t);
+  jt_raw(t, k->b, k->n);
+}
+
+void jt_mstr_as(jtext *t, const jtext *k, const char *s) {
+  size_t n = strlen(s);
+  if (!jt_utf8_ok(s, n)) return;
+  jt_key_as(t, k);
+  jt_str(t, s, n);
+}
+
+void jt_restart(jtext *t, const jtext *head) {
+  jt_reset(t);
+  jt_raw(t, head->b, head->n);
+  t->depth = head->depth;
+  memcpy(t->items, head->items, sizeof t->items);
+}
+
 void jt_mint(jtext *t, const char *key, int64_t v) {
   jt_key(t, key);
   jt_int(t, v);

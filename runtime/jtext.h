@@ -44,4 +44,15 @@ void jt_raw(jtext *t, const char *s, size_t n);  /* already JSON */
 void jt_mstr(jtext *t, const char *key, const char *s);
 void jt_mint(jtext *t, const char *key, int64_t v);
 
+/* Text made once and written many times: a run writes the same keys, and
+ * every create of an entity starts with the same members, a million times.
+ * jt_key_text() makes into k the text jt_key(t, key) writes after any
+ * comma ("key":); jt_key_as() and jt_mstr_as() then write as jt_key() and
+ * jt_mstr() would with that key; jt_restart() starts t as a copy of head,
+ * its text and its open containers. */
+void jt_key_text(jtext *k, const char *key);
+void jt_key_as(jtext *t, const jtext *k);
+void jt_mstr_as(jtext *t, const jtext *k, const char *s);
+void jt_restart(jtext *t, const jtext *head);
+
 #endif

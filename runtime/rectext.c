@@ -73,6 +73,12 @@ void rectext_member(jtext *t, const char *key, value v) {
   rectext_value(t, v);
 }
 
+void rectext_member_as(jtext *t, const jtext *key, value v) {
+  if (!rectext_ok(v)) return;
+  jt_key_as(t, key);
+  rectext_value(t, v);
+}
+
 static const char *const *sort_names; /* qsort has no context argument */
 
 static int cmp_name(const void *a, const void *b) {

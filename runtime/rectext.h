@@ -25,6 +25,8 @@ void rectext_value(jtext *t, value v);
 /* The member "key": v of the object being written; nothing unless
  * rectext_ok(v) (json_object_set_new() of no value sets nothing). */
 void rectext_member(jtext *t, const char *key, value v);
+/* The same with the key's text made once (jt_key_text). */
+void rectext_member_as(jtext *t, const jtext *key, value v);
 
 /* The order to write an entity's attributes in: `order` gets the indexes of
  * names[0..n) sorted by name (as jansson's JSON_SORT_KEYS sorts keys). */

@@ -55,8 +55,42 @@ static void test_against_jansson(void) {
   }
 }
 
+/* Text made once (jt_key_text, jt_restart) writes the same bytes as the
+ * calls it stands for, commas included, for keys that need escaping too. */
+static void test_made_once(void) {
+  static const char *const keys[] = {"op", "sis_id", "say \"hi\"", "tab\there", "caf\xc3\xa9", ""};
+  jtext direct = {0}, made = {0}, head = {0}, k = {0};
+  jt_reset(&head);
+  jt_open(&head, '{');
+  jt_mstr(&head, "op", "create");
+  jt_key(&head, "tmp");
+  for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+    jt_reset(&direct);
+    jt_open(&direct, '{');
+    jt_mstr(&direct, "op", "create");
+    jt_key(&direct, "tmp");
+    jt_int(&direct, 7);
+    jt_key(&direct, keys[i]);
+    jt_int(&direct, 1);
+    jt_mstr(&direct, keys[i], "v\"x");
+    jt_mstr(&direct, keys[i], "\xff"); /* not UTF-8: no member */
+    jt_close(&direct, '}');
+    jt_restart(&made, &head);
+    jt_int(&made, 7);
+    jt_key_text(&k, keys[i]);
+    jt_key_as(&made, &k);
+    jt_int(&made, 1);
+    jt_mstr_as(&made, &k, "v\"x");
+    jt_mstr_as(&made, &k, "\xff");
+    jt_close(&made, '}');
+    check(made.n == direct.n && !memcmp(made.b, direct.b, direct.n), "made once", direct.b);
+  }
+  jt_free(&direct), jt_free(&made), jt_free(&head), jt_free(&k);
+}
+
 int main(void) {
   test_against_jansson();
+  test_made_once();
   printf("%d passed, %d failed\n", passed, failed);
   return failed != 0;
 }
