@@ -156,12 +156,16 @@ void jt_key(jtext *t, const char *key) {
   put_c(t, ':');
 }
 
-void jt_mstr(jtext *t, const char *key, const char *s) {
+/* jt_mstr (key) and jt_mstr_as (k): the member only when s is UTF-8. */
+static void mstr(jtext *t, const char *key, const jtext *k, const char *s) {
   size_t n = strlen(s);
   if (!jt_utf8_ok(s, n)) return;
-  jt_key(t, key);
+  if (k) jt_key_as(t, k);
+  else jt_key(t, key);
   jt_str(t, s, n);
 }
+
+void jt_mstr(jtext *t, const char *key, const char *s) { mstr(t, key, NULL, s); }
 
 void jt_key_text(jtext *k, const char *key) {
   jt_reset(k);
@@ -174,12 +178,7 @@ void jt_key_as(jtext *t, const jtext *k) {
   jt_raw(t, k->b, k->n);
 }
 
-void jt_mstr_as(jtext *t, const jtext *k, const char *s) {
-  size_t n = strlen(s);
-  if (!jt_utf8_ok(s, n)) return;
-  jt_key_as(t, k);
-  jt_str(t, s, n);
-}
+void jt_mstr_as(jtext *t, const jtext *k, const char *s) { mstr(t, NULL, k, s); }
 
 void jt_restart(jtext *t, const jtext *head) {
   jt_reset(t);
