@@ -997,6 +997,7 @@ int run_apply_ops(store *s, const run_result *r, int64_t run_id, op_filter keep,
     ok = apply_op(&a, o, line, n, &tm, skipped, filtered, run_id);
     json_decref(j);
   }
+  if (ok && feed && feed->stopped && feed->stopped(feed->ctx)) ok = 0; /* the reader says why; nothing more to write */
   if (ok) ok = flush_link(&a, (jspan){NULL, 0}) && flush_batches(&a);
   if (ok) ok = store_remake_indexes(s, &later, err, errsize);
   store_deferred_free(&later);

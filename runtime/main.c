@@ -532,6 +532,7 @@ static int set_report(store *s, const run_result *r, int64_t id) {
 
 static const char *job_next(void *job, size_t *n) { return runfile_next_op(job, n); }
 static size_t job_known(void *job, size_t want) { return runfile_known_ops(job, want); }
+static int job_stopped(void *job) { return runfile_stopped(job); }
 
 /* Called by the reading thread once the file is read whole: the history's
  * copy of the operations is deflated on that core while this one writes
@@ -543,20 +544,59 @@ static void start_history(void *slot, run_result *r) {
 /* The run file's operations are applied as they are read, so reading it (a
  * seventh of a first sync's apply) waits on nothing; a file that proves
  * malformed partway fails the run whole, as one read first would.  rerr is
- * where the reader puts its error. */
+ * where the reader puts its error.  APPLY_AGAIN when the file, followed in
+ * place, strayed from plan -o's layout: the caller rolls back and reads it
+ * again, copied. */
+#define APPLY_AGAIN (-1)
 static int apply_following(store *s, run_result *r, runfile_job *j, hist_job **hist, const opts *o, const char *rerr) {
   char err[1200] = "";
   struct timespec t0;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   int64_t id = record_run(s, r, "applied", 0, NULL, 0);
-  op_feed from = {job_next, job_known, j};
-  int ok = id && run_apply_ops(s, r, id, NULL, NULL, &from, err, sizeof err);
-  int read = runfile_finish(j, ok);
+  op_feed from = {job_next, job_known, job_stopped, j};
+  int ok = id && run_apply_ops(s, r, id, NULL, NULL, &from, err, sizeof err), again = 0;
+  int read = runfile_finish(j, ok, &again);
+  if (again) {
+    if (*hist) hist_finish(*hist, NULL, 0, err, sizeof err);
+    return APPLY_AGAIN;
+  }
   if (!read) snprintf(err, sizeof err, "%s", rerr), ok = 0; /* what the file lacks explains the rest */
   if (ok) ok = set_report(s, r, id); /* plan -o writes it after the operations */
   if (*hist) ok = hist_finish(*hist, ok ? s->db : NULL, id, err, sizeof err) && ok;
   else if (ok) ok = run_record_history(r, s, id, 0, err, sizeof err);
   return end_apply(s, r, o, id, ok, err, sizeof err, &t0) ? 0 : read ? 1 : 2;
+}
+
+/* apply RUNFILE (from plan -o), the file read as a stream: followed where
+ * it lies (RUNFILE_IN_PLACE) or copied (RUNFILE_FOLLOW). */
+static int apply_run_file(store *s, run_result *r, const opts *o, int follow) {
+  char err[1200];
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  hist_job *hist = NULL;
+  runfile_job *j = runfile_start(o->args[0], r, follow, start_history, &hist, err, sizeof err);
+  int followed = j && runfile_followed(j), read = j != NULL;
+  if (j && !followed) read = runfile_finish(j, 0, NULL), j = NULL; /* read whole already */
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  r->t_read = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+  if (!read) {
+    fprintf(stderr, "syncvm: %s\n", err);
+    return 2;
+  }
+  if (r->hub_version != store_hub_version(s)) {
+    fprintf(stderr, "syncvm: %s is stale: the hub has changed since it was computed (version %lld, now %lld); plan again\n",
+            o->args[0], (long long)r->hub_version, (long long)store_hub_version(s));
+    if (j) runfile_stop(j);
+    if (hist) hist_finish(hist, NULL, 0, err, sizeof err);
+    return 1;
+  }
+  if (j && !r->held[0]) return apply_following(s, r, j, &hist, o, err);
+  if (j && !runfile_finish(j, 0, NULL)) { /* a run held for approval is parked whole */
+    fprintf(stderr, "syncvm: %s\n", err);
+    return 2;
+  }
+  if (hist) hist_finish(hist, NULL, 0, err, sizeof err); /* finish_apply deflates its own */
+  return finish_apply(s, r, o, NULL, 0);
 }
 
 static int cmd_apply(const opts *o) {
@@ -569,7 +609,6 @@ static int cmd_apply(const opts *o) {
     return store_close(&s), 1;
   }
   size_t len = 0;
-  char err[1200];
   uint8_t *bytes = NULL;
   int rc;
   run_result r;
@@ -578,34 +617,13 @@ static int cmd_apply(const opts *o) {
   if (is_run < 0) {
     fprintf(stderr, "syncvm: cannot read %s: %s\n", o->args[0], strerror(errno));
     rc = 2;
-  } else if (is_run) { /* a run file from `plan -o`, read as a stream */
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    hist_job *hist = NULL;
-    runfile_job *j = runfile_start(o->args[0], &r, 1, start_history, &hist, err, sizeof err);
-    int followed = j && runfile_followed(j), read = j != NULL;
-    if (j && !followed) read = runfile_finish(j, 0), j = NULL; /* read whole already */
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    r.t_read = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    if (!read) {
-      fprintf(stderr, "syncvm: %s\n", err);
-      rc = 2;
-    } else if (r.hub_version != store_hub_version(&s)) {
-      fprintf(stderr, "syncvm: %s is stale: the hub has changed since it was computed (version %lld, now %lld); plan again\n",
-              o->args[0], (long long)r.hub_version, (long long)store_hub_version(&s));
-      if (j) runfile_stop(j);
-      if (hist) hist_finish(hist, NULL, 0, err, sizeof err);
-      rc = 1;
-    } else if (j && !r.held[0]) {
-      rc = apply_following(&s, &r, j, &hist, o, err);
-    } else {
-      if (j && !runfile_finish(j, 0)) { /* a run held for approval is parked whole */
-        fprintf(stderr, "syncvm: %s\n", err);
-        rc = 2;
-      } else {
-        if (hist) hist_finish(hist, NULL, 0, err, sizeof err); /* finish_apply deflates its own */
-        rc = finish_apply(&s, &r, o, NULL, 0);
-      }
+  } else if (is_run) {
+    rc = apply_run_file(&s, &r, o, RUNFILE_IN_PLACE);
+    if (rc == APPLY_AGAIN) { /* undone whole, then read again, copied */
+      sqlite3_exec(s.db, "ROLLBACK", NULL, NULL, NULL);
+      run_free(&r);
+      memset(&r, 0, sizeof r);
+      rc = begin_write(&s) ? apply_run_file(&s, &r, o, RUNFILE_FOLLOW) : 1;
     }
   } else {
     plan *p = NULL;

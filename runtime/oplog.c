@@ -4,7 +4,9 @@
  * control character, so a line never holds a raw newline, and the compact
  * array jansson would write is exactly "[" + the lines joined by "," + "]".
  * A log kept in a run file (oplog_new_in) writes that comma at the start of
- * each line but the first, so its bytes are the array's inside as they are.
+ * each line but the first, so its bytes are the array's inside as they are;
+ * a log over a run file already written (oplog_over) reads them where they
+ * lie, and is never written.
  */
 #include "oplog.h"
 
@@ -18,13 +20,15 @@
 
 struct oplog {
   FILE *f;     /* read through; written through bg (bgwrite.h) */
-  bgwriter *bg;
+  bgwriter *bg; /* NULL in a log over a file (oplog_over) */
+  int owns_f;  /* closed with the log: all but a run file's that plan -o writes */
   char *iobuf; /* its stdio buffer (scratch_file) */
   size_t count;
   uint64_t bytes;  /* of the lines, without their newlines */
   int failed;
   int in_array;    /* oplog_new_in: lines after the first start with ',' */
   long start;      /* the file offset of the first line */
+  size_t taken;    /* lines read since the last rewind: a run file has more after them */
   char *line;      /* oplog_next()'s buffer, reused */
   size_t linecap;
 };
@@ -40,6 +44,7 @@ oplog *oplog_new(void) {
     return NULL;
   }
   l->f = f;
+  l->owns_f = 1;
   l->iobuf = iobuf;
   if (!(l->bg = bgw_open(fileno(f), 0))) {
     oplog_free(l);
@@ -61,10 +66,26 @@ oplog *oplog_new_in(FILE *f) {
   return l;
 }
 
+oplog *oplog_over(int fd, long start) {
+  int own = dup(fd); /* a descriptor of the same open file, so the same file even if renamed over since */
+  FILE *f = own >= 0 ? fdopen(own, "rb") : NULL;
+  oplog *l = f ? calloc(1, sizeof *l) : NULL;
+  if (!l) {
+    if (f) fclose(f);
+    else if (own >= 0) close(own);
+    return NULL;
+  }
+  l->f = f;
+  l->owns_f = 1;
+  l->in_array = 1;
+  l->start = start;
+  return l;
+}
+
 void oplog_free(oplog *l) {
   if (!l) return;
   bgw_close(l->bg);
-  if (!l->in_array) fclose(l->f); /* a run file's stays its owner's */
+  if (l->owns_f) fclose(l->f); /* a run file plan -o writes stays its owner's */
   free(l->iobuf); /* after fclose, which flushes through it */
   free(l->line);
   free(l);
@@ -91,19 +112,32 @@ int oplog_add_text(oplog *l, const char *text, size_t n) {
   return !l->failed;
 }
 
-int oplog_failed(oplog *l) {
-  if (!bgw_sync(l->bg)) l->failed = 1; /* a write still under way may yet fail */
-  return l->failed;
+int oplog_is_over(const oplog *l) { return l->owns_f && l->in_array; }
+
+void oplog_note(oplog *l, size_t n) {
+  l->bytes += n + (l->count > 0);
+  l->count++;
 }
+
+/* Waits for the writes under way, which may yet fail; 0 when one did. */
+static int synced(oplog *l) {
+  if (l->bg && !bgw_sync(l->bg)) l->failed = 1;
+  return !l->failed;
+}
+
+int oplog_failed(oplog *l) { return !synced(l); }
 size_t oplog_count(const oplog *l) { return l->count; }
 
 void oplog_rewind(oplog *l) {
-  if (!bgw_sync(l->bg)) l->failed = 1;
+  synced(l);
   fseek(l->f, l->start, SEEK_SET);
+  l->taken = 0;
 }
 
 /* The next line without its newline, or NULL at the end. */
 static const char *next_line(oplog *l, size_t *n) {
+  if (l->taken == l->count) return NULL; /* in a run file, the members after the operations */
+  l->taken++;
   ssize_t got = getline(&l->line, &l->linecap, l->f);
   if (got <= 0) return NULL;
   if (l->line[got - 1] == '\n') l->line[--got] = 0;
@@ -124,13 +158,16 @@ json_t *oplog_next(oplog *l) {
 }
 
 oplog_view oplog_view_of(oplog *l) {
-  if (!bgw_sync(l->bg)) l->failed = 1;
-  oplog_view v = {l->in_array ? -1 : fileno(l->f), l->bytes + l->count}; /* a run file's has no view: a read of -1 fails */
+  synced(l);
+  /* A run file plan -o writes has no view (it is not open for reading): a read of -1 fails. */
+  oplog_view v = {l->owns_f ? fileno(l->f) : -1, (uint64_t)l->start, l->bytes + l->count, l->in_array};
   return v;
 }
 
-/* Hands one line to put, after a separator when it is not the first. */
+/* Hands one line to put, after a separator when it is not the first.  A
+ * line of a run file brings its own separator, which goes. */
 static int view_line(const char *t, size_t n, oplog_keep keep, int (*put)(void *, const char *, size_t), void *ctx, int *first) {
+  if (n && t[0] == ',') t++, n--; /* an operation is an object: a comma first can only be the separator */
   size_t k = keep ? keep(t, n) : n;
   if (!k) return 1;
   if ((!*first && !put(ctx, ",", 1)) || !put(ctx, t, k < n ? k : n) || (k < n && !put(ctx, "}", 1))) return 0;
@@ -148,7 +185,7 @@ static int all_pieces(oplog_view v, int (*put)(void *ctx, const char *bytes, siz
   uint64_t at = 0;
   while (ok && at < v.size) {
     size_t want = cap < v.size - at ? cap : (size_t)(v.size - at);
-    ssize_t got = pread(v.fd, buf, want, (off_t)at);
+    ssize_t got = pread(v.fd, buf, want, (off_t)(v.start + at));
     if (got <= 0) break;
     at += (uint64_t)got;
     size_t n = (size_t)got;
@@ -162,7 +199,7 @@ static int all_pieces(oplog_view v, int (*put)(void *ctx, const char *bytes, siz
 }
 
 int oplog_view_pieces(oplog_view v, oplog_keep keep, int (*put)(void *ctx, const char *bytes, size_t n), void *ctx) {
-  if (!keep) return all_pieces(v, put, ctx);
+  if (!keep && !v.in_array) return all_pieces(v, put, ctx);
   size_t cap = 1 << 20, have = 0; /* buf[0, have): the start of a line not yet whole */
   char *buf = malloc(cap);
   int ok = buf && put(ctx, "[", 1), first = 1;
@@ -174,7 +211,7 @@ int oplog_view_pieces(oplog_view v, oplog_keep keep, int (*put)(void *ctx, const
       buf = more, cap *= 2;
     }
     size_t want = cap - have < v.size - at ? cap - have : (size_t)(v.size - at);
-    ssize_t got = pread(v.fd, buf + have, want, (off_t)at);
+    ssize_t got = pread(v.fd, buf + have, want, (off_t)(v.start + at));
     if (got <= 0) break;
     at += (uint64_t)got;
     size_t end = have + (size_t)got, start = 0;

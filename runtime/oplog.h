@@ -25,6 +25,16 @@ oplog *oplog_new(void);
  * are then written once, not to a temporary file and copied after.  Such a
  * log has no view (oplog_view_of gives fd -1).  NULL when out of memory. */
 oplog *oplog_new_in(FILE *f);
+/* A log of the lines already in a file, from offset `start` on, laid out
+ * as oplog_new_in writes them (a run file that apply follows where it lies
+ * rather than copying it): never written, each line counted by
+ * oplog_note as its reader finds it.  The log reads through a descriptor
+ * of its own (a dup of fd).  NULL when out of memory or descriptors. */
+oplog *oplog_over(int fd, long start);
+/* Counts the next line of a log over a file: n bytes, without the comma
+ * before it and the newline after it. */
+void oplog_note(oplog *l, size_t n);
+int oplog_is_over(const oplog *l); /* made by oplog_over */
 void oplog_free(oplog *l);
 /* Appends `op` (taking the reference).  0 when the file cannot be written
  * (the log remembers it: oplog_failed()). */
@@ -53,7 +63,9 @@ int oplog_write_array(oplog *l, FILE *out, size_t flags, int depth);
  * view is read. */
 typedef struct {
   int fd;
-  uint64_t size; /* the lines with their newlines */
+  uint64_t start; /* the file offset of the first line */
+  uint64_t size;  /* the lines with their newlines (and separators) */
+  int in_array;   /* each line but the first starts with its separator, ',' */
 } oplog_view;
 oplog_view oplog_view_of(oplog *l); /* flushes the log's buffer */
 /* How much of an operation's line (text, n bytes) to keep: 0 drops it, n

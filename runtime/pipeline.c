@@ -2381,7 +2381,7 @@ int run_add_op(run_result *r, json_t *op) {
   return oplog_add(r->ops, op);
 }
 
-int run_add_op_text(run_result *r, const char *text, size_t n) {
+void run_count_op_text(run_result *r, const char *text, size_t n) {
   static const char head[] = "{\"op\":\""; /* as jtext and jansson write an operation: its kind first */
   const size_t h = sizeof head - 1;
   const char *q = n > h && !memcmp(text, head, h) ? memchr(text + h, '"', n - h) : NULL;
@@ -2390,7 +2390,7 @@ int run_add_op_text(run_result *r, const char *text, size_t n) {
     size_t k = (size_t)(q - text - h);
     snprintf(kind, sizeof kind, "%.*s", (int)(k < sizeof kind ? k : sizeof kind - 1), text + h);
     if (k < sizeof kind && is_change_op(kind)) r->nchanges++;
-    return oplog_add_text(r->ops, text, n);
+    return;
   }
   jmember m[32];
   size_t nm = jspan_members((jspan){text, n}, m, 32);
@@ -2398,6 +2398,10 @@ int run_add_op_text(run_result *r, const char *text, size_t n) {
   size_t cap = 0;
   if (jspan_str(jspan_get(m, nm, "op"), &kind, &cap) >= 0 && is_change_op(kind)) r->nchanges++;
   free(kind);
+}
+
+int run_add_op_text(run_result *r, const char *text, size_t n) {
+  run_count_op_text(r, text, n);
   return oplog_add_text(r->ops, text, n);
 }
 
@@ -2468,4 +2472,5 @@ void run_print_stats(const run_result *r, FILE *out) {
   long long n = r->records ? (long long)r->records : (long long)(r->ops ? oplog_count(r->ops) : 0);
   const char *what = r->records || !r->ops ? "records" : "operations";
   fprintf(out, "total                   %7.3f   (%lld %s, %.0f %s/s)\n", total, n, what, total > 0 ? (double)n / total : 0.0, what);
+  if (r->from_file) fprintf(out, "run file's operations   %s\n", r->ops && oplog_is_over(r->ops) ? "read where they lie" : "copied");
 }

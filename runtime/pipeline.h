@@ -34,6 +34,7 @@ typedef struct {
   /* --stats: seconds spent in each phase, and records read */
   double t_read, t_map, t_link, t_merge, t_write;
   int64_t records;
+  int from_file;      /* the operations were read from a run file (runfile.h) */
 } run_result;
 
 /* The per-phase figures (--stats). */
@@ -87,6 +88,9 @@ int run_add_op(run_result *r, json_t *op);
 /* The same for an operation given as compact JSON text (one line, as
  * jspan_compact_ok accepts it). */
 int run_add_op_text(run_result *r, const char *text, size_t n);
+/* Counts an operation given so among the changes when it is one, without
+ * adding it (it lies in the file r->ops is over: oplog_over). */
+void run_count_op_text(run_result *r, const char *text, size_t n);
 int run_has_changes(const run_result *r);
 /* Records r's operations in the history of run run_id (history.h): all of
  * them for a parked run (`all`: approve applies them later), for an applied
@@ -108,6 +112,7 @@ size_t run_history_keeps(const char *line, size_t n);
 typedef struct {
   const char *(*next)(void *ctx, size_t *n);
   size_t (*known)(void *ctx, size_t want);
+  int (*stopped)(void *ctx); /* reading stopped short: what next gave is not the whole run */
   void *ctx;
 } op_feed;
 

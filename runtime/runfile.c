@@ -9,6 +9,15 @@
  * jspan_compact_ok and copied as it is; any other (a run file indented or
  * edited by hand) is parsed by jansson, which says where an error is, and
  * kept as its compact dump.  Errors name the file, line and column.
+ *
+ * Applied as it is read (runfile_start with RUNFILE_IN_PLACE), a run file
+ * that plan -o wrote is not copied at all: its operations lie one per line,
+ * each after the first right after its comma, which is how an oplog kept in
+ * a run file lays them out (oplog.h).  The run's oplog is then the file
+ * itself (oplog_over), each operation checked and counted as it is read;
+ * at a million students that saves writing four gigabytes again.  A file
+ * whose operations stray from that layout after the first (edited by hand)
+ * stops the reader, and the caller reads it again, copied.
  */
 #include "runfile.h"
 
@@ -41,6 +50,9 @@ typedef struct {
   size_t errsize;
   struct runfile_job *job; /* read on a thread: where progress is told */
   unsigned unpublished;    /* operations added since it was last told */
+  int inplace_fd;          /* >= 0: the operations may be taken where they lie in this file */
+  int inplace;             /* they are: run->ops is over the file (oplog_over) */
+  int strayed;             /* in place, and one of them or a separator is not as plan -o writes it */
 } reader;
 
 static int fail_at(reader *r, long long at, const char *why) {
@@ -147,13 +159,41 @@ static int expect(reader *r, int c, const char *why) {
 
 static int publish(reader *r, run_result *run, int done, int ok);
 
+/* The operations from the one at buf[pos] on are taken where they lie: the
+ * run's oplog becomes a log over the file.  Without a descriptor to spare,
+ * they are copied as before. */
+static void take_in_place(reader *r, run_result *run) {
+  oplog *over = oplog_over(r->inplace_fd, (long)(r->off + (long long)r->pos));
+  if (!over) return;
+  oplog_free(run->ops);
+  run->ops = over;
+  r->inplace = 1;
+}
+
+/* In place, what follows an operation is not as plan -o writes it. */
+static int stray(reader *r) {
+  r->strayed = 1;
+  return fail(r, "the operations are not laid out one per line as plan -o writes them");
+}
+
+/* What follows an operation: ',' or ']', or -1 at the end of the file.
+ * In place, only a newline may come before it, and nothing after a comma. */
+static int after_op(reader *r) {
+  if (!r->inplace) return skip_ws(r), peek(r);
+  if (peek(r) != '\n') return stray(r), ']';
+  take(r, 1);
+  int c = peek(r);
+  return c == ',' || c == ']' ? c : (stray(r), ']');
+}
+
 /* The array of operations, each into the run's oplog. */
 static int read_ops(reader *r, run_result *run) {
   if (!expect(r, '[', "the operations are not an array")) return 0;
   skip_ws(r);
   if (peek(r) == ']') return take(r, 1), 1;
   for (;;) {
-    skip_ws(r);
+    if (!r->inplace) skip_ws(r);
+    else if (peek(r) != '{') return stray(r); /* right after its comma */
     /* Most operations are in jspan's form and whole in the buffer: one walk
      * finds the end and checks them; the rest are found and parsed apart. */
     size_t n = jspan_compact_len(r->buf + r->pos, r->len - r->pos);
@@ -162,7 +202,12 @@ static int read_ops(reader *r, run_result *run) {
       if (!(n = value_length(r))) return r->err[0] ? 0 : fail(r, "expected an operation");
       compact = jspan_compact_ok(r->buf + r->pos, n);
     }
-    if (compact) {
+    if (r->inplace_fd >= 0 && compact && oplog_count(run->ops) == 0) take_in_place(r, run);
+    if (r->inplace) {
+      if (!compact) return stray(r);
+      run_count_op_text(run, r->buf + r->pos, n);
+      oplog_note(run->ops, n);
+    } else if (compact) {
       if (!run_add_op_text(run, r->buf + r->pos, n)) return fail(r, "cannot write the run's operations to a temporary file");
     } else {
       json_t *op = parse(r, n, 0);
@@ -172,8 +217,8 @@ static int read_ops(reader *r, run_result *run) {
     }
     take(r, n);
     if (r->job && ++r->unpublished == PUBLISH_EVERY && !publish(r, run, 0, 1)) return fail(r, "stopped");
-    skip_ws(r);
-    int c = peek(r);
+    int c = after_op(r);
+    if (r->strayed) return 0;
     if (c == ']') return take(r, 1), 1;
     if (c != ',') return fail(r, c < 0 ? "the file ends inside the operations" : "expected ',' or ']' after an operation");
     take(r, 1);
@@ -258,7 +303,7 @@ int runfile_history_ops(sqlite3 *db, int64_t run_id, run_result *run, char *err,
   err[0] = 0;
   hist_src *h = hist_open(db, run_id, err, errsize);
   if (!h) return 0;
-  reader r = {.read = hist_read, .src = h, .path = name, .line = 1, .err = err, .errsize = errsize, .cap = RF_BUF};
+  reader r = {.read = hist_read, .src = h, .path = name, .line = 1, .err = err, .errsize = errsize, .cap = RF_BUF, .inplace_fd = -1};
   r.buf = malloc(r.cap);
   int ok = 0;
   if (!r.buf) snprintf(err, errsize, "%s: out of memory", name);
@@ -346,10 +391,12 @@ static runfile_job *job_new(const char *path, run_result *run, char *err, size_t
   runfile_job *j = calloc(1, sizeof *j);
   if (!j) return snprintf(err, errsize, "%s: out of memory", path), NULL;
   memset(run, 0, sizeof *run);
+  run->from_file = 1;
   err[0] = 0;
   j->run = run;
   j->f = fopen(path, "rb");
-  j->r = (reader){.read = file_read, .src = j->f, .path = path, .line = 1, .err = err, .errsize = errsize, .cap = RF_BUF};
+  j->r = (reader){.read = file_read, .src = j->f, .path = path, .line = 1, .err = err, .errsize = errsize, .cap = RF_BUF,
+                  .inplace_fd = -1};
   j->r.buf = malloc(j->r.cap);
   j->head = json_object();
   j->tail = json_object();
@@ -394,6 +441,7 @@ runfile_job *runfile_start(const char *path, run_result *run, int follow, void (
   if (at_ops == 2 && follow && run_head_first(j->head, run, why, sizeof why)) {
     j->report_later = json_object_get(j->head, "report") == NULL;
     j->r.job = j;
+    if (follow == RUNFILE_IN_PLACE) j->r.inplace_fd = fileno(j->f);
     j->threaded = pthread_create(&j->thread, NULL, read_thread, j) == 0;
     if (j->threaded) return j;
     j->r.job = NULL;
@@ -424,6 +472,7 @@ const char *runfile_next_op(runfile_job *j, size_t *n) {
       *n = (size_t)(nl - line);
       j->start = (size_t)(nl - j->buf) + 1;
       j->handed++;
+      if (*line == ',') line++, (*n)--; /* a run file's separator (an operation is an object) */
       return line;
     }
     if (j->start > 0) { /* keep the start of a line not yet whole */
@@ -439,7 +488,7 @@ const char *runfile_next_op(runfile_job *j, size_t *n) {
     oplog_view v = wait_beyond(j, j->at);
     if (v.size <= j->at) return NULL; /* all read (or reading stopped) */
     size_t want = j->cap - j->have < v.size - j->at ? j->cap - j->have : (size_t)(v.size - j->at);
-    ssize_t got = pread(v.fd, j->buf + j->have, want, (off_t)j->at);
+    ssize_t got = pread(v.fd, j->buf + j->have, want, (off_t)(v.start + j->at));
     if (got <= 0) return NULL;
     j->have += (size_t)got, j->at += (uint64_t)got;
   }
@@ -478,8 +527,16 @@ static int tail_agrees(runfile_job *j, char *why, size_t size) {
   return same;
 }
 
-int runfile_finish(runfile_job *j, int took_all) {
+int runfile_stopped(runfile_job *j) {
+  pthread_mutex_lock(&j->mu);
+  int stopped = j->done && !j->ok;
+  pthread_mutex_unlock(&j->mu);
+  return stopped;
+}
+
+int runfile_finish(runfile_job *j, int took_all, int *again) {
   if (j->threaded) pthread_join(j->thread, NULL);
+  if (again) *again = j->r.strayed;
   const char *path = j->r.path;
   char *err = j->r.err;
   size_t errsize = j->r.errsize;
@@ -518,7 +575,7 @@ void runfile_stop(runfile_job *j) {
 int runfile_read(const char *path, run_result *run, char *err, size_t errsize) {
   runfile_job *j = runfile_start(path, run, 0, NULL, NULL, err, errsize);
   if (!j) return 0;
-  int ok = runfile_finish(j, 0);
+  int ok = runfile_finish(j, 0, NULL);
   if (!ok) run_free(run);
   return ok;
 }

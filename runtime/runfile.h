@@ -24,8 +24,10 @@ int runfile_read(const char *path, run_result *run, char *err, size_t errsize);
 /* The same, applied while it is read: runfile_start reads the file's head
  * (the members before "ops") here and, when it holds everything a run needs
  * before applying (as plan -o writes it: the hub version, the hold and the
- * counts) and `follow` is 1, the operations on a thread of their own, into
- * run->ops; runfile_followed() says so.  The report may come after the
+ * counts) and `follow` is RUNFILE_FOLLOW, the operations on a thread of
+ * their own, into run->ops; runfile_followed() says so.  RUNFILE_IN_PLACE
+ * follows them where they lie in the file, when they lie as plan -o writes
+ * them, rather than copying them (see runfile.c).  The report may come after the
  * operations: run->report is then empty until runfile_finish.  The
  * caller takes them as they come with runfile_next_op (each NUL-terminated,
  * valid until the next call; NULL after the last or when reading failed)
@@ -35,17 +37,25 @@ int runfile_read(const char *path, run_result *run, char *err, size_t errsize);
  * whole file well.  Any other file, or follow 0, is read whole before
  * runfile_start returns.  NULL and err when the head cannot be read. */
 typedef struct runfile_job runfile_job;
+enum { RUNFILE_WHOLE, RUNFILE_FOLLOW, RUNFILE_IN_PLACE };
 runfile_job *runfile_start(const char *path, run_result *run, int follow, void (*on_read)(void *ctx, run_result *run), void *ctx,
                            char *err, size_t errsize);
 int runfile_followed(const runfile_job *j);
 const char *runfile_next_op(runfile_job *j, size_t *n);
 size_t runfile_known_ops(runfile_job *j, size_t want);
+/* Whether the thread has stopped short of the file's end (malformed, or
+ * strayed: see runfile_finish): what runfile_next_op handed out is not the
+ * whole run. */
+int runfile_stopped(runfile_job *j);
 /* Waits for the thread; 1 when the whole file was read and is a well-formed
  * run file (and, with took_all, when the caller took operations until
  * runfile_next_op said NULL: every one was handed out), else 0 with err (as
- * runfile_start's) naming the file, line and column.  Frees the job (run
- * stays the caller's, to run_free). */
-int runfile_finish(runfile_job *j, int took_all);
+ * runfile_start's) naming the file, line and column.  *again (when not
+ * NULL) is 1 when, followed in place, the operations strayed from plan -o's
+ * layout after the first: the caller undoes what it applied and reads the
+ * file again with RUNFILE_FOLLOW.  Frees the job (run stays the caller's,
+ * to run_free). */
+int runfile_finish(runfile_job *j, int took_all, int *again);
 /* Tells the thread to stop, waits for it and frees the job. */
 void runfile_stop(runfile_job *j);
 /* The operations the history keeps of run_id (history.h), read the same

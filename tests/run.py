@@ -826,6 +826,75 @@ def suite_runfile_layout(binaries):
         ok("runfile layout: apply keeps the report read after the operations in the run's history",
            p.returncode == 0 and rows == 4 and kept and json.loads(kept[0]) == doc["report"],
            f"{p.returncode} {p.stderr.decode()[-300:]} {kept}")
+        # apply follows a run file as plan -o wrote it where it lies, not
+        # copied (runfile.c); a file whose operations stray from that layout
+        # after the first is undone and read again, copied, and applies the
+        # same: the same hub, history, listing and --json.
+        lines = text.split(b"\n")
+        first = next(i for i, l in enumerate(lines) if b'"ops":[' in l)
+        last = first + len(doc["ops"]) - 1  # the last operation's line, "],"report"..." after it
+
+        def variant(name, edit):
+            got = list(lines)
+            edit(got)
+            path = os.path.join(tmp, name + ".json")
+            open(path, "wb").write(b"\n".join(got))
+            return path
+
+        def applied(path, *args):
+            h = os.path.join(tmp, "inplace.db")
+            for f in glob.glob(h + "*"):
+                os.unlink(f)
+            p = subprocess.run([vm, "apply", path, "--store", h, *args], cwd=tmp, capture_output=True, timeout=60)
+            db = sqlite3.connect(h)
+            tables = [db.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall() for t in ("hub_student", "sync_links")]
+            db.close()
+            shown = subprocess.run([vm, "show", "1", "--store", h, "--json"], cwd=tmp, capture_output=True, timeout=60)
+            return p, tables, shown.stdout
+
+        def listing(p):
+            out = p.stdout.decode()
+            return out[:out.find("\nphase ")], re.search(r"\nrun file's operations +(.*)\n", out)
+
+        want = applied(runf, "--stats")
+        want_json = applied(runf, "--json")[0]
+        where = listing(want[0])[1]
+        ok("runfile layout: apply takes plan -o's operations where they lie in the file, and --stats says so",
+           want[0].returncode == 0 and where and where.group(1) == "read where they lie" and len(want[1][0]) == 4
+           and len(want[1][1]) == 4 and json.loads(want[2] or b"{}").get("ops") and want_json.returncode == 0,
+           f"{want[0].returncode} {want[0].stdout.decode()[-500:]} {want[0].stderr.decode()[-300:]}")
+        middle = first + 2
+        strays = {
+            "a space in an operation after the first": lambda ls: ls.__setitem__(middle, ls[middle].replace(b'"op":', b'"op": ', 1)),
+            "a separator at a line's end": lambda ls: (ls.__setitem__(middle - 1, ls[middle - 1] + b","),
+                                                       ls.__setitem__(middle, ls[middle][1:])),
+            "a blank line between two": lambda ls: ls.insert(middle, b""),
+            "no newline after the last": lambda ls: (ls.__setitem__(last, ls[last] + ls[last + 1]), ls.pop(last + 1)),
+            "the first not compact": lambda ls: ls.__setitem__(first, ls[first].replace(b'"op":', b'"op": ', 1)),
+        }
+        for what, edit in strays.items():
+            path = variant("stray", edit)
+            got = applied(path, "--stats")
+            got_json = applied(path, "--json")[0]
+            where = listing(got[0])[1]
+            ok(f"runfile layout: {what}: read again, copied, and applied the same (hub, history, listing, --json)",
+               got[0].returncode == 0 and where and where.group(1) == "copied" and got[1] == want[1] and got[2] == want[2]
+               and listing(got[0])[0] == listing(want[0])[0] and got_json.returncode == 0
+               and json.loads(got_json.stdout) == json.loads(want_json.stdout),
+               f"{got[0].returncode} {got[0].stdout.decode()[-400:]} {got[0].stderr.decode()[-300:]}")
+        # Broken partway while it is followed in place: the error names the
+        # line and column where the copy's reader finds it, and nothing is applied.
+        path = variant("broken", lambda ls: ls.__setitem__(middle, ls[middle][:-1]))
+        got = applied(path)
+        ok("runfile layout: an operation cut short partway fails whole, naming its line and column, the hub empty",
+           got[0].returncode == 2 and re.search(rf"broken\.json:{middle + 2}:\d+: ".encode(), got[0].stderr)
+           and got[1] == [[], []], f"{got[0].returncode} {got[0].stderr.decode()[-300:]} {got[1]}")
+        tmp0 = json.loads(lines[middle].lstrip(b","))["tmp"]
+        path = variant("tampered", lambda ls: ls.__setitem__(middle, ls[middle].replace(f'"tmp":{tmp0},'.encode(), b'"tmp":0,', 1)))
+        got = applied(path)
+        ok("runfile layout: followed where it lies, a create's tmp tampered with fails the run whole",
+           got[0].returncode == 1 and b"the run is corrupt" in got[0].stderr and got[1] == [[], []],
+           f"{got[0].returncode} {got[0].stderr.decode()[-300:]} {got[1]}")
         adir = os.path.join(tmp, "adir")
         os.mkdir(adir)
         p = subprocess.run([vm, "plan", plan, "--store", hub, "-o", adir], cwd=tmp, capture_output=True, timeout=60)

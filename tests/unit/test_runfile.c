@@ -167,7 +167,7 @@ static void followed(void) {
     if (!j) continue;
     size_t n, taken = 0;
     while (runfile_next_op(j, &n)) taken++;
-    int ok = runfile_finish(j, 1);
+    int ok = runfile_finish(j, 1, NULL);
     if (i == 0) {
       char *report = json_dumps(r.report, JSON_COMPACT);
       check(ok && taken == 2 && report && !strcmp(report, "[{\"kind\":\"x\"}]"), "the report after the operations is the run's",
@@ -180,11 +180,66 @@ static void followed(void) {
   }
 }
 
+static int put_piece(void *ctx, const char *bytes, size_t n) {
+  strncat(ctx, bytes, n);
+  return 1;
+}
+
+/* Followed in place (RUNFILE_IN_PLACE): the operations are read where they
+ * lie, the oplog over the file gives them as a copy would (and nothing of
+ * what follows them), and a file that strays from plan -o's layout after
+ * the first operation says it must be read again, copied. */
+static void in_place(void) {
+  static const struct {
+    const char *text;
+    int over, again;
+  } files[] = {
+      {HEAD "\"ops\":[{\"op\":\"create\",\"tmp\":1}\n,{\"op\":\"link\",\"tmp\":1}\n],\"report\":[]}", 1, 0},
+      {HEAD "\"ops\":[{\"op\":\"create\",\"tmp\":1}\n,{\"op\":\"link\",\"tmp\":1}\n]\n,\"report\":[{\"op\":\"x\"}]\n}", 1, 0},
+      {HEAD "\"ops\":[{\"op\": \"create\",\"tmp\":1}\n,{\"op\":\"link\",\"tmp\":1}\n],\"report\":[]}", 0, 0},
+      {HEAD "\"ops\":[{\"op\":\"create\",\"tmp\":1}\n, {\"op\":\"link\",\"tmp\":1}\n],\"report\":[]}", 1, 1},
+      {HEAD "\"ops\":[{\"op\":\"create\",\"tmp\":1},\n{\"op\":\"link\",\"tmp\":1}\n],\"report\":[]}", 1, 1},
+      {HEAD "\"ops\":[{\"op\":\"create\",\"tmp\":1}\n,{\"op\":\"link\",\"tmp\":1}],\"report\":[]}", 1, 1},
+      {HEAD "\"ops\":[{\"op\":\"create\",\"tmp\":1}\n,{\"op\":\"link\",\"tmp\": 1}\n],\"report\":[]}", 1, 1},
+  };
+  for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+    put(files[i].text, strlen(files[i].text));
+    run_result r;
+    char err[600] = "";
+    runfile_job *j = runfile_start(path, &r, RUNFILE_IN_PLACE, NULL, NULL, err, sizeof err);
+    if (!j) {
+      check(0, "followed in place", err);
+      continue;
+    }
+    size_t n, taken = 0;
+    char seen[200] = "";
+    for (const char *op; (op = runfile_next_op(j, &n)); taken++) strncat(seen, op, n), strcat(seen, "|");
+    int again = -1, ok = runfile_finish(j, 1, &again);
+    const char *want = "{\"op\":\"create\",\"tmp\":1}|{\"op\":\"link\",\"tmp\":1}|";
+    if (files[i].again) {
+      check(!ok && again == 1 && strstr(err, "not laid out one per line as plan -o writes them"), "strays: read again, copied", err);
+    } else {
+      char *listed = calloc(1, 400), *pieces = calloc(1, 400);
+      const char *line;
+      oplog_rewind(r.ops);
+      while ((line = oplog_next_text(r.ops, &n))) strncat(listed, line, n), strcat(listed, "|");
+      oplog_view_pieces(oplog_view_of(r.ops), NULL, put_piece, pieces);
+      check(ok && again == 0 && taken == 2 && !strcmp(seen, want) && oplog_is_over(r.ops) == files[i].over && !strcmp(listed, want) &&
+                !strcmp(pieces, "[{\"op\":\"create\",\"tmp\":1},{\"op\":\"link\",\"tmp\":1}]") && r.nchanges == 2,
+            files[i].over ? "read where they lie, and read back as a copy would be" : "the first not compact: copied", listed);
+      free(listed);
+      free(pieces);
+    }
+    run_free(&r);
+  }
+}
+
 int main(void) {
   snprintf(path, sizeof path, "/tmp/test_runfile_%d.json", (int)getpid());
   subset();
   run_files();
   followed();
+  in_place();
   remove(path);
   printf("%d passed, %d failed\n", passed, failed);
   return failed != 0;
