@@ -355,9 +355,37 @@ static int remake_index(store *s, const struct store_index *ix, char *err, size_
          store_exec(s, ix->sql, err, errsize);
 }
 
+/* SQLite sorts an index's keys in memory up to its page cache's size and
+ * beyond it writes sorted runs to temporary files, merged at the end.  With
+ * a helper thread (SQLITE_LIMIT_WORKER_THREADS, PRAGMA threads) each run is
+ * sorted and written while the main thread reads on: at a million students
+ * the indexes of the enrollments (7.3 million rows) and the links (10
+ * million) were made 20-40% faster, 25.4 -> 23.4 s of the apply.  Tables of
+ * 1.5 million rows or fewer were made slower by it, and a 100k-student
+ * apply 0.2 s slower: the thread's start and the runs' merge cost more than
+ * the few runs they sort.  So only a larger table gets the helper. */
+#define SORT_HELPER_ROWS 4000000
+
+/* The table's largest rowid: its rows at most, read from the end of its B-tree. */
+static int64_t rows_at_most(store *s, const char *table) {
+  char *sql = sqlite3_mprintf("SELECT max(rowid) FROM \"%w\"", table);
+  sqlite3_stmt *st;
+  int64_t n = 0;
+  if (sql && sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK) {
+    if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+  }
+  sqlite3_free(sql);
+  return n;
+}
+
 int store_remake_indexes(store *s, store_deferred *d, char *err, size_t errsize) {
-  int ok = 1;
-  for (int i = 0; ok && i < d->n; i++) ok = remake_index(s, &d->ix[i], err, errsize);
+  int ok = 1, threads = sqlite3_limit(s->db, SQLITE_LIMIT_WORKER_THREADS, -1);
+  for (int i = 0; ok && i < d->n; i++) {
+    sqlite3_limit(s->db, SQLITE_LIMIT_WORKER_THREADS, rows_at_most(s, d->ix[i].table) > SORT_HELPER_ROWS ? 1 : threads);
+    ok = remake_index(s, &d->ix[i], err, errsize);
+  }
+  sqlite3_limit(s->db, SQLITE_LIMIT_WORKER_THREADS, threads);
   store_deferred_free(d);
   return ok;
 }
