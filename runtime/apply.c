@@ -7,7 +7,12 @@
  * freeing and formatting SQL text per operation cost more than SQLite did.
  * The values bound are exactly those jansson would have given: a string's
  * decoded bytes, an integer, a real, an array's compact text.
+ *
+ * A second thread reads and splits the operations ahead (view_ahead) while
+ * this one writes them: splitting a line into its members was a sixth of a
+ * first sync's writing, on the core SQLite needs.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +22,19 @@
 #include "rechash.h"
 
 #define MAX_MEMBERS 64
+
+/* What splitting operations (view_line) keeps from one line to the next:
+ * the last entity read, and a buffer to decode strings into.  The applier
+ * has one, and so has the thread that splits them ahead (view_ahead). */
+typedef struct {
+  char *dec;             /* a decoded string */
+  size_t deccap;
+  char ent_raw[64];      /* the last entity read, as its line gave it (view_entity)... */
+  size_t ent_rawn;       /* ...(0: none kept) */
+  char ent_name[512];    /* ...its name */
+  size_t ent_namen;
+  int ent_e;             /* ...and id */
+} viewer;
 
 /* One apply's state: the scratch buffers reused for every operation. */
 typedef struct {
@@ -45,11 +63,7 @@ typedef struct {
   } *feeds;
   int nfeeds;
   store_deferred *later; /* the indexes made at the end (store_defer_indexes) */
-  char ent_raw[64];      /* the last entity read, as its line gave it (view_entity)... */
-  size_t ent_rawn;       /* ...(0: none kept) */
-  char ent_name[512];    /* ...its name */
-  size_t ent_namen;
-  int ent_e;             /* ...and id */
+  viewer vw;             /* for a link held for its snapshot (hold_link) */
   char *pc_raw, *pc_text; /* the last create's provenance string, raw and decoded (create_provenance) */
   size_t pc_rawn, pc_rawcap, pc_len, pc_textcap;
 } applier;
@@ -790,7 +804,7 @@ static int create_links(applier *a, const op_view *o, int64_t hub, jspan links) 
  * every link with its record's snapshot) is held until the next operation,
  * so that the two become one row written once, not a row written and then
  * updated. */
-static void view_line(applier *a, op_view *o, const char *line, size_t n);
+static void view_line(viewer *w, op_view *o, const char *line, size_t n);
 
 static int hold_link(applier *a, const char *line, size_t n, int64_t phub) {
   if (n + 1 > a->plinecap) {
@@ -804,7 +818,7 @@ static int hold_link(applier *a, const char *line, size_t n, int64_t phub) {
   }
   memcpy(a->pline, line, n);
   a->pline[n] = 0;
-  view_line(a, a->pv, a->pline, n);
+  view_line(&a->vw, a->pv, a->pline, n);
   a->phub = phub;
   a->pending = 1;
   return 1;
@@ -860,7 +874,7 @@ static int op_kind(jspan k) {
 /* The entity a line's "entity" names, into o->e and o->ent.  Operations
  * come an entity at a time, so the last one's raw text is kept and a line
  * naming it again costs a comparison, not a decode and a lookup. */
-static void view_entity(applier *a, op_view *o) {
+static void view_entity(viewer *a, op_view *o) {
   jspan v = GET(o, entity);
   if (a->ent_rawn && v.p && v.n == a->ent_rawn && !memcmp(v.p, a->ent_raw, v.n)) {
     memcpy(o->ent, a->ent_name, a->ent_namen + 1);
@@ -881,7 +895,7 @@ static void view_entity(applier *a, op_view *o) {
 }
 
 /* Reads the line into o: its members, by key, its kind and its entity. */
-static void view_line(applier *a, op_view *o, const char *line, size_t n) {
+static void view_line(viewer *a, op_view *o, const char *line, size_t n) {
   o->n = jspan_members_with((jspan){line, n}, o->m, MAX_MEMBERS, "set", o->set, MAX_MEMBERS * 2, &o->nset);
   memset(o->k, 0, sizeof o->k);
   for (size_t i = 0; i < o->n; i++) {
@@ -894,7 +908,7 @@ static void view_line(applier *a, op_view *o, const char *line, size_t n) {
 
 /* Whether the line is an operation to apply: a kind, and an entity unless
  * it is a case. */
-static int view_op(applier *a, op_view *o, const char *line, size_t n) {
+static int view_op(viewer *a, op_view *o, const char *line, size_t n) {
   view_line(a, o, line, n);
   return jspan_type(GET(o, op)) == JS_STRING && (o->e >= 0 || o->kind == OP_case);
 }
@@ -973,8 +987,130 @@ static const char *next_op(const run_result *r, const op_feed *feed, size_t *n) 
   return feed ? feed->next(feed->ctx, n) : oplog_next_text(r->ops, n);
 }
 
-int run_apply_ops(store *s, const run_result *r, int64_t run_id, op_filter keep, void *fctx, const op_feed *feed, char *err,
-                  size_t errsize) {
+/* ---- splitting operations ahead, on the second core ---------------------------------------- */
+
+/* The thread takes the operations (next_op) and splits each (view_op) into
+ * a slot of a block; blocks go round a small ring, handed over whole so the
+ * two threads meet once per VIEW_BLOCK operations rather than per one. */
+#define VIEW_BLOCK 256
+#define VIEW_BLOCKS 4
+
+typedef struct {
+  char *line; /* the operation's text, NUL-terminated: the view points into it */
+  size_t n, cap;
+  int viewed; /* view_op: an operation to apply */
+  op_view v;
+} view_slot;
+
+typedef struct {
+  view_slot s[VIEW_BLOCK];
+  int n; /* slots filled: fewer than VIEW_BLOCK only in the last block */
+} view_block;
+
+typedef struct {
+  const run_result *r;
+  const op_feed *feed;
+  viewer vw; /* the thread's own */
+  pthread_t thread;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  unsigned filled, taken; /* blocks handed over and given back, ever (block i is b[i % VIEW_BLOCKS]) */
+  int done, stop, failed; /* the last block is handed over; the applier stops early; out of memory */
+  unsigned at;            /* the applier's next slot in block `taken` */
+  view_block b[VIEW_BLOCKS];
+} view_ahead;
+
+/* Copies the line into the slot and splits it there; 0 when out of memory. */
+static int fill_slot(view_ahead *va, view_slot *sl, const char *line, size_t n) {
+  if (n + 1 > sl->cap) {
+    size_t cap = n + 1 > 2 * sl->cap ? n + 1 : 2 * sl->cap;
+    char *more = realloc(sl->line, cap);
+    if (!more) return 0;
+    sl->line = more, sl->cap = cap;
+  }
+  memcpy(sl->line, line, n);
+  sl->line[n] = 0;
+  sl->n = n;
+  sl->viewed = view_op(&va->vw, &sl->v, sl->line, n);
+  return 1;
+}
+
+static void *view_thread(void *arg) {
+  view_ahead *va = arg;
+  for (int last = 0; !last;) {
+    pthread_mutex_lock(&va->mu);
+    while (va->filled - va->taken == VIEW_BLOCKS && !va->stop) pthread_cond_wait(&va->cv, &va->mu);
+    int stop = va->stop;
+    pthread_mutex_unlock(&va->mu);
+    if (stop) break;
+    view_block *b = &va->b[va->filled % VIEW_BLOCKS]; /* the applier has given it back */
+    const char *line;
+    size_t n;
+    for (b->n = 0; b->n < VIEW_BLOCK && (line = next_op(va->r, va->feed, &n)); b->n++)
+      if (!fill_slot(va, &b->s[b->n], line, n)) {
+        va->failed = 1; /* told under the lock below, with the block */
+        break;
+      }
+    last = b->n < VIEW_BLOCK;
+    pthread_mutex_lock(&va->mu);
+    va->filled++;
+    va->done = last;
+    pthread_cond_broadcast(&va->cv);
+    pthread_mutex_unlock(&va->mu);
+  }
+  return NULL;
+}
+
+/* Starts the thread; NULL when it cannot be had (the caller splits the
+ * operations itself). */
+static view_ahead *ahead_start(const run_result *r, const op_feed *feed) {
+  view_ahead *va = calloc(1, sizeof *va);
+  if (!va) return NULL;
+  va->r = r, va->feed = feed;
+  pthread_mutex_init(&va->mu, NULL);
+  pthread_cond_init(&va->cv, NULL);
+  if (pthread_create(&va->thread, NULL, view_thread, va) != 0) {
+    pthread_mutex_destroy(&va->mu);
+    pthread_cond_destroy(&va->cv);
+    free(va);
+    return NULL;
+  }
+  return va;
+}
+
+/* The next slot split ahead; NULL after the last (or when the thread ran
+ * out of memory: *failed). */
+static view_slot *ahead_next(view_ahead *va, int *failed) {
+  pthread_mutex_lock(&va->mu);
+  if (va->taken < va->filled && va->at == (unsigned)va->b[va->taken % VIEW_BLOCKS].n && !(va->done && va->taken + 1 == va->filled)) {
+    va->taken++, va->at = 0; /* the block is used up: back to the thread */
+    pthread_cond_broadcast(&va->cv);
+  }
+  while (va->taken == va->filled) pthread_cond_wait(&va->cv, &va->mu);
+  view_block *b = &va->b[va->taken % VIEW_BLOCKS];
+  *failed = va->failed;
+  pthread_mutex_unlock(&va->mu);
+  return va->at < (unsigned)b->n ? &b->s[va->at++] : NULL;
+}
+
+/* Stops the thread (wherever it is) and frees it all. */
+static void ahead_stop(view_ahead *va) {
+  if (!va) return;
+  pthread_mutex_lock(&va->mu);
+  va->stop = 1;
+  pthread_cond_broadcast(&va->cv);
+  pthread_mutex_unlock(&va->mu);
+  pthread_join(va->thread, NULL);
+  for (int i = 0; i < VIEW_BLOCKS; i++)
+    for (int k = 0; k < VIEW_BLOCK; k++) free(va->b[i].s[k].line);
+  free(va->vw.dec);
+  pthread_mutex_destroy(&va->mu);
+  pthread_cond_destroy(&va->cv);
+  free(va);
+}
+
+int run_apply_ops(store *s, const run_result *r, int64_t run_id, op_filter keep, void *fctx, const op_feed *feed,
+                  const apply_hook *hook, char *err, size_t errsize) {
   applier a = {.s = s, .err = err, .errsize = errsize, .pv = malloc(sizeof(op_view)), .creates = calloc(1, sizeof(batch)),
                .links = calloc(1, sizeof(batch))};
   tmp_map tm = {NULL, 0, feed ? feed->known(feed->ctx, 0) : oplog_count(r->ops), feed};
@@ -983,6 +1119,7 @@ int run_apply_ops(store *s, const run_result *r, int64_t run_id, op_filter keep,
   const char *line;
   size_t n;
   if (!feed) oplog_rewind(r->ops);
+  view_ahead *va = NULL;
   int64_t cache = pragma_int(s->db, "PRAGMA cache_size");
   set_cache(s->db, -APPLY_CACHE_KB); /* negative: in KiB; restored after */
   store_deferred later = {0};
@@ -990,15 +1127,29 @@ int run_apply_ops(store *s, const run_result *r, int64_t run_id, op_filter keep,
   int ok = a.pv && a.creates && a.links && o && skipped;
   if (!ok) snprintf(err, errsize, "out of memory");
   ok = ok && store_defer_indexes(s, &later, err, errsize);
-  while (ok && (line = next_op(r, feed, &n))) {
-    if (!view_op(&a, o, line, n)) continue;
+  if (ok) va = ahead_start(r, feed);
+  int failed = 0; /* the thread ran out of memory */
+  while (ok) {
+    const op_view *v = o;
+    if (va) { /* split ahead */
+      view_slot *sl = ahead_next(va, &failed);
+      if (!sl) break;
+      line = sl->line, n = sl->n, v = &sl->v;
+      if (!sl->viewed) continue;
+    } else {
+      if (!(line = next_op(r, feed, &n))) break;
+      if (!view_op(&a.vw, o, line, n)) continue;
+    }
     json_t *j = keep ? json_loadb(line, n, JSON_ALLOW_NUL, NULL) : NULL; /* the filter takes jansson values */
     int filtered = keep && !keep(j, fctx);
-    ok = apply_op(&a, o, line, n, &tm, skipped, filtered, run_id);
+    ok = apply_op(&a, v, line, n, &tm, skipped, filtered, run_id);
     json_decref(j);
   }
+  ahead_stop(va);
+  if (ok && failed) ok = 0, snprintf(err, errsize, "out of memory");
   if (ok && feed && feed->stopped && feed->stopped(feed->ctx)) ok = 0; /* the reader says why; nothing more to write */
   if (ok) ok = flush_link(&a, (jspan){NULL, 0}) && flush_batches(&a);
+  if (ok && hook) hook->written(hook->ctx);
   if (ok) ok = store_remake_indexes(s, &later, err, errsize);
   store_deferred_free(&later);
   set_cache(s->db, cache);
@@ -1007,6 +1158,7 @@ int run_apply_ops(store *s, const run_result *r, int64_t run_id, op_filter keep,
   free(a.pline);
   free(tm.hub);
   free(a.dec);
+  free(a.vw.dec);
   free(a.txt);
   free(a.prov);
   free(a.pc_raw);

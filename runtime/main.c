@@ -483,6 +483,28 @@ static int end_apply(store *s, run_result *r, const opts *o, int64_t id, int ok,
   return 1;
 }
 
+/* The history's copy of an applied run's operations is deflated on the
+ * second core (hist_start) once their rows are written (apply_hook): while
+ * they are, that core reads and splits the operations ahead, and the
+ * indexes made after them leave it idle.  At a million students the copy
+ * is gigabytes of text. */
+typedef struct {
+  const run_result *r;
+  hist_job *job;
+} deferred_history;
+
+static void history_now(void *ctx) {
+  deferred_history *h = ctx;
+  if (!h->job) h->job = hist_start(h->r->ops, run_history_keeps);
+}
+
+/* The deflated copy into run id's history (ok), or dropped (not ok); when
+ * no thread could deflate it, deflated here. */
+static int history_done(deferred_history *h, store *s, int64_t id, int ok, char *err, size_t errsize) {
+  if (h->job) return hist_finish(h->job, ok ? s->db : NULL, id, err, errsize) && ok;
+  return ok && run_record_history(h->r, s, id, 0, err, errsize);
+}
+
 /* Applies (or parks) a computed run inside the open write transaction. */
 static int finish_apply(store *s, run_result *r, const opts *o, const uint8_t *bytes, size_t len) {
   char err[1200] = "";
@@ -503,12 +525,11 @@ static int finish_apply(store *s, run_result *r, const opts *o, const uint8_t *b
   }
   struct timespec t0;
   clock_gettime(CLOCK_MONOTONIC, &t0);
-  /* The history's copy is deflated on the other core while this one
-   * applies: at a million students it is gigabytes of text. */
-  hist_job *job = hist_start(r->ops, run_history_keeps);
-  int64_t id = record_run(s, r, "applied", !job, bytes, len);
-  int ok = id && run_apply_ops(s, r, id, NULL, NULL, NULL, err, sizeof err);
-  if (job) ok = hist_finish(job, ok ? s->db : NULL, id, err, sizeof err) && ok;
+  deferred_history h = {r, NULL};
+  apply_hook hook = {history_now, &h};
+  int64_t id = record_run(s, r, "applied", 0, bytes, len);
+  int ok = id && run_apply_ops(s, r, id, NULL, NULL, NULL, &hook, err, sizeof err);
+  ok = history_done(&h, s, id, ok, err, sizeof err);
   return end_apply(s, r, o, id, ok, err, sizeof err, &t0) ? 0 : 1;
 }
 
@@ -534,13 +555,6 @@ static const char *job_next(void *job, size_t *n) { return runfile_next_op(job, 
 static size_t job_known(void *job, size_t want) { return runfile_known_ops(job, want); }
 static int job_stopped(void *job) { return runfile_stopped(job); }
 
-/* Called by the reading thread once the file is read whole: the history's
- * copy of the operations is deflated on that core while this one writes
- * (a held run is parked instead, its history kept whole). */
-static void start_history(void *slot, run_result *r) {
-  if (!r->held[0]) *(hist_job **)slot = hist_start(r->ops, run_history_keeps);
-}
-
 /* The run file's operations are applied as they are read, so reading it (a
  * seventh of a first sync's apply) waits on nothing; a file that proves
  * malformed partway fails the run whole, as one read first would.  rerr is
@@ -548,22 +562,20 @@ static void start_history(void *slot, run_result *r) {
  * place, strayed from plan -o's layout: the caller rolls back and reads it
  * again, copied. */
 #define APPLY_AGAIN (-1)
-static int apply_following(store *s, run_result *r, runfile_job *j, hist_job **hist, const opts *o, const char *rerr) {
+static int apply_following(store *s, run_result *r, runfile_job *j, const opts *o, const char *rerr) {
   char err[1200] = "";
   struct timespec t0;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   int64_t id = record_run(s, r, "applied", 0, NULL, 0);
   op_feed from = {job_next, job_known, job_stopped, j};
-  int ok = id && run_apply_ops(s, r, id, NULL, NULL, &from, err, sizeof err), again = 0;
+  deferred_history h = {r, NULL};
+  apply_hook hook = {history_now, &h};
+  int ok = id && run_apply_ops(s, r, id, NULL, NULL, &from, &hook, err, sizeof err), again = 0;
   int read = runfile_finish(j, ok, &again);
-  if (again) {
-    if (*hist) hist_finish(*hist, NULL, 0, err, sizeof err);
-    return APPLY_AGAIN;
-  }
   if (!read) snprintf(err, sizeof err, "%s", rerr), ok = 0; /* what the file lacks explains the rest */
   if (ok) ok = set_report(s, r, id); /* plan -o writes it after the operations */
-  if (*hist) ok = hist_finish(*hist, ok ? s->db : NULL, id, err, sizeof err) && ok;
-  else if (ok) ok = run_record_history(r, s, id, 0, err, sizeof err);
+  ok = history_done(&h, s, id, ok, err, sizeof err);
+  if (again) return APPLY_AGAIN;
   return end_apply(s, r, o, id, ok, err, sizeof err, &t0) ? 0 : read ? 1 : 2;
 }
 
@@ -573,8 +585,7 @@ static int apply_run_file(store *s, run_result *r, const opts *o, int follow) {
   char err[1200];
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
-  hist_job *hist = NULL;
-  runfile_job *j = runfile_start(o->args[0], r, follow, start_history, &hist, err, sizeof err);
+  runfile_job *j = runfile_start(o->args[0], r, follow, NULL, NULL, err, sizeof err);
   int followed = j && runfile_followed(j), read = j != NULL;
   if (j && !followed) read = runfile_finish(j, 0, NULL), j = NULL; /* read whole already */
   clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -587,15 +598,13 @@ static int apply_run_file(store *s, run_result *r, const opts *o, int follow) {
     fprintf(stderr, "syncvm: %s is stale: the hub has changed since it was computed (version %lld, now %lld); plan again\n",
             o->args[0], (long long)r->hub_version, (long long)store_hub_version(s));
     if (j) runfile_stop(j);
-    if (hist) hist_finish(hist, NULL, 0, err, sizeof err);
     return 1;
   }
-  if (j && !r->held[0]) return apply_following(s, r, j, &hist, o, err);
+  if (j && !r->held[0]) return apply_following(s, r, j, o, err);
   if (j && !runfile_finish(j, 0, NULL)) { /* a run held for approval is parked whole */
     fprintf(stderr, "syncvm: %s\n", err);
     return 2;
   }
-  if (hist) hist_finish(hist, NULL, 0, err, sizeof err); /* finish_apply deflates its own */
   return finish_apply(s, r, o, NULL, 0);
 }
 
@@ -759,7 +768,7 @@ static int cmd_approve(const opts *o, int reject) {
     if (o->only) f.creates = strstr(o->only, "create") != NULL, f.updates = strstr(o->only, "update") != NULL,
                  f.deletes = strstr(o->only, "delete") != NULL;
     int partial = o->only || o->school;
-    if (!run_apply_ops(&s, &r, atoll(o->args[0]), partial ? keep_op : NULL, &f, NULL, err, sizeof err) || !bump_version(&s) ||
+    if (!run_apply_ops(&s, &r, atoll(o->args[0]), partial ? keep_op : NULL, &f, NULL, NULL, err, sizeof err) || !bump_version(&s) ||
         !set_status(&s, o->args[0], partial ? "partly approved" : "approved", o->by ? o->by : getenv("USER")) ||
         !store_exec(&s, "COMMIT", err, sizeof err)) {
       fprintf(stderr, "syncvm: %s\nsyncvm: rolled back; the hub is unchanged\n", err);

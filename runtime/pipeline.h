@@ -116,11 +116,20 @@ typedef struct {
   void *ctx;
 } op_feed;
 
+/* Called once the operations' rows are written, before the hub's indexes
+ * are made again (the longest stretch left, on one core): work that needs
+ * a core but not the hub, such as deflating the history's copy, starts
+ * there rather than compete with the writing. */
+typedef struct {
+  void (*written)(void *ctx);
+  void *ctx;
+} apply_hook;
+
 /* Applies inside the caller's transaction; `keep` filters operations (NULL:
- * all), taken from `feed` (NULL: the run's oplog, whole).  Returns 0 with a
- * message on failure (the caller rolls back). */
+ * all), taken from `feed` (NULL: the run's oplog, whole); `hook` may be
+ * NULL.  Returns 0 with a message on failure (the caller rolls back). */
 typedef int (*op_filter)(json_t *op, void *ctx);
-int run_apply_ops(store *s, const run_result *r, int64_t run_id, op_filter keep, void *ctx, const op_feed *feed, char *err,
-                  size_t errsize);
+int run_apply_ops(store *s, const run_result *r, int64_t run_id, op_filter keep, void *ctx, const op_feed *feed,
+                  const apply_hook *hook, char *err, size_t errsize);
 
 #endif

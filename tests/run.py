@@ -1405,6 +1405,16 @@ def batches_with(b, tag):
             ok(f"batches: a run file {name} fails whole, saying where{tag}",
                p.returncode == 2 and re.search(re.escape(bad.encode()) + why, p.stderr) is not None and count() == 0,
                f"{p.returncode} {p.stderr.decode()[-300:]} {count()}")
+        # A create halfway with a tmp out of range: the apply stops there
+        # while the thread that splits the operations ahead is blocks ahead
+        # of it (apply.c, view_ahead), and nothing is applied.
+        lines = text.split(b"\n")
+        at = next(i for i in range(len(lines) // 2, len(lines)) if b'"op":"create"' in lines[i])
+        lines[at] = re.sub(rb'"tmp":\d+', b'"tmp":0', lines[at], count=1)
+        open(bad, "wb").write(b"\n".join(lines))
+        p = subprocess.run([vmb, "apply", bad, "--store", hub], cwd=tmp, capture_output=True, timeout=300)
+        ok(f"batches: a run file with a create's tmp out of range halfway fails whole, the thread splitting ahead stopped{tag}",
+           p.returncode == 1 and b"the run is corrupt" in p.stderr and count() == 0, f"{p.returncode} {p.stderr.decode()[-300:]} {count()}")
         old = dict((k, v) for k, v in doc.items() if k != "report")
         old["report"] = doc["report"]
         for name, body in (("laid out as older syncvms wrote it", json.dumps(old, separators=(",", ":")).encode()),
