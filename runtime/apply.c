@@ -1016,7 +1016,8 @@ typedef struct {
   pthread_cond_t cv;
   unsigned filled, taken; /* blocks handed over and given back, ever (block i is b[i % VIEW_BLOCKS]) */
   int done, stop, failed; /* the last block is handed over; the applier stops early; out of memory */
-  unsigned at;            /* the applier's next slot in block `taken` */
+  view_block *cur;        /* the applier's: block `taken` once handed over (NULL before)... */
+  int at;                 /* ...and its next slot there */
   view_block b[VIEW_BLOCKS];
 } view_ahead;
 
@@ -1079,18 +1080,24 @@ static view_ahead *ahead_start(const run_result *r, const op_feed *feed) {
 }
 
 /* The next slot split ahead; NULL after the last (or when the thread ran
- * out of memory: *failed). */
+ * out of memory: *failed).  A block once handed over is the applier's
+ * alone until it gives it back: only the change of blocks takes the lock. */
 static view_slot *ahead_next(view_ahead *va, int *failed) {
+  if (va->cur && va->at < va->cur->n) return &va->cur->s[va->at++];
   pthread_mutex_lock(&va->mu);
-  if (va->taken < va->filled && va->at == (unsigned)va->b[va->taken % VIEW_BLOCKS].n && !(va->done && va->taken + 1 == va->filled)) {
-    va->taken++, va->at = 0; /* the block is used up: back to the thread */
+  if (va->cur && va->done && va->taken + 1 == va->filled) { /* the last block, used up */
+    pthread_mutex_unlock(&va->mu);
+    return NULL;
+  }
+  if (va->cur) { /* used up: back to the thread */
+    va->taken++;
     pthread_cond_broadcast(&va->cv);
   }
   while (va->taken == va->filled) pthread_cond_wait(&va->cv, &va->mu);
-  view_block *b = &va->b[va->taken % VIEW_BLOCKS];
+  va->cur = &va->b[va->taken % VIEW_BLOCKS], va->at = 0;
   *failed = va->failed;
   pthread_mutex_unlock(&va->mu);
-  return va->at < (unsigned)b->n ? &b->s[va->at++] : NULL;
+  return va->at < va->cur->n ? &va->cur->s[va->at++] : NULL;
 }
 
 /* Stops the thread (wherever it is) and frees it all. */
