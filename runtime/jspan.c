@@ -290,10 +290,26 @@ static int hex_digit(char c) {
   return -1;
 }
 
+/* The bytes a string's walk stops at: the quote, the backslash, control
+ * characters and the bytes of UTF-8 sequences.  Any other byte is taken by
+ * one test, the common case of a run file's text. */
+#define R16(v) v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v
+static const unsigned char STR_STOP[256] = {
+    R16(1), R16(1),                                 /* 0x00-0x1F: control characters */
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x22: '"' */
+    R16(0), R16(0),
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, /* 0x5C: '\\' */
+    R16(0), R16(0),
+    R16(1), R16(1), R16(1), R16(1), R16(1), R16(1), R16(1), R16(1), /* 0x80-0xFF: UTF-8 */
+};
+#undef R16
+
 static const char *ok_string(const char *p, const char *end) {
   const char *start = ++p;
   int ascii = 1;
   while (p < end) {
+    while (p < end && !STR_STOP[(unsigned char)*p]) p++;
+    if (p == end) break;
     unsigned char c = (unsigned char)*p;
     if (c == '"') return ascii || jt_utf8_ok(start, (size_t)(p - start)) ? p + 1 : NULL;
     if (c < 0x20) return NULL;

@@ -2388,8 +2388,10 @@ void run_count_op_text(run_result *r, const char *text, size_t n) {
   if (q && !memchr(text + h, '\\', (size_t)(q - text - h))) {
     char kind[16];
     size_t k = (size_t)(q - text - h);
-    snprintf(kind, sizeof kind, "%.*s", (int)(k < sizeof kind ? k : sizeof kind - 1), text + h);
-    if (k < sizeof kind && is_change_op(kind)) r->nchanges++;
+    if (k < sizeof kind) { /* a longer kind is none of them */
+      memcpy(kind, text + h, k), kind[k] = 0;
+      r->nchanges += is_change_op(kind);
+    }
     return;
   }
   jmember m[32];
