@@ -35,12 +35,12 @@
 #include "feed.h"
 #include "history.h"
 #include "hugepages.h"
+#include "outfile.h"
 #include "pipeline.h"
 #include "plan.h"
 #include "runfile.h"
 #include "store.h"
 
-#define RUNFILE_IOBUF (1 << 20) /* the stdio buffer of a run file written by plan -o */
 
 typedef struct {
   const char *store_path;
@@ -369,67 +369,6 @@ static void print_result_as(const run_result *r, const opts *o, int64_t run_id, 
 }
 
 static void print_result(const run_result *r, const opts *o) { print_result_as(r, o, 0, NULL); }
-
-/* plan -o's run file, written beside where it goes and renamed there once
- * whole: a plan that fails leaves the file that was there as it was. */
-typedef struct {
-  FILE *f;
-  char *iobuf;
-  char partial[1100];
-} out_file;
-
-/* The partial file while it is being written, removed when a signal ends
- * the process first (Ctrl-C, a timeout's SIGTERM, a closed pipe): at a
- * million students it is gigabytes. */
-static char partial_path[1100];
-static volatile sig_atomic_t partial_live;
-
-static void remove_partial(int sig) {
-  if (partial_live) unlink(partial_path); /* async-signal-safe */
-  raise(sig);                             /* the default action now (SA_RESETHAND) */
-}
-
-static void watch_partial(const char *path) {
-  snprintf(partial_path, sizeof partial_path, "%s", path);
-  partial_live = 1;
-  static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = remove_partial;
-  sa.sa_flags = SA_RESETHAND;
-  sigemptyset(&sa.sa_mask);
-  for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) sigaction(sigs[i], &sa, NULL);
-}
-
-static int out_open(out_file *w, const char *path) {
-  snprintf(w->partial, sizeof w->partial, "%s.%ld.partial", path, (long)getpid());
-  watch_partial(w->partial); /* before the file exists: a signal in between finds nothing to remove */
-  int fd = open(w->partial, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-  w->f = fd >= 0 ? fdopen(fd, "w+") : NULL;
-  w->iobuf = malloc(RUNFILE_IOBUF); /* stdio's own is a page: a write call per 4 KB */
-  if (!w->f || !w->iobuf) {
-    fprintf(stderr, "syncvm: cannot write %s: %s\n", path, strerror(errno));
-    if (w->f) fclose(w->f);
-    else if (fd >= 0) close(fd);
-    if (fd >= 0) unlink(w->partial);
-    partial_live = 0;
-    free(w->iobuf);
-    return 0;
-  }
-  setvbuf(w->f, w->iobuf, _IOFBF, RUNFILE_IOBUF);
-  return 1;
-}
-
-/* Closes the file; renames it into place when `keep`.  0 on an error,
- * with errno. */
-static int out_close(out_file *w, const char *path, int keep) {
-  int ok = fclose(w->f) == 0 && keep && rename(w->partial, path) == 0, err = errno;
-  if (!ok) unlink(w->partial);
-  partial_live = 0; /* after: a signal before it removes a file already gone */
-  free(w->iobuf);
-  errno = err;
-  return ok;
-}
 
 static int cmd_plan(const opts *o) {
   if (o->nargs != 1) return usage(stderr), 2;

@@ -901,6 +901,25 @@ def suite_runfile_layout(binaries):
         ok("runfile layout: a run file that cannot be put in place (a directory there) fails, saying why, and leaves nothing",
            p.returncode == 1 and re.search(rb"cannot write .*adir: \S", p.stderr) is not None and os.path.isdir(adir)
            and not glob.glob(adir + ".*"), f"{p.returncode} {p.stderr.decode()[-300:]} {glob.glob(adir + '*')}")
+        # An old run file there is replaced whole (exchanged with the new one,
+        # then removed: outfile.c), a symlink there as rename replaces one:
+        # the link goes, the file it named stays as it was.
+        old = os.path.join(tmp, "old.json")
+        open(old, "w").write("old")
+        shutil.copy(old, runf)
+        held_open = open(runf)  # a reader of the old file keeps reading it whole
+        p = subprocess.run([vm, "plan", plan, "--store", hub, "-o", runf], cwd=tmp, capture_output=True, timeout=60)
+        replaced = open(runf, "rb").read()
+        ok("runfile layout: an old run file there is replaced whole, its reader left with the old text, nothing beside it",
+           p.returncode == 0 and json.loads(replaced)["ops"] is not None and held_open.read() == "old"
+           and not any(".partial" in x for x in os.listdir(tmp)) and not glob.glob(runf + ".*"), f"{p.returncode} {p.stderr.decode()[-300:]} {replaced[:80]!r} {os.listdir(tmp)}")
+        held_open.close()
+        os.unlink(runf)
+        os.symlink(old, runf)
+        p = subprocess.run([vm, "plan", plan, "--store", hub, "-o", runf], cwd=tmp, capture_output=True, timeout=60)
+        ok("runfile layout: a symlink there is replaced by the run file, the file it named left as it was",
+           p.returncode == 0 and not os.path.islink(runf) and open(runf, "rb").read() == replaced and open(old).read() == "old"
+           and not glob.glob(runf + ".*"), f"{p.returncode} {p.stderr.decode()[-300:]} {os.path.islink(runf)}")
         before = open(runf, "rb").read()
         with open(os.path.join(tmp, "students.csv"), "a") as f:
             f.write('9,"F9,L9\n')  # a quote that never closes
