@@ -23,7 +23,6 @@
 #include <ftw.h>
 #include <jansson.h>
 #include <malloc.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
