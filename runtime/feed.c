@@ -45,6 +45,12 @@ static const char *replay_dir(uint32_t source) {
 
 int feed_has_replay(uint32_t source) { return replay_dir(source) != NULL; }
 
+int feed_reads_local(const plan *p, uint32_t unit) {
+  const plan_unit *u = &p->units[unit];
+  int kind = p->sources[u->source].kind;
+  return replay_dir(u->source) || kind == KIND_csv || kind == KIND_json || kind == KIND_oneroster_csv;
+}
+
 struct feed {
   feed_kind kind;
   const plan *p;
@@ -492,7 +498,8 @@ static int next_json(feed *f, value *fields, arena *a, char *err, size_t errsize
     char buf[512];
     snprintf(buf, sizeof buf, "%s", plan_str(f->p, f->u->fields[k]));
     json_t *cur = f->cur;
-    for (char *part = strtok(buf, "."); part && cur; part = strtok(NULL, ".")) cur = json_object_get(cur, part);
+    for (char *save = NULL, *part = strtok_r(buf, ".", &save); part && cur; part = strtok_r(NULL, ".", &save))
+      cur = json_object_get(cur, part); /* strtok_r: feeds are read on several threads at once */
     fields[k] = cur ? json_value(a, cur) : v_null();
   }
   return FEED_RECORD;
@@ -1165,7 +1172,8 @@ static void fill_fields(feed *f, json_t *rec, value *fields, arena *a) {
       cur = id ? json_object_get(f->demo, id) : NULL;
       memmove(buf, buf + 13, strlen(buf + 13) + 1);
     }
-    for (char *part = strtok(buf, "."); part && cur; part = strtok(NULL, ".")) cur = json_object_get(cur, part);
+    for (char *save = NULL, *part = strtok_r(buf, ".", &save); part && cur; part = strtok_r(NULL, ".", &save))
+      cur = json_object_get(cur, part); /* strtok_r: feeds are read on several threads at once */
     fields[k] = cur ? json_value(a, cur) : v_null();
   }
 }

@@ -35,6 +35,9 @@ int feed_deleted(const feed *f);
  * unchanged, not gone; only its tobedeleted rows remove records. */
 int feed_is_delta(const feed *f);
 void feed_close(feed *f);
+/* Whether the unit's feed reads only local files (a file source, or
+ * recorded responses): opening and reading it ahead asks no server. */
+int feed_reads_local(const plan *p, uint32_t unit);
 
 /* Replay: read a network source's records from recorded responses in DIR
  * instead of the network (syncvm plan|apply --replay SOURCE=DIR).  For the

@@ -33,6 +33,11 @@ typedef struct {
 struct feedpipe {
   feed *f;
   int nfields;
+  const plan *p;  /* fpipe_open: the thread opens the feed of this unit first... */
+  uint32_t unit;
+  int opened;     /* ...and says so under the lock: 1, or -1 when it failed (open_err) */
+  int given;      /* fpipe_opened gave the feed out */
+  char open_err[1200];
   pthread_t thread;
   pthread_mutex_t mu;
   pthread_cond_t changed;
@@ -82,6 +87,14 @@ static int fill(feedpipe *fp, batch *b, arena *row) {
 
 static void *reader(void *arg) {
   feedpipe *fp = arg;
+  if (fp->p) {
+    feed *f = feed_open(fp->p, fp->unit, fp->open_err, sizeof fp->open_err);
+    pthread_mutex_lock(&fp->mu);
+    fp->f = f, fp->opened = f ? 1 : -1;
+    pthread_cond_broadcast(&fp->changed);
+    pthread_mutex_unlock(&fp->mu);
+    if (!f) return NULL;
+  }
   arena row = {0}; /* what feed_next allocates for a record, copied out at once */
   for (int k = 0;; k ^= 1) {
     batch *b = &fp->b[k];
@@ -103,10 +116,11 @@ static void *reader(void *arg) {
   return NULL;
 }
 
-feedpipe *fpipe_start(feed *f, int nfields) {
+static feedpipe *start(feed *f, const plan *p, uint32_t unit, int nfields) {
   feedpipe *fp = calloc(1, sizeof *fp);
   if (!fp) return NULL;
   fp->f = f;
+  fp->p = p, fp->unit = unit;
   fp->nfields = nfields;
   size_t width = (size_t)nfields + 1;
   fp->b[0].fields = calloc(BATCH * width, sizeof(value));
@@ -120,6 +134,22 @@ feedpipe *fpipe_start(feed *f, int nfields) {
   free(fp->b[1].fields);
   free(fp);
   return NULL;
+}
+
+feedpipe *fpipe_start(feed *f, int nfields) { return start(f, NULL, 0, nfields); }
+
+feedpipe *fpipe_open(const plan *p, uint32_t unit, int nfields) { return start(NULL, p, unit, nfields); }
+
+feed *fpipe_opened(feedpipe *fp, char *err, size_t errsize) {
+  pthread_mutex_lock(&fp->mu);
+  while (!fp->opened) pthread_cond_wait(&fp->changed, &fp->mu);
+  pthread_mutex_unlock(&fp->mu);
+  if (fp->opened < 0) {
+    snprintf(err, errsize, "%s", fp->open_err);
+    return NULL;
+  }
+  fp->given = 1;
+  return fp->f;
 }
 
 int fpipe_next(feedpipe *fp, value **fields, const char **where, int *deleted, char *err, size_t errsize) {
@@ -160,6 +190,7 @@ void fpipe_stop(feedpipe *fp) {
   pthread_cond_broadcast(&fp->changed);
   pthread_mutex_unlock(&fp->mu);
   pthread_join(fp->thread, NULL);
+  if (fp->p && fp->f && !fp->given) feed_close(fp->f);
   pthread_cond_destroy(&fp->changed);
   pthread_mutex_destroy(&fp->mu);
   for (int k = 0; k < 2; k++) {

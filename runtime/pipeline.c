@@ -43,6 +43,7 @@
 #include "vm.h"
 
 #define MAX_ATTRS 128
+#define READ_AHEAD_UNITS 2 /* units whose local files are opened and read ahead (run_compute) */
 
 /* What memory keeps of a mapped record: its body (where it came from, its
  * hash, its attributes) is in the spill, read back when a phase needs it. */
@@ -399,15 +400,18 @@ static int next_record(feed *f, feedpipe *pipe, value *own, value **row, const c
   return rc;
 }
 
-static int fetch_unit(ctx *c, vm *v, uint32_t ui) {
+/* Maps one unit's records.  `ahead`: its pipe, opened while an earlier
+ * unit was mapped (fpipe_open), taken; NULL: opened here. */
+static int fetch_unit(ctx *c, vm *v, uint32_t ui, feedpipe *ahead) {
   const plan *p = c->p;
   const plan_unit *u = &p->units[ui];
   int e = u->entity;
   char err[1200];
   double t0 = now_s(); /* opening counts as reading: a join reads its other resources then */
-  feed *f = feed_open(p, ui, err, sizeof err);
+  feed *f = ahead ? fpipe_opened(ahead, err, sizeof err) : feed_open(p, ui, err, sizeof err);
   if (!f) {
     snprintf(c->r->error, sizeof c->r->error, "%s", err);
+    fpipe_stop(ahead);
     return 0;
   }
   const char *prefix = prefix_of(c, u->source);
@@ -421,7 +425,7 @@ static int fetch_unit(ctx *c, vm *v, uint32_t ui) {
   int rc, ok = 1, deleted;
   /* Read on the other core, a batch ahead (feedpipe.h); on this one when
    * no thread can be had.  t_read is then the time spent waiting for it. */
-  feedpipe *pipe = fpipe_start(f, (int)u->nfields);
+  feedpipe *pipe = ahead ? ahead : fpipe_start(f, (int)u->nfields);
   value *row;
   const char *where;
   double t1 = now_s(), read_here = 0;
@@ -2091,7 +2095,19 @@ int run_compute(const plan *p, const uint8_t *plan_bytes, size_t plan_len, store
   vm_init(&v, p);
   v.trace = trace;
   int ok = 1;
-  for (uint32_t i = 0; i < p->nunits && ok; i++) ok = fetch_unit(c, &v, i);
+  /* The next units' local files are opened and read ahead, a batch or two
+   * each, while this one is mapped: a unit whose records are few in a large
+   * file (OneRoster's teachers among its users) or one that opens a join
+   * was otherwise waited for. */
+  feedpipe **ahead = calloc(p->nunits + 1, sizeof *ahead);
+  for (uint32_t i = 0; i < p->nunits && ok; i++) {
+    for (uint32_t k = i + 1; ahead && k <= i + READ_AHEAD_UNITS && k < p->nunits; k++)
+      if (!ahead[k] && feed_reads_local(p, k)) ahead[k] = fpipe_open(p, k, (int)p->units[k].nfields);
+    ok = fetch_unit(c, &v, i, ahead ? ahead[i] : NULL);
+    if (ahead) ahead[i] = NULL;
+  }
+  for (uint32_t k = 0; ahead && k < p->nunits; k++) fpipe_stop(ahead[k]); /* after a unit failed */
+  free(ahead);
   vm_free(&v);
   if (ok && spills_ok(c)) compute_phases(c);
   ok = ok && spills_ok(c);

@@ -386,12 +386,14 @@ def suite_scenarios(binaries):
         scenarios_with(b, "" if b == binaries[0] else " [san]")
 
 
-def scenarios_with(syncc, tag):
+def scenarios_with(syncc, tag, only=None):
     import sqlite3
     binaries = [syncc]
     vm = syncc.replace("syncc", "syncvm")
     for sdir in sorted(glob.glob("tests/scenarios/*/")):
         name = os.path.basename(sdir.rstrip("/"))
+        if only and not only(name):
+            continue
         raw = open(os.path.join(sdir, "steps.json")).read()
         spec_text = open(os.path.join(sdir, "spec.sync")).read() if os.path.exists(os.path.join(sdir, "spec.sync")) else ""
         if "shared/realdata" in raw + spec_text and not os.path.isdir("../shared/realdata"):
@@ -1346,6 +1348,9 @@ def suite_threads(binaries):
         print("skipped suite threads: ThreadSanitizer cannot run here: " + probe.stderr.decode()[:200].strip())
         return
     batches_with(tsan, " [tsan]")
+    # Recorded responses: the next units' feeds are opened and read ahead on
+    # threads of their own while one is mapped (pipeline.c, feedpipe.h).
+    scenarios_with(tsan, " [tsan]", only=lambda name: name.endswith("_replay"))
 
 
 def batches_with(b, tag):
