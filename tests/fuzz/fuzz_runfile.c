@@ -64,16 +64,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     run_free(&r);
   }
   /* The same file applied as it is read (apply RUNFILE): a second thread
-   * reads the operations while this one takes them. */
-  runfile_job *j = runfile_start(path, &r, 1, NULL, NULL, err, sizeof err);
-  if (j) {
+   * reads the operations while this one takes them, copied, then where
+   * they lie.  Read well both ways, the operations taken are the same. */
+  uint64_t taken[2] = {0, 0};
+  int read_well[2] = {0, 0};
+  for (int k = 0; k < 2; k++) {
+    runfile_job *j = runfile_start(path, &r, k ? RUNFILE_IN_PLACE : RUNFILE_FOLLOW, NULL, NULL, err, sizeof err);
+    if (!j) continue;
     size_t n;
-    while (runfile_next_op(j, &n)) {
-    }
+    uint64_t h = 1469598103934665603ull;
+    for (const char *op; (op = runfile_next_op(j, &n));)
+      for (size_t i = 0; i <= n; i++) h = (h ^ (i < n ? (unsigned char)op[i] : 0x100u)) * 1099511628211ull;
     runfile_known_ops(j, (size_t)1 << 30);
-    runfile_finish(j, 1);
+    int again = 0;
+    read_well[k] = runfile_finish(j, 1, &again) && !again;
+    if (again && !k) abort(); /* only a file followed in place strays */
+    taken[k] = h;
     run_free(&r);
   }
+  if (read_well[0] && read_well[1] && taken[0] != taken[1]) abort();
   remove(path);
   return 0;
 }
