@@ -523,7 +523,7 @@ static int apply_run_file(store *s, run_result *r, const opts *o, int follow) {
   char err[1200];
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
-  runfile_job *j = runfile_start(o->args[0], r, follow, NULL, NULL, err, sizeof err);
+  runfile_job *j = runfile_start(o->args[0], r, follow, err, sizeof err);
   int followed = j && runfile_followed(j), read = j != NULL;
   if (j && !followed) read = runfile_finish(j, 0, NULL), j = NULL; /* read whole already */
   clock_gettime(CLOCK_MONOTONIC, &t1);

@@ -339,8 +339,6 @@ struct runfile_job {
   json_t *head, *tail; /* the members before "ops" and after it */
   int saw_ops, ok;
   int report_later;    /* followed, the report after the operations (as plan -o writes it) */
-  void (*on_read)(void *ctx, run_result *run);
-  void *on_ctx;
   /* told by the thread, under mu: the operations written to the oplog so far */
   pthread_t thread;
   int threaded;
@@ -382,7 +380,6 @@ static int read_rest(runfile_job *j) {
 static void *read_thread(void *arg) {
   runfile_job *j = arg;
   int ok = read_rest(j);
-  if (ok && j->on_read) j->on_read(j->on_ctx, j->run);
   publish(&j->r, j->run, 1, ok);
   return NULL;
 }
@@ -417,11 +414,9 @@ static void job_free(runfile_job *j) {
   free(j);
 }
 
-runfile_job *runfile_start(const char *path, run_result *run, int follow, void (*on_read)(void *ctx, run_result *run), void *ctx,
-                           char *err, size_t errsize) {
+runfile_job *runfile_start(const char *path, run_result *run, int follow, char *err, size_t errsize) {
   runfile_job *j = job_new(path, run, err, errsize);
   if (!j) return NULL;
-  j->on_read = on_read, j->on_ctx = ctx;
   int opened = 0, at_ops = 0;
   if (!j->f) snprintf(err, errsize, "cannot read %s: %s", path, strerror(errno));
   else if (!j->r.buf || !j->head || !j->tail) snprintf(err, errsize, "%s: out of memory", path);
@@ -573,7 +568,7 @@ void runfile_stop(runfile_job *j) {
 }
 
 int runfile_read(const char *path, run_result *run, char *err, size_t errsize) {
-  runfile_job *j = runfile_start(path, run, 0, NULL, NULL, err, errsize);
+  runfile_job *j = runfile_start(path, run, RUNFILE_WHOLE, err, errsize);
   if (!j) return 0;
   int ok = runfile_finish(j, 0, NULL);
   if (!ok) run_free(run);

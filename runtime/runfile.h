@@ -32,14 +32,12 @@ int runfile_read(const char *path, run_result *run, char *err, size_t errsize);
  * caller takes them as they come with runfile_next_op (each NUL-terminated,
  * valid until the next call; NULL after the last or when reading failed)
  * and runfile_known_ops (waits until at least `want` are read, or all; how
- * many), and must not touch run->ops itself until runfile_finish.  The
- * thread calls on_read(ctx, run), when it is not NULL, once it has read the
- * whole file well.  Any other file, or follow 0, is read whole before
- * runfile_start returns.  NULL and err when the head cannot be read. */
+ * many), and must not touch run->ops itself until runfile_finish.  Any
+ * other file, or RUNFILE_WHOLE, is read whole before runfile_start
+ * returns.  NULL and err when the head cannot be read. */
 typedef struct runfile_job runfile_job;
 enum { RUNFILE_WHOLE, RUNFILE_FOLLOW, RUNFILE_IN_PLACE };
-runfile_job *runfile_start(const char *path, run_result *run, int follow, void (*on_read)(void *ctx, run_result *run), void *ctx,
-                           char *err, size_t errsize);
+runfile_job *runfile_start(const char *path, run_result *run, int follow, char *err, size_t errsize);
 int runfile_followed(const runfile_job *j);
 const char *runfile_next_op(runfile_job *j, size_t *n);
 size_t runfile_known_ops(runfile_job *j, size_t want);

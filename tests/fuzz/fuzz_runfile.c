@@ -69,7 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   uint64_t taken[2] = {0, 0};
   int read_well[2] = {0, 0};
   for (int k = 0; k < 2; k++) {
-    runfile_job *j = runfile_start(path, &r, k ? RUNFILE_IN_PLACE : RUNFILE_FOLLOW, NULL, NULL, err, sizeof err);
+    runfile_job *j = runfile_start(path, &r, k ? RUNFILE_IN_PLACE : RUNFILE_FOLLOW, err, sizeof err);
     if (!j) continue;
     size_t n;
     uint64_t h = 1469598103934665603ull;

@@ -173,7 +173,7 @@ static void followed(void) {
     put(files[i], strlen(files[i]));
     run_result r;
     char err[600] = "";
-    runfile_job *j = runfile_start(path, &r, 1, NULL, NULL, err, sizeof err);
+    runfile_job *j = runfile_start(path, &r, RUNFILE_FOLLOW, err, sizeof err);
     check(j && runfile_followed(j), "a head with the hub version, the hold and the counts is followed", err);
     if (!j) continue;
     size_t n, taken = 0;
@@ -217,7 +217,7 @@ static void in_place(void) {
     put(files[i].text, strlen(files[i].text));
     run_result r;
     char err[600] = "";
-    runfile_job *j = runfile_start(path, &r, RUNFILE_IN_PLACE, NULL, NULL, err, sizeof err);
+    runfile_job *j = runfile_start(path, &r, RUNFILE_IN_PLACE, err, sizeof err);
     if (!j) {
       check(0, "followed in place", err);
       continue;
