@@ -35,8 +35,9 @@ int feed_deleted(const feed *f);
  * unchanged, not gone; only its tobedeleted rows remove records. */
 int feed_is_delta(const feed *f);
 void feed_close(feed *f);
-/* Whether the unit's feed reads only local files (a file source, or
- * recorded responses): opening and reading it ahead asks no server. */
+/* Whether the unit's feed is a file source's (csv, json, oneroster_csv,
+ * not replayed): opening and reading it ahead asks no server, and holds
+ * little. */
 int feed_reads_local(const plan *p, uint32_t unit);
 
 /* Replay: read a network source's records from recorded responses in DIR

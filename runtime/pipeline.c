@@ -43,7 +43,7 @@
 #include "vm.h"
 
 #define MAX_ATTRS 128
-#define READ_AHEAD_UNITS 2 /* units whose local files are opened and read ahead (run_compute) */
+#define READ_AHEAD_UNITS 2 /* units whose files are opened and read ahead (run_compute) */
 
 /* What memory keeps of a mapped record: its body (where it came from, its
  * hash, its attributes) is in the spill, read back when a phase needs it. */
@@ -2095,8 +2095,8 @@ int run_compute(const plan *p, const uint8_t *plan_bytes, size_t plan_len, store
   vm_init(&v, p);
   v.trace = trace;
   int ok = 1;
-  /* The next units' local files are opened and read ahead, a batch or two
-   * each, while this one is mapped: a unit whose records are few in a large
+  /* The next units' files (file sources) are opened and read ahead, a
+   * batch or two each, while this one is mapped: a unit whose records are few in a large
    * file (OneRoster's teachers among its users) or one that opens a join
    * was otherwise waited for. */
   feedpipe **ahead = calloc(p->nunits + 1, sizeof *ahead);
