@@ -159,7 +159,7 @@ json_t *oplog_next(oplog *l) {
 
 oplog_view oplog_view_of(oplog *l) {
   synced(l);
-  /* A run file plan -o writes has no view (it is not open for reading): a read of -1 fails. */
+  /* A run file plan -o is writing has no view: nothing reads it back meanwhile (a read of -1 fails). */
   oplog_view v = {l->owns_f ? fileno(l->f) : -1, (uint64_t)l->start, l->bytes + l->count, l->in_array};
   return v;
 }
