@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "csv.h"
@@ -45,13 +46,49 @@ static const char *replay_dir(uint32_t source) {
 
 int feed_has_replay(uint32_t source) { return replay_dir(source) != NULL; }
 
+static int is_regular(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* Whether a OneRoster CSV set (a directory, or a zip) is regular files
+ * only: every CSV file of a directory. */
+static int regular_set(const char *dir) {
+  struct stat st;
+  if (stat(dir, &st) != 0) return 0;
+  if (S_ISREG(st.st_mode)) return 1; /* a zip */
+  DIR *d = S_ISDIR(st.st_mode) ? opendir(dir) : NULL;
+  int ok = d != NULL;
+  for (struct dirent *e; ok && d && (e = readdir(d));) {
+    size_t n = strlen(e->d_name);
+    if (n > 4 && !strcasecmp(e->d_name + n - 4, ".csv")) {
+      char path[2048];
+      snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+      ok = is_regular(path);
+    }
+  }
+  if (d) closedir(d);
+  return ok;
+}
+
 /* Recorded responses are left out: a replayed feed opened ahead holds its
  * pages, which took a 100k-student Veracross plan from 204 to 239 MB, and
- * reading them is what such a plan waits for anyway. */
+ * reading them is what such a plan waits for anyway.  So is anything but a
+ * regular file: opening a FIFO waits for its writer, and a run whose
+ * earlier unit failed would then wait for the thread opening it. */
 int feed_reads_local(const plan *p, uint32_t unit) {
   const plan_unit *u = &p->units[unit];
-  int kind = p->sources[u->source].kind;
-  return !replay_dir(u->source) && (kind == KIND_csv || kind == KIND_json || kind == KIND_oneroster_csv);
+  const plan_source *s = &p->sources[u->source];
+  if (replay_dir(u->source)) return 0;
+  if (s->kind == KIND_oneroster_csv) {
+    char buf[1024];
+    const char *why, *dir = feed_setting(p, u->source, "dir", buf, sizeof buf, &why);
+    return regular_set(dir ? dir : ".");
+  }
+  if (s->kind != KIND_csv && s->kind != KIND_json) return 0;
+  for (uint32_t i = 0; i < s->nfiles; i++)
+    if (s->files[i].entity == u->entity) return is_regular(plan_str(p, s->files[i].path));
+  return 0;
 }
 
 struct feed {

@@ -36,8 +36,8 @@ int feed_deleted(const feed *f);
 int feed_is_delta(const feed *f);
 void feed_close(feed *f);
 /* Whether the unit's feed is a file source's (csv, json, oneroster_csv,
- * not replayed): opening and reading it ahead asks no server, and holds
- * little. */
+ * not replayed) and its files are regular files: opening and reading it
+ * ahead asks no server, never waits, and holds little. */
 int feed_reads_local(const plan *p, uint32_t unit);
 
 /* Replay: read a network source's records from recorded responses in DIR

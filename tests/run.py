@@ -952,6 +952,32 @@ def suite_runfile_layout(binaries):
             ok(f"runfile layout: a plan -o ended by {sig.name} while it writes removes its partial file, the old one kept",
                seen and rc == -sig and not glob.glob(frun + ".*") and open(frun).read() == "old",
                f"{seen} {rc} {glob.glob(frun + '*')}")
+        # The next units' files are opened ahead (pipeline.c), but only
+        # regular files: a FIFO waits for its writer in open, so a run whose
+        # first unit fails would wait for it too.  Read in its turn, a FIFO
+        # with a writer is read as before.
+        qdir = os.path.join(tmp, "fifo2")
+        os.mkdir(qdir)
+        open(os.path.join(qdir, "s.sync"), "w").write(
+            'source sis : csv {\n  file student = "students.csv"\n  file teacher = "teachers.csv"\n}\n\n'
+            'map sis.student {\n  sis_id = id\n  first_name = first\n  last_name = last\n}\n\n'
+            'map sis.teacher {\n  sis_id = id\n  first_name = first\n  last_name = last\n}\n')
+        run(binaries[0], ["build", os.path.join(qdir, "s.sync"), "-o", os.path.join(qdir, "s.plan")])
+        os.mkfifo(os.path.join(qdir, "teachers.csv"))
+        open(os.path.join(qdir, "students.csv"), "w").write('id,first,last\n1,A,B\n2,"C,D\n')
+        try:
+            p = subprocess.run([vm, "plan", "s.plan", "--store", "hub.db"], cwd=qdir, capture_output=True, timeout=30)
+            ended = (p.returncode, p.stderr)
+        except subprocess.TimeoutExpired:
+            ended = ("still waiting after 30 s", b"")
+        ok("runfile layout: a first unit that fails ends the plan, a later unit's FIFO (no writer) never opened ahead",
+           ended[0] == 1 and b"students.csv: line 3" in ended[1], str(ended))
+        open(os.path.join(qdir, "students.csv"), "w").write("id,first,last\n1,A,B\n")
+        writer = subprocess.Popen(["sh", "-c", "printf 'id,first,last\\nT1,E,F\\nT2,G,H\\n' > teachers.csv"], cwd=qdir)
+        p = subprocess.run([vm, "plan", "s.plan", "--store", "hub.db", "--summary"], cwd=qdir, capture_output=True, timeout=30)
+        writer.wait(timeout=30)
+        ok("runfile layout: a unit's FIFO with a writer is read in its turn",
+           p.returncode == 2 and re.search(rb"\nteacher +2 ", p.stdout) is not None, f"{p.returncode} {p.stdout[-400:]} {p.stderr[-300:]}")
         for held, rc, rows_after in ((None, 0, 4), ("held by hand", 3, 0)):
             late = os.path.join(tmp, "late.json")
             head = {k: v for k, v in doc.items() if k not in ("held", "ops", "report")}
