@@ -994,6 +994,12 @@ static const char *next_op(const run_result *r, const op_feed *feed, size_t *n) 
  * two threads meet once per VIEW_BLOCK operations rather than per one. */
 #define VIEW_BLOCK 256
 #define VIEW_BLOCKS 4
+/* A block also ends once it holds this much text, and a slot's buffer
+ * that grew past VIEW_SLOT_KEEP is let go when a shorter line comes: a run
+ * file's operations may each be up to 64 MB (runfile.c), and the ring must
+ * not hold a thousand of them. */
+#define VIEW_BLOCK_BYTES (1u << 20)
+#define VIEW_SLOT_KEEP (16u << 10)
 
 typedef struct {
   char *line; /* the operation's text, NUL-terminated: the view points into it */
@@ -1004,7 +1010,7 @@ typedef struct {
 
 typedef struct {
   view_slot s[VIEW_BLOCK];
-  int n; /* slots filled: fewer than VIEW_BLOCK only in the last block */
+  int n; /* slots filled (fewer than VIEW_BLOCK in the last block, or one of VIEW_BLOCK_BYTES) */
 } view_block;
 
 typedef struct {
@@ -1023,6 +1029,7 @@ typedef struct {
 
 /* Copies the line into the slot and splits it there; 0 when out of memory. */
 static int fill_slot(view_ahead *va, view_slot *sl, const char *line, size_t n) {
+  if (sl->cap > VIEW_SLOT_KEEP && n + 1 <= VIEW_SLOT_KEEP) free(sl->line), sl->line = NULL, sl->cap = 0;
   if (n + 1 > sl->cap) {
     size_t cap = n + 1 > 2 * sl->cap ? n + 1 : 2 * sl->cap;
     char *more = realloc(sl->line, cap);
@@ -1046,13 +1053,17 @@ static void *view_thread(void *arg) {
     if (stop) break;
     view_block *b = &va->b[va->filled % VIEW_BLOCKS]; /* the applier has given it back */
     const char *line;
-    size_t n;
-    for (b->n = 0; b->n < VIEW_BLOCK && (line = next_op(va->r, va->feed, &n)); b->n++)
-      if (!fill_slot(va, &b->s[b->n], line, n)) {
-        va->failed = 1; /* told under the lock below, with the block */
+    size_t n, bytes = 0;
+    for (b->n = 0; b->n < VIEW_BLOCK && bytes < VIEW_BLOCK_BYTES; b->n++, bytes += n) {
+      if (!(line = next_op(va->r, va->feed, &n))) {
+        last = 1;
         break;
       }
-    last = b->n < VIEW_BLOCK;
+      if (!fill_slot(va, &b->s[b->n], line, n)) {
+        va->failed = 1, last = 1; /* told under the lock below, with the block */
+        break;
+      }
+    }
     pthread_mutex_lock(&va->mu);
     va->filled++;
     va->done = last;

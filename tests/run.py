@@ -1455,6 +1455,23 @@ def batches_with(b, tag):
             ok(f"batches: a run file {name} fails whole, saying where{tag}",
                p.returncode == 2 and re.search(re.escape(bad.encode()) + why, p.stderr) is not None and count() == 0,
                f"{p.returncode} {p.stderr.decode()[-300:]} {count()}")
+        # Long operations among short ones: a block of operations split ahead
+        # ends at 1 MB of text as well as at 256 of them (apply.c), so blocks
+        # of every size go round the ring; each record arrives whole.
+        with open(os.path.join(tmp, "students.csv"), "w") as f:
+            f.write("id,first,last\n")
+            for i in range(3000):
+                f.write(f"{i},{'F' * 40000 if i % 7 == 0 else 'F'}{i},L{i}\n")
+        longf, longhub = os.path.join(tmp, "long.json"), os.path.join(tmp, "long.db")
+        p = subprocess.run([vmb, "plan", plan, "--store", longhub, "-o", longf], cwd=tmp, capture_output=True, timeout=300)
+        p = subprocess.run([vmb, "apply", longf, "--store", longhub], cwd=tmp, capture_output=True, timeout=300)
+        db = sqlite3.connect(longhub)
+        got = db.execute("SELECT count(*), sum(length(first_name)), max(length(first_name)) FROM hub_student").fetchone()
+        db.close()
+        want = (3000, sum(40000 + len(str(i)) if i % 7 == 0 else 1 + len(str(i)) for i in range(3000)), 40004)
+        ok(f"batches: a run file of long and short operations applies each whole{tag}", p.returncode == 0 and got == want,
+           f"{p.returncode} {p.stderr.decode()[-300:]} {got} {want}")
+        write(5000)
         # A create halfway with a tmp out of range: the apply stops there
         # while the thread that splits the operations ahead is blocks ahead
         # of it (apply.c, view_ahead), and nothing is applied.
