@@ -1361,10 +1361,12 @@ def suite_batches(binaries):
 
 
 def suite_threads(binaries):
-    """Suite batches again with syncvm built under ThreadSanitizer
-    (build/tsan/syncvm): the feeds read ahead and the history deflated on a
-    second thread, with no data race reported (a report makes syncvm exit
-    66).  Skipped, saying so, where the sanitizer cannot start."""
+    """Suite batches, and every scenario but the realdata ones, again with
+    syncvm built under ThreadSanitizer (build/tsan/syncvm): feeds read on
+    threads of their own and the next units' files read ahead, a run file
+    read while its operations are split ahead and applied, the history
+    deflated on a second thread, with no data race reported (a report makes
+    syncvm exit 66).  Skipped, saying so, where the sanitizer cannot start."""
     tsan = os.path.abspath("build/tsan/syncc")
     if not os.path.exists(tsan.replace("syncc", "syncvm")):
         print("skipped suite threads: build/tsan/syncvm is not built (make test builds it)")
