@@ -513,6 +513,33 @@ def suite_unchanged(binaries):
            p.stdout.decode()[-300:])
         p = vmrun("apply", plans["sis"])
         ok("unchanged: and back", p.returncode == 0 and first_name() == "Tom", p.stdout.decode()[-300:])
+        # Merge groups the records by object by counting slots when the hub
+        # ids lie close, and by sorting when they are far apart (a row put
+        # in by hand at a huge id): both must list the same changes, in the
+        # same order.
+        saved = os.path.join(tmp, "close.db")
+        shutil.copy(hub, saved)
+        write(["t1,Tom,Ng,tng@x.org\n", "t2,Al,Bo,al@x.org\n", "t3,Cy,Do,cy@x.org\n", "t4,Di,Ek,di@x.org\n"])
+        listings = []
+        for spread in (False, True):
+            shutil.copy(saved, hub)
+            if spread:
+                db = sqlite3.connect(hub)
+                with db:
+                    far = 1 << 40
+                    (tom,) = db.execute("SELECT hub_id FROM hub_teacher WHERE email = 'tng@x.org'").fetchone()
+                    db.execute("UPDATE hub_teacher SET hub_id = ? WHERE hub_id = ?", (far, tom))
+                    db.execute("UPDATE sync_link_rows SET hub_id = ? WHERE hub_id = ? AND feed IN"
+                               " (SELECT feed FROM sync_feeds WHERE entity = 'teacher')", (far, tom))
+                db.close()
+            p = vmrun("plan", plans["ad"])
+            listings.append((p.returncode, p.stdout.decode()))
+        want = ["~ teacher S-t1 first_name: Tom -> Thomas (ad)", "+ teacher S-t3", "+ teacher S-t4"]
+        at = [listings[0][1].find(w) for w in want]
+        ok("unchanged: hub ids far apart merge as close ones do, in the same order",
+           listings[0][0] == 2 and -1 not in at and at == sorted(at) and listings[1] == listings[0],
+           f"{listings[0][1][-600:]}\n---\n{listings[1][1][-600:]}")
+        shutil.copy(saved, hub)
         write(["t2,Al,Bo,al@x.org\n"])
         p = vmrun("apply", plans["sis"])
         ok("unchanged: a source dropping a merged object's record updates it from the others",
