@@ -185,12 +185,20 @@ static void gather_attribute(spec_model *m, node *d) {
     diag_error(name->span, "%s already has an attribute '%s'", schema_entity_get(e)->name, name->str);
     return;
   }
+  int declared = 0;
   for (int i = 0; i < m->nattrs; i++)
     if (m->attrs[i].entity == e && strcmp(m->attrs[i].name, name->str) == 0) {
       diag_error(name->span, "attribute %s.%s is declared twice", schema_entity_get(e)->name, name->str);
       diag_note(m->attrs[i].decl->span, "first declared here");
       return;
+    } else if (m->attrs[i].entity == e) {
+      declared++;
     }
+  const schema_entity *en = schema_entity_get(e);
+  if (en->nattrs + declared == SCHEMA_MAX_ATTRS) /* said once, at the first past the limit; the rest are kept, so
+                                                  * that the maps naming them raise nothing more */
+    diag_error(name->span, "too many attributes for %s (the limit is %d, the schema's %d among them)", en->name,
+               SCHEMA_MAX_ATTRS, en->nattrs);
   m->attrs = xrealloc(m->attrs, (size_t)(m->nattrs + 1) * sizeof *m->attrs);
   spec_attr *a = &m->attrs[m->nattrs++];
   a->entity_name = schema_entity_get(e)->name;

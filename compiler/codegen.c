@@ -269,10 +269,10 @@ static uint32_t field_slot(unit_ctx *u, const node *path, int first) {
 }
 
 static int attr_slot(const plan *p, int entity, const char *name) {
-  const char *names[128];
-  uint8_t types[128];
-  int n = plan_entity_attrs(p, entity, names, types, 128);
-  for (int i = 0; i < n && i < 128; i++)
+  const char *names[SCHEMA_MAX_ATTRS];
+  uint8_t types[SCHEMA_MAX_ATTRS];
+  int n = plan_entity_attrs(p, entity, names, types, SCHEMA_MAX_ATTRS);
+  for (int i = 0; i < n && i < SCHEMA_MAX_ATTRS; i++)
     if (strcmp(names[i], name) == 0) return i;
   return -1;
 }

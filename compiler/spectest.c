@@ -71,11 +71,11 @@ static void run_record(vm *v, const plan *p, uint32_t ui, const value *fields, v
   f->outcome = VM_KEPT;
   if (u->map_block != PLAN_NONE) vm_run(v, u->map_block, fields, attrs, &f->res);
   /* The schools step reads the mapped `school` (a school's own sis_id). */
-  const char *names[128];
-  uint8_t types[128];
-  int n = plan_entity_attrs(p, u->entity, names, types, 128);
+  const char *names[SCHEMA_MAX_ATTRS];
+  uint8_t types[SCHEMA_MAX_ATTRS];
+  int n = plan_entity_attrs(p, u->entity, names, types, SCHEMA_MAX_ATTRS);
   const char *key = u->entity == ENT_school ? "sis_id" : "school";
-  for (int i = 0; i < n && i < 128; i++) {
+  for (int i = 0; i < n && i < SCHEMA_MAX_ATTRS; i++) {
     if (strcmp(names[i], key) != 0) continue;
     value code;
     int r = plan_map_school(p, u->source, attrs[i], &code);
@@ -101,9 +101,9 @@ static void run_record(vm *v, const plan *p, uint32_t ui, const value *fields, v
 
 static void fate_words(sbuf *b, const plan *p, const plan_unit *u, const record_fate *f) {
   char rule[600];
-  const char *names[128];
-  uint8_t types[128];
-  plan_entity_attrs(p, u->entity, names, types, 128);
+  const char *names[SCHEMA_MAX_ATTRS];
+  uint8_t types[SCHEMA_MAX_ATTRS];
+  plan_entity_attrs(p, u->entity, names, types, SCHEMA_MAX_ATTRS);
   if (f->outcome == -1) {
     sb_printf(b, "left out: %s", f->school_why);
   } else if (f->outcome == VM_DROPPED) {
@@ -132,14 +132,14 @@ static int expect_met(const plan_expect *e, const record_fate *f) {
 
 /* The attributes an expect block reads, with their values. */
 static void show_read_attrs(sbuf *b, const plan *p, const plan_block *blk, const value *attrs) {
-  const char *names[128];
-  uint8_t types[128];
-  plan_entity_attrs(p, p->units[blk->unit].entity, names, types, 128);
-  int shown[128] = {0};
+  const char *names[SCHEMA_MAX_ATTRS];
+  uint8_t types[SCHEMA_MAX_ATTRS];
+  plan_entity_attrs(p, p->units[blk->unit].entity, names, types, SCHEMA_MAX_ATTRS);
+  int shown[SCHEMA_MAX_ATTRS] = {0};
   for (uint32_t pc = 0; pc < blk->len; pc += (uint32_t)op_size(blk->code[pc])) {
     if (blk->code[pc] != OP_LOAD_ATTR) continue;
     unsigned a = rd16(blk->code + pc + 1);
-    if (a >= 128 || shown[a]++) continue;
+    if (a >= SCHEMA_MAX_ATTRS || shown[a]++) continue;
     char buf[120];
     v_describe(attrs[a], buf, sizeof buf);
     sb_printf(b, "%s%s is %s", b->len ? ", " : "", names[a], buf);
@@ -165,8 +165,8 @@ int spectest_run(const plan *p, FILE *out, int trace) {
       for (uint32_t g = 0; g < t->ngiven; g++)
         if (t->given[g].path == u->fields[k]) fields[k] = p->const_values[t->given[g].value];
     }
-    value attrs[128];
-    for (int k = 0; k < 128; k++) attrs[k] = v_null();
+    value attrs[SCHEMA_MAX_ATTRS];
+    for (int k = 0; k < SCHEMA_MAX_ATTRS; k++) attrs[k] = v_null();
     if (trace) fprintf(out, "test \"%s\":\n", plan_str(p, t->name));
     record_fate fate;
     run_record(&v, p, t->unit, fields, attrs, &fate);

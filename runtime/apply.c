@@ -235,7 +235,7 @@ static int exec_spans(applier *a, const char *sql, int n, const jspan *args) {
 /* The statement that updates this shape of `set`: these columns in this
  * order, with or without declared attributes.  (Creates: batch_stmt.) */
 static sqlite3_stmt *attrs_stmt(applier *a, int entity, int has_extra, const uint8_t *cols, int nb) {
-  uint8_t key[4 + 128];
+  uint8_t key[4 + SCHEMA_MAX_ATTRS];
   key[0] = 0xFF, key[1] = (uint8_t)entity, key[2] = (uint8_t)has_extra, key[3] = (uint8_t)nb;
   memcpy(key + 4, cols, (size_t)nb);
   int slot;
@@ -284,8 +284,8 @@ static void dump_extra(applier *a, const jmember *x, int nx) {
 /* An op's `set`, split: schema attributes (their columns and values) and
  * declared ones (for the extra JSON). */
 typedef struct {
-  uint8_t cols[128];
-  jspan vals[128];
+  uint8_t cols[SCHEMA_MAX_ATTRS];
+  jspan vals[SCHEMA_MAX_ATTRS];
   jmember x[MAX_MEMBERS * 2];
   int nb, nx;
 } split_set;
@@ -299,7 +299,7 @@ static void split(const schema_entity *en, const jmember *m, size_t nm, split_se
       out->x[out->nx++] = m[i];
       continue;
     }
-    if (out->nb == 128) break;
+    if (out->nb == SCHEMA_MAX_ATTRS) break;
     out->cols[out->nb] = (uint8_t)slot, out->vals[out->nb] = m[i].val, out->nb++;
   }
 }
@@ -363,7 +363,7 @@ static int64_t pragma_int(sqlite3 *db, const char *sql) {
  * create, as SQLite would choose it (nothing else inserts hub rows during
  * an apply), so the links that follow know it while its row still waits. */
 #define BATCH_ROWS 16
-#define BATCH_COLS (128 + 5) /* a create's: hub id, the two runs, its attributes, extra, provenance */
+#define BATCH_COLS (SCHEMA_MAX_ATTRS + 5) /* a create's: hub id, the two runs, its attributes, extra, provenance */
 
 enum { BV_NULL, BV_INT, BV_REAL, BV_TEXT };
 
@@ -380,7 +380,7 @@ typedef struct {
 } bval;
 
 typedef struct batch {
-  uint8_t key[4 + 128]; /* the statement's shape (attrs_stmt's key, but 0xFD; 0xFC for links) */
+  uint8_t key[4 + SCHEMA_MAX_ATTRS]; /* the statement's shape (attrs_stmt's key, but 0xFD; 0xFC for links) */
   size_t keyn;
   int ncols, rows;
   bval v[BATCH_ROWS * BATCH_COLS];

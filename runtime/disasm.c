@@ -69,9 +69,9 @@ int disasm_insn(FILE *out, const plan *p, const plan_block *b, uint32_t pc) {
   else if (oi->fmt == FMT_RULEATTR) snprintf(operand, sizeof operand, "%u %u", a, rd16(arg + 2));
   else if (oi->fmt != FMT_NONE) snprintf(operand, sizeof operand, "%u", a);
   fprintf(out, "  %4u  %-17s %-8s", pc, oi->name, operand);
-  const char *names[256];
-  uint8_t types[256];
-  int nattrs = plan_entity_attrs(p, u->entity, names, types, 256);
+  const char *names[SCHEMA_MAX_ATTRS];
+  uint8_t types[SCHEMA_MAX_ATTRS];
+  int nattrs = plan_entity_attrs(p, u->entity, names, types, SCHEMA_MAX_ATTRS);
   if (oi->fmt != FMT_NONE) fputs(" ; ", out);
   switch (oi->fmt) {
     case FMT_CONST: put_const(out, p, a); break;

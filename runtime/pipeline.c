@@ -42,7 +42,7 @@
 #include "sha256.h"
 #include "vm.h"
 
-#define MAX_ATTRS 128
+#define MAX_ATTRS SCHEMA_MAX_ATTRS
 #define READ_AHEAD_UNITS 2 /* units whose files are opened and read ahead (run_compute) */
 
 /* What memory keeps of a mapped record: its body (where it came from, its

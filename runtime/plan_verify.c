@@ -159,6 +159,9 @@ static int check_sources(verifier *v) {
   for (uint32_t i = 0; i < p->nattrs; i++)
     if (p->attrs[i].entity >= ENT__COUNT || p->attrs[i].type >= TY__COUNT || !STR_OK(p, p->attrs[i].name))
       return vfail(v, 0, "attribute %u is malformed", i);
+  for (int e = 0; e < ENT__COUNT; e++) /* the VM and the runtime hold an entity's attributes in arrays this long */
+    if (plan_entity_attrs(p, e, NULL, NULL, 0) > SCHEMA_MAX_ATTRS)
+      return vfail(v, 0, "%s has more than %d attributes", schema_entity_get(e)->name, SCHEMA_MAX_ATTRS);
   return 1;
 }
 
@@ -191,9 +194,9 @@ static int check_block(verifier *v, uint32_t bi) {
   size_t base = p->code_offset ? p->code_offset[bi] : 0;
   if (b->unit >= p->nunits || b->kind > BLOCK_EXPECT) return vfail(v, base, "block %u is malformed", bi);
   plan_unit *u = &p->units[b->unit];
-  const char *names[256];
-  uint8_t types[256];
-  int nattrs = plan_entity_attrs(p, u->entity, names, types, 256);
+  const char *names[SCHEMA_MAX_ATTRS];
+  uint8_t types[SCHEMA_MAX_ATTRS];
+  int nattrs = plan_entity_attrs(p, u->entity, names, types, SCHEMA_MAX_ATTRS);
   uint32_t len = b->len;
   if (len == 0) return vfail(v, base, "block %u is empty", bi);
   /* Pass 1: instruction boundaries and operand ranges. */

@@ -52,6 +52,12 @@ typedef struct {
   const char *doc;
 } schema_attr;
 
+/* The attributes an entity may have, the schema's and those a spec
+ * declares together: syncc refuses a spec with more, the plan loader a
+ * plan with more, and the compiler, VM and runtime size their per-record
+ * arrays by it. */
+#define SCHEMA_MAX_ATTRS 128
+
 typedef struct {
   const char *name;
   const char *doc;

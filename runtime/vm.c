@@ -29,7 +29,7 @@ void vm_init(vm *v, const plan *p) {
   localtime_r(&now, &tm);
   v->bi.today = (int64_t)(tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday;
   v->match_data = pcre2_match_data_create(10, NULL);
-  for (int e = 0; e < ENT__COUNT; e++) plan_entity_attrs(p, e, v->attr_names[e], v->attr_types[e], 128);
+  for (int e = 0; e < ENT__COUNT; e++) plan_entity_attrs(p, e, v->attr_names[e], v->attr_types[e], SCHEMA_MAX_ATTRS);
 }
 
 void vm_free(vm *v) {

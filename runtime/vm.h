@@ -45,8 +45,8 @@ typedef struct vm {
   uint64_t warnings;
   /* Per entity, its attributes' names and types (plan_entity_attrs), so a
    * map's STORE_ATTR finds its target type without a lookup per record. */
-  const char *attr_names[ENT__COUNT][128];
-  uint8_t attr_types[ENT__COUNT][128];
+  const char *attr_names[ENT__COUNT][SCHEMA_MAX_ATTRS];
+  uint8_t attr_types[ENT__COUNT][SCHEMA_MAX_ATTRS];
 } vm;
 
 void vm_init(vm *v, const plan *p);

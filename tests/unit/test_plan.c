@@ -5,7 +5,8 @@
  * with the checksum recomputed so that the verifier itself must cope.  Every
  * variant must be refused with a "bad plan" message or, if it still verifies,
  * must run through the VM and the disassembler without a memory error (the
- * sanitizer build proves that).  Also: the version and mangling messages.
+ * sanitizer build proves that).  Also: the version and mangling messages,
+ * and the limit on an entity's attributes.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +79,44 @@ static void try_bytes(const unsigned char *b, size_t len, const char *what, long
   }
 }
 
+/* A plan whose entity has more attributes than SCHEMA_MAX_ATTRS is refused
+ * by name (syncc refuses such a spec; a plan may be made by hand), and one
+ * at the limit loads and runs: the VM's and the runtime's per-record arrays
+ * are that long.  The good plan declares student.house. */
+static void attribute_limit(const unsigned char *good, size_t len) {
+  char err[300];
+  plan *p = plan_read(good, len, err, sizeof err);
+  check(p && p->nattrs > 0, "the good plan declares an attribute", 0);
+  if (!p || !p->nattrs) {
+    plan_free(p);
+    return;
+  }
+  plan_attr *own = p->attrs;
+  uint32_t nown = p->nattrs;
+  int have = plan_entity_attrs(p, own[0].entity, NULL, NULL, 0);
+  for (int over = 0; over < 2; over++) {
+    uint32_t n = nown + (uint32_t)(SCHEMA_MAX_ATTRS - have + over);
+    plan_attr *more = calloc(n, sizeof *more);
+    memcpy(more, own, nown * sizeof *own);
+    for (uint32_t i = nown; i < n; i++) more[i] = own[0]; /* the names repeat: the loader counts, it does not compare */
+    p->attrs = more, p->nattrs = n;
+    size_t blen;
+    uint8_t *bytes = plan_write(p, &blen);
+    p->attrs = own, p->nattrs = nown;
+    free(more);
+    plan *q = plan_read(bytes, blen, err, sizeof err);
+    if (over) {
+      check(!q && strstr(err, "has more than 128 attributes"), "an entity past the attribute limit refused", (long)n);
+    } else {
+      check(q != NULL, "an entity at the attribute limit loads", (long)n);
+      if (q) exercise(q);
+    }
+    plan_free(q);
+    free(bytes);
+  }
+  plan_free(p);
+}
+
 int main(int argc, char **argv) {
   const char *path = argc > 1 ? argv[1] : getenv("SYNC_TEST_PLAN");
   if (!path) path = "build/test/small.plan";
@@ -94,6 +133,7 @@ int main(int argc, char **argv) {
     exercise(p);
     plan_free(p);
   }
+  attribute_limit(good, len);
   unsigned char *b = malloc(len);
   for (size_t n = 0; n < len; n++) try_bytes(good, n, "truncated plan refused", (long)n, 0);
   for (size_t i = 0; i < len; i++) {
