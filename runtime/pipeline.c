@@ -439,7 +439,7 @@ static int fetch_unit(ctx *c, vm *v, uint32_t ui, feedpipe *ahead) {
     }
     wc.where = where;
     c->sent[u->source][e]++;
-    for (int i = 0; i < MAX_ATTRS; i++) attrs[i] = v_null();
+    for (int i = 0; i < c->nattrs[e]; i++) attrs[i] = v_null(); /* the plan's code names no attribute past these (plan_verify) */
     vm_result res;
     if (u->map_block != PLAN_NONE) vm_run(v, u->map_block, row, attrs, &res);
     /* The id reports name: the record's sis_id as the hub will know it. */
@@ -1272,7 +1272,7 @@ static int load_hub(ctx *c, int entity, int64_t hub_id, value *out) {
   sqlite3_reset(st);
   sqlite3_bind_int64(st, 1, hub_id);
   int found = sqlite3_step(st) == SQLITE_ROW;
-  for (int i = 0; i < MAX_ATTRS; i++) out[i] = v_null();
+  for (int i = 0; i < c->nattrs[entity]; i++) out[i] = v_null();
   if (found) {
     for (int i = 0; i < en->nattrs; i++) out[i] = store_column(st, i, en->attrs[i].type, &c->tmp);
     const char *extra = (const char *)sqlite3_column_text(st, en->nattrs);
