@@ -388,6 +388,13 @@ static const char *rule_text(ctx *c, arena *a, const plan_unit *u, uint32_t rule
   return b;
 }
 
+/* The record's sis_id as the hub will know it (prefixed), for a report:
+ * *sid, made on the first call. */
+static const char *report_sid(arena *a, const char **sid, const char *prefix, value id) {
+  if (!*sid && id.kind != V_NULL) *sid = str_of(a, prefixed(a, prefix, id));
+  return *sid;
+}
+
 /* The next record of a feed, from its pipe or (pipe NULL) read here into
  * own, the time that takes added to *read_here. */
 static int next_record(feed *f, feedpipe *pipe, value *own, value **row, const char **where, int *deleted, arena *a, char *err,
@@ -442,11 +449,13 @@ static int fetch_unit(ctx *c, vm *v, uint32_t ui, feedpipe *ahead) {
     for (int i = 0; i < c->nattrs[e]; i++) attrs[i] = v_null(); /* the plan's code names no attribute past these (plan_verify) */
     vm_result res;
     if (u->map_block != PLAN_NONE) vm_run(v, u->map_block, row, attrs, &res);
-    /* The id reports name: the record's sis_id as the hub will know it. */
-    const char *sid = attrs[id_slot].kind == V_NULL ? NULL
-                      : str_of(&v->ar, e == ENT_school ? attrs[id_slot] : prefixed(&v->ar, prefix, attrs[id_slot]));
+    /* The id reports name: the record's sis_id as the hub will know it,
+     * made when a report first needs it (few records make one: made for
+     * every record, it was two copies more of each id), but a school's
+     * now, before its schools map changes it. */
+    const char *sid = e == ENT_school && attrs[id_slot].kind != V_NULL ? str_of(&v->ar, attrs[id_slot]) : NULL;
     if (deleted) { /* a OneRoster delta deletion: the record is gone */
-      if (sid) map_put(&c->deleted, id_key(&c->ar, u->source, e, sid), 1);
+      if (report_sid(&v->ar, &sid, prefix, attrs[id_slot])) map_put(&c->deleted, id_key(&c->ar, u->source, e, sid), 1);
       vm_reset_record(v);
       continue;
     }
@@ -456,7 +465,7 @@ static int fetch_unit(ctx *c, vm *v, uint32_t ui, feedpipe *ahead) {
       int sr = plan_map_school(p, u->source, attrs[school_slot], &code);
       if (sr == SCHOOL_SKIPPED || sr == SCHOOL_UNMAPPED) {
         c->r->counts[e][CNT_LEFT_OUT]++;
-        report(c, "left out", e, u->source, sid, wc.where, "school %s is %s the schools map", str_of(&v->ar, attrs[school_slot]),
+        report(c, "left out", e, u->source, report_sid(&v->ar, &sid, prefix, attrs[id_slot]), wc.where, "school %s is %s the schools map", str_of(&v->ar, attrs[school_slot]),
                sr == SCHOOL_SKIPPED ? "skipped by" : "not in");
         vm_reset_record(v);
         continue;
@@ -467,7 +476,7 @@ static int fetch_unit(ctx *c, vm *v, uint32_t ui, feedpipe *ahead) {
       vm_run(v, u->filter_block, row, attrs, &res);
       if (res.outcome == VM_DROPPED) {
         c->r->counts[e][CNT_DROPPED]++;
-        report(c, "dropped", e, u->source, sid, wc.where, "%s", rule_text(c, &v->ar, u, res.rule));
+        report(c, "dropped", e, u->source, report_sid(&v->ar, &sid, prefix, attrs[id_slot]), wc.where, "%s", rule_text(c, &v->ar, u, res.rule));
         vm_reset_record(v);
         continue;
       }
@@ -477,13 +486,13 @@ static int fetch_unit(ctx *c, vm *v, uint32_t ui, feedpipe *ahead) {
       vm_run(v, u->require_block, row, attrs, &res);
       if (res.outcome == VM_SKIPPED) {
         c->r->counts[e][CNT_SKIPPED]++;
-        report(c, "skipped", e, u->source, sid, wc.where, "%s is missing (%s)", c->names[e][res.attr],
+        report(c, "skipped", e, u->source, report_sid(&v->ar, &sid, prefix, attrs[id_slot]), wc.where, "%s is missing (%s)", c->names[e][res.attr],
                rule_text(c, &v->ar, u, res.rule));
         vm_reset_record(v);
         continue;
       }
       for (int k = 0; k < res.nreported; k++)
-        report(c, "reported", e, u->source, sid, wc.where, "%s is missing (%s)", c->names[e][res.reported_attr[k]],
+        report(c, "reported", e, u->source, report_sid(&v->ar, &sid, prefix, attrs[id_slot]), wc.where, "%s is missing (%s)", c->names[e][res.reported_attr[k]],
                rule_text(c, &v->ar, u, res.reported_rule[k]));
       reported = res.nreported > 0;
     }
@@ -492,7 +501,7 @@ static int fetch_unit(ctx *c, vm *v, uint32_t ui, feedpipe *ahead) {
     const schema_entity *en = schema_entity_get(e);
     for (int i = 0; i < en->nattrs; i++) {
       int ref = en->attrs[i].ref;
-      int is_id = strcmp(en->attrs[i].name, "sis_id") == 0;
+      int is_id = i == id_slot; /* the schema's attributes come first, in order */
       if ((is_id && e != ENT_school) || (ref != REF_NONE && ref != REF_SCHOOL)) attrs[i] = prefixed(&v->ar, prefix, attrs[i]);
     }
     if (c->nrecs == c->caprecs) {
@@ -504,13 +513,13 @@ static int fetch_unit(ctx *c, vm *v, uint32_t ui, feedpipe *ahead) {
     rec->unit = ui;
     rec->source = (uint8_t)u->source;
     rec->entity = (uint8_t)e;
-    const char *id = attrs[id_slot].kind == V_NULL ? NULL : str_of(&v->ar, attrs[id_slot]);
-    if (!id) {
+    value id = attrs[id_slot].kind == V_NULL ? attrs[id_slot] : v_to_string(&v->ar, attrs[id_slot]);
+    if (id.kind == V_NULL) {
       c->nrecs--;
       c->r->counts[e][CNT_SKIPPED]++;
       report(c, "skipped", e, u->source, NULL, wc.where, "the record has no sis_id");
     } else {
-      rec->sid = arena_strpack(&c->ar, id, strlen(id));
+      rec->sid = arena_strpack(&c->ar, id.u.s, strnlen(id.u.s, id.len)); /* to a NUL, as the C string it becomes */
       spill_put(c->spill, wc.where, record_hash(c, e, attrs), attrs, c->nattrs[e], &rec->off, &rec->len);
     }
     vm_reset_record(v);
