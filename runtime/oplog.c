@@ -27,6 +27,7 @@ struct oplog {
   uint64_t bytes;  /* of the lines, without their newlines */
   int failed;
   int in_array;    /* oplog_new_in: lines after the first start with ',' */
+  int counter;     /* oplog_counter: no file, nothing kept */
   long start;      /* the file offset of the first line */
   size_t taken;    /* lines read since the last rewind: a run file has more after them */
   char *line;      /* oplog_next()'s buffer, reused */
@@ -82,16 +83,25 @@ oplog *oplog_over(int fd, long start) {
   return l;
 }
 
+oplog *oplog_counter(void) {
+  oplog *l = calloc(1, sizeof *l);
+  if (l) l->counter = 1;
+  return l;
+}
+
+int oplog_keeps(const oplog *l) { return !l->counter; }
+
 void oplog_free(oplog *l) {
   if (!l) return;
   bgw_close(l->bg);
-  if (l->owns_f) fclose(l->f); /* a run file plan -o writes stays its owner's */
+  if (l->owns_f && l->f) fclose(l->f); /* a run file plan -o writes stays its owner's */
   free(l->iobuf); /* after fclose, which flushes through it */
   free(l->line);
   free(l);
 }
 
 static int put_line(oplog *l, const char *text, size_t n) {
+  if (l->counter) return ++l->count, 1;
   int comma = l->in_array && l->count > 0;
   if ((comma && !bgw_write(l->bg, ",", 1)) || !bgw_write(l->bg, text, n) || !bgw_write(l->bg, "\n", 1)) return 0;
   l->count++;
@@ -130,6 +140,8 @@ size_t oplog_count(const oplog *l) { return l->count; }
 
 void oplog_rewind(oplog *l) {
   synced(l);
+  l->taken = l->count; /* a counter: nothing to read (next_line) */
+  if (!l->f) return;
   fseek(l->f, l->start, SEEK_SET);
   l->taken = 0;
 }
@@ -245,6 +257,7 @@ static int put_newline(FILE *out, int spaces) {
 }
 
 int oplog_write_array(oplog *l, FILE *out, size_t flags, int depth) {
+  if (l->counter) return 0; /* it kept none to write */
   int indent = (int)(flags & 0x1F); /* JSON_INDENT(n) is n in the low bits */
   if (!indent && !(flags & JSON_COMPACT)) return 0; /* no caller wants ", " separators */
   if (!indent && !l->in_array) return oplog_view_pieces(oplog_view_of(l), NULL, put_file, out); /* the lines are the compact dump */

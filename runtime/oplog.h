@@ -35,6 +35,12 @@ oplog *oplog_over(int fd, long start);
  * before it and the newline after it. */
 void oplog_note(oplog *l, size_t n);
 int oplog_is_over(const oplog *l); /* made by oplog_over */
+/* A log that counts its operations and keeps none (`plan --summary`, which
+ * shows the counts alone): reading it finds nothing, and its writers may
+ * leave the operations' text unmade (oplog_keeps).  NULL when out of
+ * memory. */
+oplog *oplog_counter(void);
+int oplog_keeps(const oplog *l); /* 0 for a counter */
 void oplog_free(oplog *l);
 /* Appends `op` (taking the reference).  0 when the file cannot be written
  * (the log remembers it: oplog_failed()). */

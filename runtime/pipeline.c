@@ -177,6 +177,7 @@ typedef struct {
   strmap deleted;               /* "source/entity/sid" of tobedeleted rows */
   const char *names[ENT__COUNT][MAX_ATTRS];
   uint8_t types[ENT__COUNT][MAX_ATTRS];
+  int texts;                 /* the oplog keeps the operations' text (else it counts them: oplog_counter) */
   int skip_same[ENT__COUNT]; /* merge may pass over objects whose records are all unchanged (may_skip_same)... */
   int64_t *dropped[ENT__COUNT]; /* ...except these, sorted: objects with a live link this run does not bring back */
   size_t ndropped[ENT__COUNT], capdropped[ENT__COUNT];
@@ -1205,6 +1206,14 @@ static void op_text(ctx *c, jtext *t, int change) {
   oplog_add_text(c->r->ops, t->b, t->n);
 }
 
+/* An operation counted, its text not made: the oplog keeps none
+ * (c->texts 0).  A first sync's creates were half of its plan's time,
+ * formatted and written to be thrown away by `plan --summary`. */
+static void op_counted(ctx *c, int change) {
+  if (change) c->r->nchanges++;
+  oplog_add_text(c->r->ops, "", 0);
+}
+
 /* json_equal(to_json(a), to_json(b)), the common kinds without making them. */
 static int same_json(value a, value b) {
   if (a.kind == b.kind) switch (a.kind) {
@@ -1470,6 +1479,11 @@ static void put_create_links(ctx *c, jtext *t, const char *sid, const uint32_t *
 }
 
 static void emit_create(ctx *c, int e, int64_t hub_id, const char *sid, const merged_obj *m, const uint32_t *members, size_t nm) {
+  c->r->counts[e][CNT_CREATE]++;
+  if (!c->texts) {
+    op_counted(c, 1);
+    return;
+  }
   jtext *t = &c->jt;
   put_create_head(c, t, e, -hub_id, m, sid);
   jt_key_as(t, &c->k_set);
@@ -1483,7 +1497,6 @@ static void emit_create(ctx *c, int e, int64_t hub_id, const char *sid, const me
   put_create_links(c, t, sid, members, nm);
   jt_close(t, '}');
   op_text(c, t, 1);
-  c->r->counts[e][CNT_CREATE]++;
 }
 
 static int is_word(value v, const char *w) { return v.kind == V_STR && v.len == strlen(w) && memcmp(v.u.s, w, v.len) == 0; }
@@ -1503,6 +1516,11 @@ static void emit_update(ctx *c, int e, int64_t hub_id, const char *sid, const me
   }
   int status = c->slot[e].status;
   int back = status >= 0 && is_word(cur[status], "inactive") && is_word(m->v[status], "active");
+  c->r->counts[e][back ? CNT_REACTIVATE : CNT_UPDATE]++;
+  if (!c->texts) {
+    op_counted(c, 1);
+    return;
+  }
   jtext *t = &c->jt;
   put_head(c, t, back ? "reactivate" : "update", e, "hub_id", hub_id, m, sid);
   static const char *const parts[] = {"set", "old", "by"};
@@ -1523,7 +1541,6 @@ static void emit_update(ctx *c, int e, int64_t hub_id, const char *sid, const me
   if (sc >= 0 && m->v[sc].kind == V_STR) rectext_member(t, "school", m->v[sc]);
   jt_close(t, '}');
   op_text(c, t, 1);
-  c->r->counts[e][back ? CNT_REACTIVATE : CNT_UPDATE]++;
 }
 
 /* One hub object from its records (members, with their attributes). */
@@ -1789,6 +1806,10 @@ static void link_ops(ctx *c) {
     inrec *rec = &c->recs[i];
     /* linked and sent as last time, or of a new object (its create has it) */
     if (rec->parked || (rec->how == LINK_ID && rec->same) || rec->hub_id < 0) continue;
+    if (!c->texts) {
+      op_counted(c, rec->how != LINK_ID); /* a link, else a snapshot (no change) */
+      continue;
+    }
     const char *src = plan_str(c->p, c->p->sources[rec->source].name);
     const char *ent = schema_entity_get(rec->entity)->name;
     arena_rewind(&c->tmp);
@@ -2136,6 +2157,7 @@ int run_compute(const plan *p, const uint8_t *plan_bytes, size_t plan_len, store
     free(c);
     return 0;
   }
+  c->texts = oplog_keeps(r->ops);
   uint8_t d[32];
   sha256(plan_bytes, plan_len, d);
   sha256_hex(d, r->plan_sha);

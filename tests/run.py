@@ -461,6 +461,46 @@ def scenarios_with(syncc, tag, only=None):
                         detail += f"\n{sql}\n  got  {got}\n  want {want}"
                 good = good and sanitizer_clean(pr)
                 ok(label, good, detail)
+                if verb == "plan" and "--json" not in args and "-o" not in args:
+                    summary_agrees(full, cwd, e, pr, label)
+
+
+SUMMARY_COLUMNS = ["create", "update", "deactivate", "reactivate", "unchanged", "left_out", "dropped", "skipped",
+                   "reported", "duplicates"]
+
+
+def summary_agrees(full, cwd, env, json_run, label):
+    """`plan --summary` counts the operations without making them: its table,
+    held line and exit status must be those of the same plan with --json."""
+    cmd = [a for a in full if a != "--json"] + ["--summary"]
+    pr = subprocess.run(cmd, cwd=cwd, capture_output=True, env=env, timeout=120)
+    try:
+        doc = json.loads(json_run.stdout.decode())
+    except ValueError:
+        doc = None
+    out = pr.stdout.decode()
+    table = {}
+    for line in out.splitlines()[1:]:
+        if not line.strip():
+            break
+        cells = line[11:].split()
+        if len(cells) == len(SUMMARY_COLUMNS) and all(c.isdigit() for c in cells):
+            table[line[:11].strip()] = {k: int(v) for k, v in zip(SUMMARY_COLUMNS, cells) if int(v)}
+    want = {}
+    for ent, counts in ((doc or {}).get("counts") or {}).items():
+        nonzero = {k: v for k, v in counts.items() if v}
+        if nonzero:
+            want[ent] = nonzero
+    held = (doc or {}).get("held")
+    if doc is None:  # a failed plan (no run to show): the same failure, said the same way
+        ok(f"{label} --summary fails the same", pr.returncode == json_run.returncode and pr.stderr == json_run.stderr
+           and sanitizer_clean(pr), f"exit {pr.returncode}\n{pr.stderr.decode()[-800:]}\nwant\n{json_run.stderr.decode()[-800:]}")
+        return
+    good = (doc is not None and pr.returncode == json_run.returncode and table == want
+            and ((f"held for approval: {held}" in out) if held else "held for approval" not in out)
+            and sanitizer_clean(pr))
+    ok(f"{label} --summary counts the same", good,
+       f"exit {pr.returncode}, want {json_run.returncode}\n{out[-1500:]}\n{pr.stderr.decode()[-500:]}\nwant {want} held {held}")
 
 
 def suite_unchanged(binaries):
