@@ -5,12 +5,6 @@
  * written; the thread writes them in the same order.  Whose a buffer is
  * (the caller's while free, the thread's while full) changes only under
  * the mutex, so neither touches the other's.
- *
- * The ring grows (`active`, under the mutex) only where the caller would
- * go round to buffer 0 and buffer 0 is still full: the thread is then at
- * buffer 0 or behind it, so it has every buffer of the round still to
- * write, and reaches the new last one after them, as it goes round by the
- * count it reads under the mutex.
  */
 #include "bgwrite.h"
 
@@ -24,7 +18,7 @@ struct bgwriter {
   int fd;
   bgw_sink sink;    /* else the buffers go to fd */
   void *sink_ctx;
-  char *buf[BGW_BUFS]; /* the first `active` made */
+  char *buf[BGW_BUFS];
   int cur;          /* the buffer being filled */
   size_t fill;      /* its bytes so far */
   uint64_t at;      /* the file offset of its first byte */
@@ -32,7 +26,6 @@ struct bgwriter {
   pthread_mutex_t mu;
   pthread_cond_t cv;
   size_t len[BGW_BUFS]; /* a full buffer's bytes; 0: free */
-  int active;           /* the buffers in the ring (its caller changes it) */
   uint64_t off[BGW_BUFS];
   int failed, err, stop;
   pthread_t thread;
@@ -61,7 +54,7 @@ static int put(bgwriter *w, const char *p, size_t n, uint64_t off) {
 static void *writer(void *arg) {
   bgwriter *w = arg;
   pthread_mutex_lock(&w->mu);
-  for (int next = 0;; next = (next + 1) % w->active) {
+  for (int next = 0;; next = (next + 1) % BGW_BUFS) {
     while (!w->len[next] && !w->stop) pthread_cond_wait(&w->cv, &w->mu);
     if (!w->len[next]) break; /* stopped, and nothing left to write */
     size_t n = w->len[next];
@@ -82,13 +75,12 @@ static void *writer(void *arg) {
 static bgwriter *start(int fd, uint64_t at, bgw_sink sink, void *ctx) {
   bgwriter *w = calloc(1, sizeof *w);
   if (!w) return NULL;
-  for (int i = 0; i < BGW_MIN_BUFS; i++)
+  for (int i = 0; i < BGW_BUFS; i++)
     if (!(w->buf[i] = malloc(BGW_BUF))) {
       for (int k = 0; k < i; k++) free(w->buf[k]);
       free(w);
       return NULL;
     }
-  w->active = BGW_MIN_BUFS;
   w->fd = fd;
   w->at = at;
   w->sink = sink, w->sink_ctx = ctx;
@@ -112,11 +104,9 @@ static void hand_over(bgwriter *w) {
     pthread_mutex_lock(&w->mu);
     w->len[w->cur] = w->fill;
     w->off[w->cur] = w->at;
-    int next = (w->cur + 1) % w->active;
-    if (next == 0 && w->len[0] && w->active < BGW_BUFS && (w->buf[w->active] = malloc(BGW_BUF))) next = w->active++;
     pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
-    w->cur = next;
+    w->cur = (w->cur + 1) % BGW_BUFS;
   }
   w->at += w->fill;
   w->fill = 0;
@@ -156,13 +146,6 @@ int bgw_sync(bgwriter *w) {
   pthread_mutex_unlock(&w->mu);
   if (failed) errno = err;
   return !failed;
-}
-
-int bgw_buffers(bgwriter *w) {
-  pthread_mutex_lock(&w->mu);
-  int n = w->active;
-  pthread_mutex_unlock(&w->mu);
-  return n;
 }
 
 uint64_t bgw_offset(const bgwriter *w) { return w->at + w->fill; }

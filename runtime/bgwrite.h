@@ -9,12 +9,8 @@
  * second of a first sync's two-second merge phase, on the one core that
  * computes.  A bgwriter takes the bytes into one of a few buffers and a
  * thread of its own writes each full one, so that copy lands on the other
- * core, which has nothing to do while the merge runs.  Memory: from
- * BGW_MIN_BUFS buffers of BGW_BUF bytes, reused, up to BGW_BUFS: a caller
- * that finds the thread a whole ring behind adds a buffer rather than
- * wait.  The thread's writes come in bursts (the kernel finds pages for
- * them unevenly): with three buffers a million-student plan's merge and
- * its writer each waited on the other a third of the time.
+ * core, which has nothing to do while the merge runs.  Memory: BGW_BUFS
+ * buffers of BGW_BUF bytes, reused.
  */
 #ifndef SYNC_BGWRITE_H
 #define SYNC_BGWRITE_H
@@ -23,8 +19,7 @@
 #include <stdint.h>
 
 #define BGW_BUF (1u << 20)
-#define BGW_MIN_BUFS 3
-#define BGW_BUFS 16
+#define BGW_BUFS 3
 
 typedef struct bgwriter bgwriter;
 
@@ -39,8 +34,6 @@ bgwriter *bgw_open(int fd, uint64_t at);
  * memory. */
 typedef int (*bgw_sink)(void *ctx, const char *bytes, size_t n);
 bgwriter *bgw_open_sink(bgw_sink sink, void *ctx);
-/* The buffers its ring has grown to (BGW_MIN_BUFS to BGW_BUFS). */
-int bgw_buffers(bgwriter *w);
 /* Takes n bytes; 0 once a write has failed (errno is the write's). */
 int bgw_write(bgwriter *w, const void *bytes, size_t n);
 /* Waits until every byte taken is in the file: what a reader of the file

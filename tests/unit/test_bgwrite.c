@@ -1,14 +1,12 @@
 /* test_bgwrite.c: a file written on a second thread (bgwrite.h) holds every
  * byte given, in order, from the offset it was opened at, whatever the
  * sizes of the pieces against its buffers; after bgw_sync a reader sees all
- * of them; a slow sink makes the ring grow, and the bytes still come in
- * order; and a failed write (a full disk) is reported, never lost. */
+ * of them; and a failed write (a full disk) is reported, never lost. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bgwrite.h"
@@ -70,43 +68,6 @@ static void test_order(void) {
   close(fd);
 }
 
-/* A sink that is slow for its first calls (as the kernel is while it finds
- * fresh pages), and checks what it takes against byte_at. */
-typedef struct {
-  uint64_t at;
-  int calls, in_order;
-} slow_sink;
-
-static int take_slowly(void *ctx, const char *bytes, size_t n) {
-  slow_sink *s = ctx;
-  if (s->calls++ < 8) nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
-  for (size_t i = 0; i < n && s->in_order; i++) s->in_order = bytes[i] == byte_at(s->at + i);
-  s->at += n;
-  return 1;
-}
-
-static void test_growing(void) {
-  slow_sink s = {0, 0, 1};
-  bgwriter *w = bgw_open_sink(take_slowly, &s);
-  check(w != NULL && bgw_buffers(w) == BGW_MIN_BUFS, "a ring starts with its fewest buffers", "");
-  if (!w) return;
-  char *piece = malloc(4096);
-  uint64_t total = 0;
-  int all = 1;
-  for (int k = 0; k < 24 * (int)(BGW_BUF / 4096); k++, total += 4096) {
-    for (int i = 0; i < 4096; i++) piece[i] = byte_at(total + (uint64_t)i);
-    all = bgw_write(w, piece, 4096) && all;
-  }
-  int grown = bgw_buffers(w);
-  check(all && bgw_sync(w), "every write taken", "");
-  char detail[64];
-  snprintf(detail, sizeof detail, "%d buffers", grown);
-  check(grown > BGW_MIN_BUFS && grown <= BGW_BUFS, "a sink a ring behind makes it grow, up to its limit", detail);
-  check(s.in_order && s.at == total, "and every byte comes in order", "");
-  check(bgw_close(w), "close", "");
-  free(piece);
-}
-
 static void test_full_disk(void) {
   int fd = open("/dev/full", O_WRONLY);
   if (fd < 0) return; /* no such device here: nothing to show */
@@ -125,7 +86,6 @@ static void test_full_disk(void) {
 int main(int argc, char **argv) {
   (void)argc, (void)argv;
   test_order();
-  test_growing();
   test_full_disk();
   printf("bgwrite: %d passed, %d failed\n", passed, failed);
   return failed != 0;
