@@ -9,6 +9,15 @@
  * 400 MB run file.  The exchange is as atomic as the rename.  Where it is
  * not to be had (another filesystem, an older kernel, no old file or one
  * that is not a regular file), the file is renamed over the path as before.
+ *
+ * The old file stays whole on disk until then, but its pages in the
+ * kernel's cache are let go as the plan begins (POSIX_FADV_DONTNEED, on a
+ * thread of its own).  On a machine that hands memory unused for a few
+ * seconds back to its host, as this project's does, pages just freed are
+ * the cheap ones to write into: with a million students' 4 GB run file
+ * still cached from the run before, the new one went into pages the host
+ * had to back again, and plan -o's merge took 8.1-8.3 s against 4.6-4.9 s
+ * once the old pages were dropped first (the drop itself 0.2 s).
  */
 #define _GNU_SOURCE /* renameat2 */
 #include "outfile.h"
@@ -47,6 +56,31 @@ static void watch_partial(const char *path) {
   for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) sigaction(sigs[i], &sa, NULL);
 }
 
+static void *drop_pages(void *arg) {
+  out_file *w = arg;
+  posix_fadvise(w->old_fd, 0, 0, POSIX_FADV_DONTNEED); /* advice: nothing to do when it is not taken */
+  return NULL;
+}
+
+/* Starts dropping the cached pages of the regular file at path, if there
+ * is one (opened without blocking: a FIFO there must not hold the plan). */
+static void drop_old(out_file *w, const char *path) {
+  struct stat st;
+  w->dropping = 0;
+  w->old_fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (w->old_fd < 0) return;
+  if (fstat(w->old_fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+    w->dropping = pthread_create(&w->dropper, NULL, drop_pages, w) == 0;
+  if (!w->dropping) close(w->old_fd);
+}
+
+static void drop_done(out_file *w) {
+  if (!w->dropping) return;
+  pthread_join(w->dropper, NULL);
+  close(w->old_fd);
+  w->dropping = 0;
+}
+
 int out_open(out_file *w, const char *path) {
   snprintf(w->partial, sizeof w->partial, "%s.%ld.partial", path, (long)getpid());
   watch_partial(w->partial); /* before the file exists: a signal in between finds nothing to remove */
@@ -63,6 +97,7 @@ int out_open(out_file *w, const char *path) {
     return 0;
   }
   setvbuf(w->f, w->iobuf, _IOFBF, RUNFILE_IOBUF);
+  drop_old(w, path);
   return 1;
 }
 
@@ -78,6 +113,7 @@ static int put_in_place(const char *partial, const char *path) {
 }
 
 int out_close(out_file *w, const char *path, int keep) {
+  drop_done(w);
   int ok = fclose(w->f) == 0 && keep && put_in_place(w->partial, path), err = errno;
   if (!ok) unlink(w->partial);
   partial_live = 0; /* after: a signal before it removes a file already gone */

@@ -11,10 +11,15 @@
 
 #include <stdio.h>
 
+#include <pthread.h>
+
 typedef struct {
   FILE *f;         /* write the run file here */
   char *iobuf;     /* its stdio buffer */
   char partial[1100];
+  pthread_t dropper; /* drops the old file's cached pages (out_open) */
+  int dropping;
+  int old_fd;
 } out_file;
 
 /* Creates "PATH.PID.partial" to write; 0 (with a message on stderr naming

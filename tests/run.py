@@ -989,6 +989,17 @@ def suite_runfile_layout(binaries):
         ok("runfile layout: a symlink there is replaced by the run file, the file it named left as it was",
            p.returncode == 0 and not os.path.islink(runf) and open(runf, "rb").read() == replaced and open(old).read() == "old"
            and not glob.glob(runf + ".*"), f"{p.returncode} {p.stderr.decode()[-300:]} {os.path.islink(runf)}")
+        # A FIFO there is replaced too, and never waited on: plan -o opens
+        # an old file to drop its cached pages (outfile.c), without blocking.
+        fifo_run = os.path.join(tmp, "fifo-run.json")
+        os.mkfifo(fifo_run)
+        try:
+            p = subprocess.run([vm, "plan", plan, "--store", hub, "-o", fifo_run], cwd=tmp, capture_output=True, timeout=30)
+            fifo_ok = p.returncode == 0 and os.path.isfile(fifo_run) and open(fifo_run, "rb").read() == replaced
+            fifo_detail = f"{p.returncode} {p.stderr.decode()[-300:]}"
+        except subprocess.TimeoutExpired:
+            fifo_ok, fifo_detail = False, "plan -o waited on the FIFO"
+        ok("runfile layout: a FIFO there is replaced by the run file, never waited on", fifo_ok, fifo_detail)
         before = open(runf, "rb").read()
         with open(os.path.join(tmp, "students.csv"), "a") as f:
             f.write('9,"F9,L9\n')  # a quote that never closes
