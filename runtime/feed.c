@@ -108,11 +108,12 @@ struct feed {
   int delta;
   /* oneroster demographics: sourcedId -> row values, for demographics.X fields */
   int *demo_field;   /* per unit field: demographics column, or -1 */
-  char **demo_ids;
-  char ***demo_rows;
-  size_t ndemo;
-  int demo_ncols;
-  size_t *demo_index;   /* open addressing over demo_ids: row + 1, 0 empty */
+  char *demo_text;      /* every cell of the rows, each ending in a NUL, one after another */
+  size_t demo_textlen, demo_textcap;
+  size_t *demo_cell;    /* row r's cell c starts at demo_text + demo_cell[r * demo_ncols + c] */
+  size_t ndemo, demo_cellcap;
+  int demo_ncols, demo_idcol;
+  size_t *demo_index;   /* open addressing over the rows' sourcedIds: row + 1, 0 empty */
   size_t demo_cap;
   /* json */
   jstream *js;          /* a json source, read a record at a time */
@@ -270,6 +271,41 @@ static size_t id_hash(const char *s, size_t n) {
   return h;
 }
 
+static const char *demo_at(const feed *f, size_t row, int col) {
+  return f->demo_text + f->demo_cell[row * (size_t)f->demo_ncols + (size_t)col];
+}
+
+/* Keeps a demographics row (n == demo_ncols cells) in the two growing
+ * arrays: a million rows were a million small arrays and ten million
+ * strings, made one by one on the thread the plan waits for first.  0
+ * when out of memory. */
+static int demo_keep(feed *f, char **cells, size_t *lens, int n) {
+  size_t need = (f->ndemo + 1) * (size_t)n, bytes = 0;
+  for (int i = 0; i < n; i++) bytes += lens[i] + 1;
+  if (need > f->demo_cellcap) {
+    size_t cap = f->demo_cellcap ? f->demo_cellcap * 2 : 1024;
+    while (cap < need) cap *= 2;
+    size_t *more = realloc(f->demo_cell, cap * sizeof *more);
+    if (!more) return 0;
+    f->demo_cell = more, f->demo_cellcap = cap;
+  }
+  if (f->demo_textlen + bytes > f->demo_textcap) {
+    size_t cap = f->demo_textcap ? f->demo_textcap * 2 : 1 << 16;
+    while (cap < f->demo_textlen + bytes) cap *= 2;
+    char *more = realloc(f->demo_text, cap);
+    if (!more) return 0;
+    f->demo_text = more, f->demo_textcap = cap;
+  }
+  for (int i = 0; i < n; i++) {
+    f->demo_cell[f->ndemo * (size_t)n + (size_t)i] = f->demo_textlen;
+    memcpy(f->demo_text + f->demo_textlen, cells[i], lens[i]);
+    f->demo_text[f->demo_textlen + lens[i]] = 0; /* read as a C string, to its first NUL, as strndup kept it */
+    f->demo_textlen += lens[i] + 1;
+  }
+  f->ndemo++;
+  return 1;
+}
+
 /* Indexes the demographics rows by sourcedId (a user's row is found in one
  * probe, whatever the size of the file). */
 static void demo_build_index(feed *f) {
@@ -278,7 +314,8 @@ static void demo_build_index(feed *f) {
   f->demo_index = calloc(f->demo_cap, sizeof *f->demo_index);
   if (!f->demo_index) return;
   for (size_t i = 0; i < f->ndemo; i++) {
-    size_t h = id_hash(f->demo_ids[i], strlen(f->demo_ids[i])) & (f->demo_cap - 1);
+    const char *id = demo_at(f, i, f->demo_idcol);
+    size_t h = id_hash(id, strlen(id)) & (f->demo_cap - 1);
     while (f->demo_index[h]) h = (h + 1) & (f->demo_cap - 1);
     f->demo_index[h] = i + 1;
   }
@@ -288,8 +325,9 @@ static const char *demo_lookup(const feed *f, const char *id, size_t idlen, int 
   if (!f->demo_index) return NULL;
   for (size_t h = id_hash(id, idlen) & (f->demo_cap - 1); f->demo_index[h]; h = (h + 1) & (f->demo_cap - 1)) {
     size_t i = f->demo_index[h] - 1;
-    if (strlen(f->demo_ids[i]) == idlen && memcmp(f->demo_ids[i], id, idlen) == 0)
-      return col < f->demo_ncols ? f->demo_rows[i][col] : NULL;
+    const char *row_id = demo_at(f, i, f->demo_idcol);
+    if (strlen(row_id) == idlen && memcmp(row_id, id, idlen) == 0)
+      return col < f->demo_ncols ? demo_at(f, i, col) : NULL;
   }
   return NULL;
 }
@@ -426,14 +464,15 @@ static int manifest_mode(const char *dir, const char *file, char *mode, size_t s
   return 1;
 }
 
-static void load_demographics(feed *f, const char *dir) {
+/* 0 (with err) when out of memory. */
+static int load_demographics(feed *f, const char *dir, char *errout, size_t errsize) {
   int any = 0;
   for (uint32_t k = 0; k < f->u->nfields; k++) any |= strncmp(plan_str(f->p, f->u->fields[k]), "demographics.", 13) == 0;
-  if (!any) return;
+  if (!any) return 1;
   char err[300];
   int missing;
   csv_reader *r = open_member(dir, "demographics", &missing, err, sizeof err);
-  if (!r) return; /* no demographics file: the fields are null */
+  if (!r) return 1; /* no demographics file: the fields are null */
   char **cells;
   size_t *lens;
   int n, rc, idcol = -1, header = 1;
@@ -448,15 +487,17 @@ static void load_demographics(feed *f, const char *dir) {
       for (int i = 0; i < n; i++) names[i] = strndup(cells[i], lens[i]);
       idcol = find_col(cells, lens, n, "sourcedId");
       f->demo_ncols = n;
+      f->demo_idcol = idcol;
       continue;
     }
     if (idcol < 0 || n != nnames) continue;
-    f->demo_ids = realloc(f->demo_ids, (f->ndemo + 1) * sizeof *f->demo_ids);
-    f->demo_rows = realloc(f->demo_rows, (f->ndemo + 1) * sizeof *f->demo_rows);
-    f->demo_ids[f->ndemo] = strndup(cells[idcol], lens[idcol]);
-    f->demo_rows[f->ndemo] = calloc((size_t)n, sizeof(char *));
-    for (int i = 0; i < n; i++) f->demo_rows[f->ndemo][i] = strndup(cells[i], lens[i]);
-    f->ndemo++;
+    if (!demo_keep(f, cells, lens, n)) {
+      snprintf(errout, errsize, "%s: out of memory reading demographics.csv (row %zu)", dir, f->ndemo + 1);
+      csv_close(r);
+      for (int i = 0; i < nnames; i++) free(names[i]);
+      free(names);
+      return 0;
+    }
   }
   csv_close(r);
   demo_build_index(f);
@@ -468,6 +509,7 @@ static void load_demographics(feed *f, const char *dir) {
   }
   for (int i = 0; i < nnames; i++) free(names[i]);
   free(names);
+  return 1;
 }
 
 static int open_oneroster(feed *f, const char *dir, char *err, size_t errsize) {
@@ -493,8 +535,7 @@ static int open_oneroster(feed *f, const char *dir, char *err, size_t errsize) {
   if (!f->csv) return 0;
   f->roles = roles_of(f->u->entity);
   if (!open_csv(f, ',', 0, err, errsize)) return 0;
-  load_demographics(f, dir);
-  return 1;
+  return load_demographics(f, dir, err, errsize);
 }
 
 /* ---- json -------------------------------------------------------------------- */
@@ -1385,13 +1426,8 @@ void feed_close(feed *f) {
   free(f->col);
   free(f->col_list);
   free(f->demo_field);
-  for (size_t i = 0; i < f->ndemo; i++) {
-    free(f->demo_ids[i]);
-    for (int c = 0; c < f->demo_ncols; c++) free(f->demo_rows[i][c]);
-    free(f->demo_rows[i]);
-  }
-  free(f->demo_ids);
-  free(f->demo_rows);
+  free(f->demo_text);
+  free(f->demo_cell);
   free(f->demo_index);
   jstream_close(f->js);
   json_decref(f->cur);
