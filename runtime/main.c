@@ -188,7 +188,7 @@ static void now_text(char *buf, size_t n) {
 }
 
 /* Adds the run's row to the history; its operations too, unless
- * `with_ops` is 0 (a thread is deflating them: hist_finish stores them). */
+ * `with_ops` is 0 (a thread is compressing them: hist_finish stores them). */
 static int64_t record_run(store *s, const run_result *r, const char *status, int with_ops, const uint8_t *plan_bytes,
                           size_t plan_len) {
   json_t *counts = run_counts_json(r);
@@ -423,7 +423,7 @@ static int end_apply(store *s, run_result *r, const opts *o, int64_t id, int ok,
   return 1;
 }
 
-/* The history's copy of an applied run's operations is deflated on the
+/* The history's copy of an applied run's operations is compressed on the
  * second core (hist_start) once their rows are written (apply_hook): while
  * they are, that core reads and splits the operations ahead, and the
  * indexes made after them leave it idle.  At a million students the copy
@@ -438,8 +438,8 @@ static void history_now(void *ctx) {
   if (!h->job) h->job = hist_start(h->r->ops, run_history_keeps);
 }
 
-/* The deflated copy into run id's history (ok), or dropped (not ok); when
- * no thread could deflate it, deflated here. */
+/* The compressed copy into run id's history (ok), or dropped (not ok);
+ * when no thread could compress it, compressed here. */
 static int history_done(deferred_history *h, store *s, int64_t id, int ok, char *err, size_t errsize) {
   if (h->job) return hist_finish(h->job, ok ? s->db : NULL, id, err, errsize) && ok;
   return ok && run_record_history(h->r, s, id, 0, err, errsize);

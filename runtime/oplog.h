@@ -80,7 +80,7 @@ oplog_view oplog_view_of(oplog *l); /* flushes the log's buffer */
 typedef size_t (*oplog_keep)(const char *text, size_t n);
 /* The compact JSON array "[op,op,...]" of the operations as keep keeps
  * them (keep NULL: every one whole), in pieces, for writers that take text
- * a piece at a time (a deflate stream): calls put(ctx, bytes, n) in order;
+ * a piece at a time (a compressor): calls put(ctx, bytes, n) in order;
  * 0 when put or a read fails. */
 int oplog_view_pieces(oplog_view v, oplog_keep keep, int (*put)(void *ctx, const char *bytes, size_t n), void *ctx);
 

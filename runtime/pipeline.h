@@ -100,7 +100,7 @@ int run_has_changes(const run_result *r);
  * when they cannot be written. */
 int run_record_history(const run_result *r, store *s, int64_t run_id, int all, char *err, size_t errsize);
 /* How much of this operation (a line of its oplog) an applied run's
- * history keeps (oplog_keep): for hist_start(), which deflates them beside
+ * history keeps (oplog_keep): for hist_start(), which compresses them beside
  * the apply. */
 size_t run_history_keeps(const char *line, size_t n);
 
@@ -118,7 +118,7 @@ typedef struct {
 
 /* Called once the operations' rows are written, before the hub's indexes
  * are made again (the longest stretch left, on one core): work that needs
- * a core but not the hub, such as deflating the history's copy, starts
+ * a core but not the hub, such as compressing the history's copy, starts
  * there rather than compete with the writing. */
 typedef struct {
   void (*written)(void *ctx);

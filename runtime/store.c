@@ -184,10 +184,21 @@ static int migrate_to_6(store *s, char *err, size_t errsize) {
                     err, errsize);
 }
 
+/* Version 7: a run's operations are kept zstd-compressed in its pieces
+ * of sync_run_ops (runtime/history.c), those of earlier runs as they were,
+ * deflated; the first bytes of a run's first piece tell a reader which.
+ * Nothing is rewritten: the version is there so that an older syncvm,
+ * which reads only zlib's, refuses the hub rather than call its new runs'
+ * operations damaged. */
+static int migrate_to_7(store *s, char *err, size_t errsize) {
+  (void)s, (void)err, (void)errsize;
+  return 1;
+}
+
 /* Step i takes a hub from schema version i to i + 1, all of them in one
  * transaction when a hub is opened. */
 typedef int (*migration)(store *s, char *err, size_t errsize);
-static const migration MIGRATIONS[] = {migrate_to_1, migrate_to_2, migrate_to_3, migrate_to_4, migrate_to_5, migrate_to_6};
+static const migration MIGRATIONS[] = {migrate_to_1, migrate_to_2, migrate_to_3, migrate_to_4, migrate_to_5, migrate_to_6, migrate_to_7};
 _Static_assert(sizeof MIGRATIONS / sizeof *MIGRATIONS == STORE_SCHEMA_VERSION, "one migration per schema version");
 
 static int meta_int(store *s, const char *key, int64_t *out) {

@@ -20,7 +20,7 @@
 
 #include "value.h"
 
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
 #define STORE_BUSY_MS 10000
 
 typedef struct {

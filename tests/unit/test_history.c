@@ -1,10 +1,13 @@
 /* test_history.c: a run's operations in the history (history.c): stored in
- * pieces and read back as the same text, deflated in a thread while the
- * oplog is read beside it, and damaged or missing pieces reported. */
+ * pieces and read back as the same text, compressed in a thread while the
+ * oplog is read beside it, runs kept deflated by an older syncvm read as
+ * well, and damaged or missing pieces reported. */
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
+#include <zstd.h>
 
 #include "history.h"
 #include "oplog.h"
@@ -78,12 +81,57 @@ static void exec(sqlite3 *db, const char *sql) {
   sqlite3_free(msg);
 }
 
+/* Stores `bytes` as run_id's pieces, cut every `cut` bytes, as another
+ * writer than history.c would have. */
+static void store_pieces(sqlite3 *db, int64_t run_id, const unsigned char *bytes, size_t n, size_t cut) {
+  sqlite3_stmt *st;
+  sqlite3_prepare_v2(db, "INSERT INTO sync_run_ops (run_id, piece, data) VALUES (?, ?, ?)", -1, &st, NULL);
+  for (size_t at = 0, piece = 0; at < n; at += cut, piece++) {
+    sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_int(st, 2, (int)piece);
+    sqlite3_bind_blob(st, 3, bytes + at, (int)(n - at < cut ? n - at : cut), SQLITE_STATIC);
+    check(sqlite3_step(st) == SQLITE_DONE, "a piece stored", sqlite3_errmsg(db));
+    sqlite3_reset(st);
+  }
+  sqlite3_finalize(st);
+}
+
+/* Runs whose pieces another writer made: one zlib stream, as syncvm kept
+ * them before schema version 7, cut into many pieces; and a zstd frame
+ * without the checksum history.c adds, in one piece. */
+static void test_other_writers(sqlite3 *db, const text *all) {
+  uLong zcap = compressBound((uLong)all->n);
+  unsigned char *z = malloc(zcap);
+  check(compress2(z, &zcap, (const Bytef *)all->buf, (uLong)all->n, 6) == Z_OK, "zlib compresses", "");
+  store_pieces(db, 6, z, zcap, 4096);
+  for (size_t step = 1000; step <= (8u << 20); step *= 91) {
+    text t = read_back(db, 6, step);
+    check(t.n == all->n && !memcmp(t.buf, all->buf, all->n), "a run deflated by an older syncvm is read back", detail(&t));
+    free(t.buf);
+  }
+  exec(db, "UPDATE sync_run_ops SET data = CAST(substr(data, 1, 200) || 'xyz' || substr(data, 204) AS BLOB) WHERE run_id = 6 AND piece = 3");
+  text t = read_back(db, 6, 1 << 16);
+  check(!strncmp(t.buf, DAMAGED(6), strlen(DAMAGED(6))), "a damaged deflated piece", detail(&t));
+  free(t.buf);
+  free(z);
+
+  size_t cap = ZSTD_compressBound(all->n);
+  unsigned char *f = malloc(cap);
+  size_t n = ZSTD_compress(f, cap, all->buf, all->n, 1);
+  check(!ZSTD_isError(n), "zstd compresses", "");
+  store_pieces(db, 7, f, n, n);
+  t = read_back(db, 7, 1000);
+  check(t.n == all->n && !memcmp(t.buf, all->buf, all->n), "a zstd frame without a checksum", detail(&t));
+  free(t.buf);
+  free(f);
+}
+
 int main(void) {
   sqlite3 *db;
   sqlite3_open(":memory:", &db);
   exec(db, "CREATE TABLE sync_run_ops (run_id INTEGER NOT NULL, piece INTEGER NOT NULL, data BLOB NOT NULL,"
            " PRIMARY KEY (run_id, piece))");
-  /* 60,000 operations, varied enough to deflate into several pieces, and
+  /* 60,000 operations, varied enough to compress into several pieces, and
    * one of 3 MB (longer than the thread's read buffer) */
   oplog *l = oplog_new();
   text all = {0}, some = {0}; /* the arrays expected back: every operation, the creates */
@@ -113,6 +161,10 @@ int main(void) {
   int pieces = sqlite3_column_int(st, 0), longest = sqlite3_column_int(st, 1);
   sqlite3_finalize(st);
   check(pieces > 2 && longest <= (int)HIST_PIECE, "several pieces, none over HIST_PIECE", "");
+  sqlite3_prepare_v2(db, "SELECT hex(substr(data, 1, 4)) FROM sync_run_ops WHERE run_id = 1 AND piece = 0", -1, &st, NULL);
+  sqlite3_step(st);
+  check(!strcmp((const char *)sqlite3_column_text(st, 0), "28B52FFD"), "a zstd frame", (const char *)sqlite3_column_text(st, 0));
+  sqlite3_finalize(st);
   for (size_t step = 1000; step <= (8u << 20); step *= 91) {
     text t = read_back(db, 1, step);
     check(t.n == all.n && !memcmp(t.buf, all.buf, all.n), "read back as written", detail(&t));
@@ -137,6 +189,8 @@ int main(void) {
   check(strstr(t.buf, "were not kept in the history") != NULL, "no pieces: not kept", detail(&t));
   free(t.buf);
 
+  test_other_writers(db, &all);
+
   /* damaged and missing pieces */
   exec(db, "UPDATE sync_run_ops SET data = CAST(substr(data, 1, 200) || 'xyz' || substr(data, 204) AS BLOB) WHERE run_id = 1 AND piece = 1");
   t = read_back(db, 1, 1 << 16);
@@ -155,7 +209,7 @@ int main(void) {
   exec(db, "INSERT INTO sync_run_ops SELECT 4, piece, data FROM sync_run_ops WHERE run_id = 1 AND piece = 0");
   exec(db, "UPDATE sync_run_ops SET data = CAST('not deflated' AS BLOB) WHERE run_id = 4");
   t = read_back(db, 4, 1 << 16);
-  check(!strncmp(t.buf, DAMAGED(4) "0: ", strlen(DAMAGED(4) "0: ")), "not a deflate stream", detail(&t));
+  check(!strncmp(t.buf, DAMAGED(4) "0: ", strlen(DAMAGED(4) "0: ")), "neither zstd nor zlib", detail(&t));
   free(t.buf);
 
   /* What an applied run's history keeps (run_history_keeps): a create
