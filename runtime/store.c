@@ -239,7 +239,14 @@ int store_open(store *s, const char *path, char *err, size_t errsize) {
   const char *busy = getenv("SYNC_BUSY_MS");
   s->busy_ms = busy && atoi(busy) > 0 ? atoi(busy) : STORE_BUSY_MS;
   sqlite3_busy_timeout(s->db, s->busy_ms);
-  if (!store_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", err, errsize)) {
+  /* A new hub's pages are 16 KB, not SQLite's 4 KB: a first sync writes
+   * gigabytes of rows and indexes, and with pages four times the size it
+   * makes a quarter of the writes and of the B-tree pages to split and
+   * link (a million students' apply 22.2 -> 19.4 s, the system time spent
+   * writing 7.8 -> 4.4 s).  A hub that exists keeps its pages (this only
+   * names the size a file made from nothing will have). */
+  if (!store_exec(s, "PRAGMA page_size=" STORE_PAGE_SIZE "; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+                  err, errsize)) {
     store_close(s);
     return 0;
   }

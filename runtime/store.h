@@ -21,6 +21,8 @@
 #include "value.h"
 
 #define STORE_SCHEMA_VERSION 7
+/* The page size of a hub made new (store_open), as SQL text. */
+#define STORE_PAGE_SIZE "16384"
 #define STORE_BUSY_MS 10000
 
 typedef struct {

@@ -64,6 +64,7 @@ static void test_new_hub(void) {
         "not the current one");
   check(one_int(&s, "SELECT count(*) FROM sqlite_master WHERE name = 'sync_links' AND type = 'view'") == 1, "sync_links is a view",
         "no view");
+  check(one_int(&s, "PRAGMA page_size") == atoi(STORE_PAGE_SIZE), "a new hub has the store's page size", "another");
   check(one_int(&s, "SELECT \"unique\" FROM pragma_index_list('sync_link_rows') WHERE name = 'sync_link_rows_key'") == 1,
         "the links' key is a unique index", "not unique");
   store_exec(&s,
@@ -144,6 +145,7 @@ static void test_migrate_5(void) {
                     " ('ad', 'teacher', 'a', 1, 'email', 0, -5), ('sis', 'teacher', 'x', 2, '-', 0, 7))") == 4,
         "every link is kept as it was", "a link changed");
   check(one_int(&s, "SELECT count(*) FROM sync_link_rows") == 4, "no link more", "not 4");
+  check(one_int(&s, "PRAGMA page_size") == 4096, "a hub that exists keeps its page size", "changed");
   store_close(&s);
   unlink(path);
 }
