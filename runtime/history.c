@@ -24,8 +24,9 @@
  * MB, and its apply 23.4 s against 21.5). */
 #define HIST_LEVEL 1
 
-/* A zstd frame starts with these four bytes; a zlib stream never does (its
- * first byte, 0x78 for deflate with a 32 KB window, names the method). */
+/* A zstd frame starts with these four bytes; a zlib stream never does: its
+ * first two, read as a big-endian number, are a multiple of 31 (the
+ * header's check), and 0x28B5 is not. */
 static const unsigned char ZSTD_MAGIC_BYTES[4] = {0x28, 0xB5, 0x2F, 0xFD};
 
 /* ---- writing ----------------------------------------------------------------------------- */

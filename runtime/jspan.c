@@ -304,7 +304,8 @@ static const unsigned char STR_STOP[256] = {
 };
 #undef R16
 
-static const char *ok_string(const char *p, const char *end) {
+/* *escaped (when not NULL) is set when the string holds an escape. */
+static const char *ok_string(const char *p, const char *end, int *escaped) {
   const char *start = ++p;
   int ascii = 1;
   while (p < end) {
@@ -319,6 +320,7 @@ static const char *ok_string(const char *p, const char *end) {
       continue;
     }
     if (end - p < 2) return NULL;
+    if (escaped) *escaped = 1;
     char e = p[1];
     if (e == 'u') {
       if (end - p < 6) return NULL;
@@ -330,7 +332,7 @@ static const char *ok_string(const char *p, const char *end) {
       }
       if (v == 0 || (v >= 0xD800 && v <= 0xDFFF)) return NULL; /* NUL, surrogates: jansson's rules decide */
       p += 6;
-    } else if (e && strchr("\"\\/bfnrt", e)) {
+    } else if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' || e == 'r' || e == 't') {
       p += 2;
     } else {
       return NULL;
@@ -359,10 +361,10 @@ static const char *ok_word(const char *p, const char *end, const char *w) {
  * last, jspan_get finds the first, so such an object goes to jansson (as
  * do keys with escapes, which could spell the same key two ways, and
  * objects of more than 32 members). */
-static int new_key(jspan *keys, size_t *n, const char *k, size_t len) {
-  if (*n == 32 || memchr(k, '\\', len)) return 0;
-  for (size_t i = 0; i < *n; i++)
-    if (keys[i].n == len && !memcmp(keys[i].p, k, len)) return 0;
+static int new_key(jspan *keys, size_t *n, const char *k, size_t len, int escaped) {
+  if (*n == 32 || escaped) return 0;
+  for (size_t i = 0; i < *n; i++) /* (k[1]: the first byte after the quote, or the closing quote) */
+    if (keys[i].n == len && keys[i].p[1] == k[1] && !memcmp(keys[i].p, k, len)) return 0;
   keys[(*n)++] = (jspan){k, len};
   return 1;
 }
@@ -376,8 +378,9 @@ static const char *ok_items(const char *p, const char *end, int depth, int objec
   for (;;) {
     if (object) {
       const char *k = p;
-      if (p >= end || *p != '"' || !(p = ok_string(p, end)) || !new_key(keys, &nkeys, k, (size_t)(p - k)) || p >= end ||
-          *p++ != ':')
+      int escaped = 0;
+      if (p >= end || *p != '"' || !(p = ok_string(p, end, &escaped)) || !new_key(keys, &nkeys, k, (size_t)(p - k), escaped) ||
+          p >= end || *p++ != ':')
         return NULL;
     }
     if (!(p = ok_value(p, end, depth + 1)) || p >= end) return NULL;
@@ -391,7 +394,7 @@ static const char *ok_value(const char *p, const char *end, int depth) {
   switch (*p) {
     case '{': return ok_items(p, end, depth, 1);
     case '[': return ok_items(p, end, depth, 0);
-    case '"': return ok_string(p, end);
+    case '"': return ok_string(p, end, NULL);
     case 't': return ok_word(p, end, "true");
     case 'f': return ok_word(p, end, "false");
     case 'n': return ok_word(p, end, "null");
