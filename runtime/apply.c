@@ -281,6 +281,9 @@ static void dump_extra(applier *a, const jmember *x, int nx) {
   free(obj);
 }
 
+/* A column is a byte here and in the statements' keys (attrs_stmt, batch). */
+_Static_assert(SCHEMA_MAX_ATTRS <= 255, "an attribute's column fits a byte");
+
 /* An op's `set`, split: schema attributes (their columns and values) and
  * declared ones (for the extra JSON). */
 typedef struct {
