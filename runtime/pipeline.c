@@ -35,6 +35,7 @@
 #include "opcodes.h"
 #include "kinds.h"
 #include "linkscan.h"
+#include "par.h"
 #include "recspill.h"
 #include "jspan.h"
 #include "rechash.h"
@@ -619,8 +620,8 @@ static int link_exists(ctx *c, const char *source, int entity, const char *sid) 
   return linked_hub(c, source, entity, sid, &gone, NULL) != 0 && !gone;
 }
 
-static int school_exists(ctx *c, const char *code) {
-  if (has_school(c, code)) return 1;
+/* Whether the hub has a school with this code. */
+static int hub_school(ctx *c, const char *code) {
   if (!c->st_school && sqlite3_prepare_v2(c->s->db, "SELECT 1 FROM hub_school WHERE sis_id = ?", -1, &c->st_school, NULL) != SQLITE_OK)
     return 0;
   sqlite3_reset(c->st_school);
@@ -630,19 +631,36 @@ static int school_exists(ctx *c, const char *code) {
   return found;
 }
 
+/* The kinds of record a reference to `target` may name (a user: any kind
+ * a user can be), as the range [*lo, *hi] with user_kind() to skip others. */
+static void ref_kinds(int target, int *lo, int *hi) {
+  *lo = *hi = target;
+  if (target == REF_USER) *lo = 0, *hi = ENT__COUNT - 1;
+}
+
+static int user_kind(int e) { return e == ENT_student || e == ENT_teacher || e == ENT_contact || e == ENT_admin; }
+
+/* Whether this run's records hold what the reference names.  Memory only:
+ * safe on any thread (check_references shares it out). */
+static int ref_in_run(ctx *c, uint32_t source, int target, const char *id) {
+  if (target == REF_SCHOOL) return has_school(c, id);
+  int lo, hi;
+  ref_kinds(target, &lo, &hi);
+  for (int e = lo; e <= hi; e++)
+    if ((target != REF_USER || user_kind(e)) && has_record(c, source, e, id)) return 1;
+  return 0;
+}
+
+/* This run's records first, for every kind a user can be, then the hub:
+ * a teacher's enrollment asked the hub whether its user was a student
+ * before finding the teacher among this run's records. */
 static int ref_found(ctx *c, uint32_t source, int target, const char *id) {
-  if (target == REF_SCHOOL) return school_exists(c, id);
-  int lo = target, hi = target;
-  if (target == REF_USER) lo = 0, hi = ENT__COUNT - 1;
-  /* This run's records first, for every kind a user can be, then the hub:
-   * a teacher's enrollment asked the hub whether its user was a student
-   * before finding the teacher among this run's records. */
-  for (int pass = 0; pass < 2; pass++)
-    for (int e = lo; e <= hi; e++) {
-      if (target == REF_USER && e != ENT_student && e != ENT_teacher && e != ENT_contact && e != ENT_admin) continue;
-      if (pass == 0 ? has_record(c, source, e, id) : link_exists(c, plan_str(c->p, c->p->sources[source].name), e, id))
-        return 1;
-    }
+  if (ref_in_run(c, source, target, id)) return 1;
+  if (target == REF_SCHOOL) return hub_school(c, id);
+  int lo, hi;
+  ref_kinds(target, &lo, &hi);
+  for (int e = lo; e <= hi; e++)
+    if ((target != REF_USER || user_kind(e)) && link_exists(c, plan_str(c->p, c->p->sources[source].name), e, id)) return 1;
   return 0;
 }
 
@@ -694,29 +712,98 @@ static int ref_hashes(const inrec *rec, const value *attrs, uint64_t *out, int r
   return n;
 }
 
-static void check_references(ctx *c) {
-  int any_school_source = 0;
-  for (uint32_t i = 0; i < c->p->nunits; i++) any_school_source |= c->p->units[i].entity == ENT_school;
-  int has_refs[ENT__COUNT] = {0};
-  for (int e = 0; e < ENT__COUNT; e++)
-    for (int a = 0; a < schema_entity_get(e)->nattrs; a++) has_refs[e] |= schema_entity_get(e)->attrs[a].ref != REF_NONE;
-  for (size_t i = 0; i < c->nrecs;) {
+/* How many records a thread of the reference check takes at a time (par.h). */
+#define REF_CHUNK 1024
+
+/* The reference check, shared out.  Two threads (par_for) find which
+ * records have a reference that names nothing among this run's records:
+ * that is memory alone, and nearly every reference.  The rest (slow[i])
+ * check_record sees afterwards on this thread, in the records' order: it
+ * may ask the hub, on this thread's connection, and its reports keep the
+ * order they had. */
+typedef struct {
+  ctx *c;
+  uint8_t *slow; /* 1: check_record must see record i */
+  int any_school_source;
+  int has_refs[ENT__COUNT];
+  spill_window win[PAR_WORKERS];
+  arena tmp[PAR_WORKERS];
+} ref_pass;
+
+/* Whether each reference of the record names a record of this run (ids
+ * made in a, when a value is not a string already). */
+static int refs_in_run(ctx *c, const inrec *rec, const value *attrs, int any_school_source, arena *a) {
+  const schema_entity *en = schema_entity_get(rec->entity);
+  for (int at = 0; at < en->nattrs; at++) {
+    int ref = en->attrs[at].ref;
+    if (ref == REF_NONE || attrs[at].kind == V_NULL) continue;
+    if (ref == REF_SCHOOL && !any_school_source) continue;
+    value v = attrs[at];
+    uint32_t n = v.kind == V_LIST ? v.len : 1;
+    for (uint32_t k = 0; k < n; k++) {
+      value item = v.kind == V_LIST ? v.u.items[k] : v;
+      const char *id = item.kind == V_STR ? item.u.s : str_of(a, item); /* spilled strings end in a NUL */
+      if (!ref_in_run(c, rec->source, ref, id)) return 0;
+    }
+  }
+  return 1;
+}
+
+/* Records [from, to), on thread `worker`: read sixteen at a time, the
+ * memory their lookups will touch asked for first (prefetch_ids). */
+static void ref_chunk(void *arg, int worker, size_t from, size_t to) {
+  ref_pass *rp = arg;
+  ctx *c = rp->c;
+  arena *a = &rp->tmp[worker];
+  for (size_t i = from; i < to;) {
     size_t idx[LOOKUP_BATCH];
     value *attrs[LOOKUP_BATCH];
-    const char *where[LOOKUP_BATCH];
     uint64_t h[LOOKUP_BATCH * 4];
     int nb = 0, nh = 0;
-    arena_rewind(&c->tmp);
-    for (; i < c->nrecs && nb < LOOKUP_BATCH; i++) {
-      if (!has_refs[c->recs[i].entity]) continue;
-      idx[nb] = i;
-      attrs[nb] = load_rec(c, &c->recs[i], &where[nb]);
-      nh += ref_hashes(&c->recs[i], attrs[nb], h + nh, LOOKUP_BATCH * 4 - nh);
+    arena_rewind(a);
+    for (; i < to && nb < LOOKUP_BATCH; i++) {
+      const inrec *rec = &c->recs[i];
+      if (!rp->has_refs[rec->entity]) continue;
+      int n = c->nattrs[rec->entity];
+      value *v = arena_alloc(a, ((size_t)n + 1) * sizeof *v);
+      const char *where;
+      uint64_t hash;
+      if (!spill_get_in(c->spill, &rp->win[worker], rec->off, rec->len, a, &where, &hash, v, n)) {
+        rp->slow[i] = 1; /* check_record's own read of it says what failed */
+        continue;
+      }
+      idx[nb] = i, attrs[nb] = v;
+      nh += ref_hashes(rec, v, h + nh, LOOKUP_BATCH * 4 - nh);
       nb++;
     }
     prefetch_ids(c, h, nh);
-    for (int b = 0; b < nb; b++) check_record(c, &c->recs[idx[b]], attrs[b], where[b], any_school_source);
+    for (int k = 0; k < nb; k++)
+      if (!refs_in_run(c, &c->recs[idx[k]], attrs[k], rp->any_school_source, a)) rp->slow[idx[k]] = 1;
   }
+}
+
+static void check_references(ctx *c) {
+  ref_pass rp = {.c = c};
+  for (uint32_t i = 0; i < c->p->nunits; i++) rp.any_school_source |= c->p->units[i].entity == ENT_school;
+  for (int e = 0; e < ENT__COUNT; e++)
+    for (int a = 0; a < schema_entity_get(e)->nattrs; a++) rp.has_refs[e] |= schema_entity_get(e)->attrs[a].ref != REF_NONE;
+  /* Zeroed pages that only a slow record writes to: a run without one
+   * never touches them. */
+  rp.slow = calloc(c->nrecs + 1, 1);
+  if (rp.slow) {
+    spill_settle(c->spill); /* if it fails, every read does, and check_record's says so */
+    par_for(c->nrecs, REF_CHUNK, ref_chunk, &rp);
+  }
+  for (int w = 0; w < PAR_WORKERS; w++) spill_window_free(&rp.win[w]), arena_free(&rp.tmp[w]);
+  for (size_t i = 0; i < c->nrecs; i++) {
+    inrec *rec = &c->recs[i];
+    if (!rp.has_refs[rec->entity] || (rp.slow && !rp.slow[i])) continue; /* no memory for slow[]: every record here */
+    const char *where;
+    arena_rewind(&c->tmp);
+    const value *attrs = load_rec(c, rec, &where);
+    check_record(c, rec, attrs, where, rp.any_school_source);
+  }
+  free(rp.slow);
 }
 
 /* ---- link ------------------------------------------------------------------------ */

@@ -37,9 +37,7 @@ struct recspill {
   int dirty, failed;
   uint8_t *buf;    /* one body being encoded */
   size_t n, cap;
-  uint8_t *win;    /* bytes [win_off, win_off + win_len) of the file */
-  uint64_t win_off;
-  size_t win_len;
+  spill_window win; /* spill_get's */
 };
 
 recspill *spill_new(void) {
@@ -63,7 +61,7 @@ void spill_free(recspill *s) {
   fclose(s->f);
   free(s->iobuf); /* after fclose, which flushes through it */
   free(s->buf);
-  free(s->win);
+  spill_window_free(&s->win);
   free(s);
 }
 
@@ -154,28 +152,35 @@ static int get_value(reader *r, value *v) {
   }
 }
 
-/* Copies bytes [off, off + len) into b, through the window. */
-static int read_at(recspill *s, uint64_t off, uint32_t len, uint8_t *b) {
+/* Waits for the writes under way: reads may then come from any thread. */
+int spill_settle(recspill *s) {
   if (s->dirty) {
     if (s->w ? !bgw_sync(s->w) : fflush(s->f) != 0) return 0;
     s->dirty = 0;
-    s->win_len = 0; /* the file grew: the window may be short */
+    s->win.len = 0; /* the file grew: the window may be short */
   }
-  if (len > WINDOW) return pread(fileno(s->f), b, len, (off_t)off) == (ssize_t)len;
-  if (off < s->win_off || off + len > s->win_off + s->win_len) {
-    if (!s->win) s->win = malloc(WINDOW);
-    ssize_t got = pread(fileno(s->f), s->win, WINDOW, (off_t)off);
-    if (got < (ssize_t)len) return 0;
-    s->win_off = off;
-    s->win_len = (size_t)got;
-  }
-  memcpy(b, s->win + (off - s->win_off), len);
   return 1;
 }
 
-int spill_get(recspill *s, uint64_t off, uint32_t len, arena *a, const char **where, uint64_t *hash, value *attrs, int nattrs) {
+/* Copies bytes [off, off + len) of a settled spill into b, through w. */
+static int read_at(const recspill *s, spill_window *w, uint64_t off, uint32_t len, uint8_t *b) {
+  if (s->dirty) return 0;
+  if (len > WINDOW) return pread(fileno(s->f), b, len, (off_t)off) == (ssize_t)len;
+  if (off < w->off || off + len > w->off + w->len) {
+    if (!w->buf && !(w->buf = malloc(WINDOW))) return 0;
+    ssize_t got = pread(fileno(s->f), w->buf, WINDOW, (off_t)off);
+    if (got < (ssize_t)len) return 0;
+    w->off = off;
+    w->len = (size_t)got;
+  }
+  memcpy(b, w->buf + (off - w->off), len);
+  return 1;
+}
+
+int spill_get_in(const recspill *s, spill_window *w, uint64_t off, uint32_t len, arena *a, const char **where, uint64_t *hash,
+                 value *attrs, int nattrs) {
   uint8_t *b = arena_alloc(a, (size_t)len + 1);
-  if (!read_at(s, off, len, b)) return 0;
+  if (!read_at(s, w, off, len, b)) return 0;
   reader r = {b, b + len, a};
   uint32_t n;
   if (!get_bytes(&r, hash, sizeof *hash) || !get_text(&r, where, &n)) return 0;
@@ -184,9 +189,18 @@ int spill_get(recspill *s, uint64_t off, uint32_t len, arena *a, const char **wh
   return 1;
 }
 
+int spill_get(recspill *s, uint64_t off, uint32_t len, arena *a, const char **where, uint64_t *hash, value *attrs, int nattrs) {
+  return spill_settle(s) && spill_get_in(s, &s->win, off, len, a, where, hash, attrs, nattrs);
+}
+
+void spill_window_free(spill_window *w) {
+  free(w->buf);
+  *w = (spill_window){0};
+}
+
 int spill_hash(recspill *s, uint64_t off, uint32_t len, uint64_t *hash) {
   uint8_t b[sizeof *hash];
-  if (len < sizeof b || !read_at(s, off, sizeof b, b)) return 0;
+  if (len < sizeof b || !spill_settle(s) || !read_at(s, &s->win, off, sizeof b, b)) return 0;
   memcpy(hash, b, sizeof b);
   return 1;
 }

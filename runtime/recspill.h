@@ -22,6 +22,16 @@
 
 typedef struct recspill recspill;
 
+/* Where reads of a spill come from: the last window of the file read (a
+ * phase reads records mostly in the order they were written).  A spill
+ * keeps one for spill_get; a second thread reading at the same time keeps
+ * its own (spill_get_in).  Zeroed: empty. */
+typedef struct {
+  uint8_t *buf;  /* bytes [off, off + len) of the file */
+  uint64_t off;
+  size_t len;
+} spill_window;
+
 /* NULL (with errno) when no temporary file can be made. */
 recspill *spill_new(void);
 void spill_free(recspill *s);
@@ -32,6 +42,14 @@ int spill_failed(recspill *s); /* waits for the writes under way (bgwrite.h) */
 /* Reads a body back: strings and lists point into memory from arena `a`.
  * attrs gets nattrs values (as many as were put).  0 on a read error. */
 int spill_get(recspill *s, uint64_t off, uint32_t len, arena *a, const char **where, uint64_t *hash, value *attrs, int nattrs);
+/* Waits for the writes under way (0 when one failed).  Once settled, and
+ * until the next spill_put, spill_get_in may be called from any thread. */
+int spill_settle(recspill *s);
+/* spill_get through the caller's own window, for a thread other than the
+ * one that calls spill_get: 0 too when the spill is not settled. */
+int spill_get_in(const recspill *s, spill_window *w, uint64_t off, uint32_t len, arena *a, const char **where, uint64_t *hash,
+                 value *attrs, int nattrs);
+void spill_window_free(spill_window *w);
 /* The body's content hash alone (rechash.h), without reading the rest. */
 int spill_hash(recspill *s, uint64_t off, uint32_t len, uint64_t *hash);
 

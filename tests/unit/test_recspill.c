@@ -1,7 +1,8 @@
 /* test_recspill.c: a record's body put in the spill (recspill.h) comes back
  * as it was put: its where, hash and every kind of value, also while later
- * bodies are still being written on the spill's thread, and for bodies
- * larger than its read window and its write buffers; and a write that
+ * bodies are still being written on the spill's thread, for bodies larger
+ * than its read window and its write buffers, and on two threads at once
+ * through windows of their own once the spill is settled; and a write that
  * fails (a file too large for the process's limit, as on a full disk) is
  * reported by spill_failed and by reading back, never lost. */
 #include <signal.h>
@@ -12,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "par.h"
 #include "recspill.h"
 
 static int passed, failed;
@@ -54,8 +56,9 @@ static int same_value(value a, value b) {
   }
 }
 
-/* Whether body i reads back as put. */
-static int reads_back(recspill *s, int i, uint64_t off, uint32_t len) {
+/* Whether body i reads back as put: through spill_get, or (w not NULL)
+ * through spill_get_in and the window w. */
+static int reads_back_in(recspill *s, spill_window *win, int i, uint64_t off, uint32_t len) {
   value want[NATTRS], items[2], got[NATTRS];
   char text[128], where[64];
   record(i, want, items, text, sizeof text);
@@ -63,14 +66,42 @@ static int reads_back(recspill *s, int i, uint64_t off, uint32_t len) {
   arena a = {0};
   const char *w = NULL;
   uint64_t hash = 0, alone = 0;
-  int ok = spill_get(s, off, len, &a, &w, &hash, got, NATTRS) && !strcmp(w, where) && hash == (uint64_t)i * 77 + 1 &&
-           spill_hash(s, off, len, &alone) && alone == hash;
+  int ok = (win ? spill_get_in(s, win, off, len, &a, &w, &hash, got, NATTRS) : spill_get(s, off, len, &a, &w, &hash, got, NATTRS)) &&
+           !strcmp(w, where) && hash == (uint64_t)i * 77 + 1 && (win || (spill_hash(s, off, len, &alone) && alone == hash));
   for (int k = 0; ok && k < NATTRS; k++) ok = same_value(want[k], got[k]);
   arena_free(&a);
   return ok;
 }
 
+static int reads_back(recspill *s, int i, uint64_t off, uint32_t len) { return reads_back_in(s, NULL, i, off, len); }
+
 #define N 4000
+
+/* Two threads read bodies at once, each through its own window (par.h). */
+typedef struct {
+  recspill *s;
+  const uint64_t *off;
+  const uint32_t *len;
+  spill_window win[PAR_WORKERS];
+  int bad[PAR_WORKERS], read[PAR_WORKERS];
+} shared_read;
+
+static void read_chunk(void *arg, int worker, size_t from, size_t to) {
+  shared_read *r = arg;
+  for (size_t i = from; i < to; i++) {
+    r->bad[worker] += !reads_back_in(r->s, &r->win[worker], (int)i, r->off[i], r->len[i]);
+    r->read[worker]++;
+  }
+}
+
+static void test_shared_reads(recspill *s, const uint64_t *off, const uint32_t *len) {
+  shared_read r = {s, off, len, {{0}}, {0}, {0}};
+  par_for(N, 64, read_chunk, &r);
+  char detail[96];
+  snprintf(detail, sizeof detail, "%d and %d bad of %d and %d", r.bad[0], r.bad[1], r.read[0], r.read[1]);
+  check(r.read[0] + r.read[1] == N && !r.bad[0] && !r.bad[1], "bodies read on two threads, each through its window", detail);
+  for (int w = 0; w < PAR_WORKERS; w++) spill_window_free(&r.win[w]);
+}
 
 static void test_round_trip(void) {
   recspill *s = spill_new();
@@ -97,6 +128,16 @@ static void test_round_trip(void) {
   check(all, "every body read back in order", "");
   check(backwards, "bodies read back out of order", "");
   check(len[7] > BIG, "a body larger than a buffer was put", "");
+  /* spill_get_in does not wait for writes: before spill_settle, it refuses */
+  value v[NATTRS], items[2];
+  char text[128];
+  record(1, v, items, text, sizeof text);
+  spill_put(s, "users.csv:3", 78, v, NATTRS, &off[1], &len[1]);
+  spill_window win = {0};
+  check(!reads_back_in(s, &win, 1, off[1], len[1]), "an unsettled spill is not read through a window", "");
+  check(spill_settle(s) && reads_back_in(s, &win, 1, off[1], len[1]), "a settled one is", "");
+  spill_window_free(&win);
+  test_shared_reads(s, off, len);
   spill_free(s);
 }
 
