@@ -136,6 +136,18 @@ int bgw_write(bgwriter *w, const void *bytes, size_t n) {
   return 1;
 }
 
+void *bgw_reserve(bgwriter *w, size_t n) {
+  if (n > BGW_BUF) return NULL;
+  if (BGW_BUF - w->fill < n) hand_over(w);
+  if (w->fill == 0 && !ready(w)) return NULL;
+  return w->buf[w->cur] + w->fill;
+}
+
+void bgw_wrote(bgwriter *w, size_t n) {
+  w->fill += n;
+  if (w->fill == BGW_BUF) hand_over(w);
+}
+
 int bgw_sync(bgwriter *w) {
   hand_over(w);
   if (!w->threaded) return !w->failed;

@@ -36,6 +36,12 @@ typedef int (*bgw_sink)(void *ctx, const char *bytes, size_t n);
 bgwriter *bgw_open_sink(bgw_sink sink, void *ctx);
 /* Takes n bytes; 0 once a write has failed (errno is the write's). */
 int bgw_write(bgwriter *w, const void *bytes, size_t n);
+/* Room for n bytes (at most BGW_BUF) in the buffer being filled, which is
+ * handed over first when it has less: the caller puts them there itself
+ * and then says how many it put (bgw_wrote), instead of copying them in
+ * through bgw_write.  NULL when n is larger or a write has failed. */
+void *bgw_reserve(bgwriter *w, size_t n);
+void bgw_wrote(bgwriter *w, size_t n);
 /* Waits until every byte taken is in the file: what a reader of the file
  * needs first.  0 when a write failed. */
 int bgw_sync(bgwriter *w);

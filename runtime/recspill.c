@@ -35,8 +35,8 @@ struct recspill {
   char *iobuf;     /* that buffer, only then (scratch_file) */
   uint64_t size;   /* bytes written */
   int dirty, failed;
-  uint8_t *buf;    /* one body being encoded */
-  size_t n, cap;
+  uint8_t *buf;    /* one body being encoded, when not in the writer's buffer */
+  size_t cap;
   spill_window win; /* spill_get's */
 };
 
@@ -70,44 +70,74 @@ int spill_failed(recspill *s) {
   return s->failed;
 }
 
-static void put_bytes(recspill *s, const void *p, size_t n) {
-  if (s->n + n > s->cap) {
-    s->cap = (s->n + n) * 2 + 256;
-    s->buf = realloc(s->buf, s->cap);
-  }
-  memcpy(s->buf + s->n, p, n);
-  s->n += n;
-}
-
-static void put_text(recspill *s, const char *t, uint32_t n) {
-  put_bytes(s, &n, sizeof n);
-  put_bytes(s, t, n);
-  put_bytes(s, "", 1);
-}
-
-static void put_value(recspill *s, value v) {
-  put_bytes(s, &v.kind, 1);
+/* A value's encoded size, and its encoding at p (returning the end). */
+static size_t value_size(value v) {
   switch (v.kind) {
-    case V_BOOL: case V_INT: case V_DATE: case V_TIME: put_bytes(s, &v.u.i, 8); break;
-    case V_DEC: put_bytes(s, &v.u.d, 8); break;
-    case V_STR: put_text(s, v.u.s, v.len); break;
-    case V_LIST:
-      put_bytes(s, &v.len, sizeof v.len);
-      for (uint32_t i = 0; i < v.len; i++) put_value(s, v.u.items[i]);
-      break;
-    default: break; /* V_NULL (a regex is never an attribute) */
+    case V_BOOL: case V_INT: case V_DATE: case V_TIME: case V_DEC: return 1 + 8;
+    case V_STR: return 1 + 4 + (size_t)v.len + 1;
+    case V_LIST: {
+      size_t n = 1 + 4;
+      for (uint32_t i = 0; i < v.len; i++) n += value_size(v.u.items[i]);
+      return n;
+    }
+    default: return 1; /* V_NULL (a regex is never an attribute) */
   }
 }
 
+static uint8_t *put_text(uint8_t *p, const char *t, uint32_t n) {
+  memcpy(p, &n, 4);
+  memcpy(p + 4, t, n);
+  p[4 + n] = 0;
+  return p + 4 + n + 1;
+}
+
+static uint8_t *put_value(uint8_t *p, value v) {
+  *p++ = (uint8_t)v.kind;
+  switch (v.kind) {
+    case V_BOOL: case V_INT: case V_DATE: case V_TIME: memcpy(p, &v.u.i, 8); return p + 8;
+    case V_DEC: memcpy(p, &v.u.d, 8); return p + 8;
+    case V_STR: return put_text(p, v.u.s, v.len);
+    case V_LIST:
+      memcpy(p, &v.len, 4);
+      p += 4;
+      for (uint32_t i = 0; i < v.len; i++) p = put_value(p, v.u.items[i]);
+      return p;
+    default: return p;
+  }
+}
+
+/* The body is sized first and then encoded in one go, straight into the
+ * writer's buffer when it fits there: piece by piece through a growing
+ * buffer, and then copied, it was a third of mapping a record. */
 int spill_put(recspill *s, const char *where, uint64_t hash, const value *attrs, int nattrs, uint64_t *off, uint32_t *len) {
-  s->n = 0;
-  put_bytes(s, &hash, sizeof hash);
-  put_text(s, where, (uint32_t)strlen(where));
-  for (int i = 0; i < nattrs; i++) put_value(s, attrs[i]);
+  size_t wl = strlen(where), n = 8 + 4 + wl + 1;
+  for (int i = 0; i < nattrs; i++) n += value_size(attrs[i]);
+  if (n > UINT32_MAX) { /* a body's length is kept in 32 bits */
+    s->failed = 1;
+    return 0;
+  }
+  uint8_t *b = s->w ? bgw_reserve(s->w, n) : NULL;
+  uint8_t *at = b;
+  if (!b) { /* larger than the writer's buffer, a failed writer, or none */
+    if (n > s->cap) {
+      uint8_t *more = realloc(s->buf, n);
+      if (!more) {
+        s->failed = 1;
+        return 0;
+      }
+      s->buf = more, s->cap = n;
+    }
+    at = s->buf;
+  }
+  uint8_t *p = at;
+  memcpy(p, &hash, 8);
+  p = put_text(p + 8, where, (uint32_t)wl);
+  for (int i = 0; i < nattrs; i++) p = put_value(p, attrs[i]);
   *off = s->size;
-  *len = (uint32_t)s->n;
-  if (s->w ? !bgw_write(s->w, s->buf, s->n) : fwrite(s->buf, 1, s->n, s->f) != s->n) s->failed = 1;
-  s->size += s->n;
+  *len = (uint32_t)n;
+  if (b) bgw_wrote(s->w, n);
+  else if (s->w ? !bgw_write(s->w, s->buf, n) : fwrite(s->buf, 1, n, s->f) != n) s->failed = 1;
+  s->size += n;
   s->dirty = 1;
   return !s->failed;
 }

@@ -1,6 +1,7 @@
 /* test_bgwrite.c: a file written on a second thread (bgwrite.h) holds every
  * byte given, in order, from the offset it was opened at, whatever the
- * sizes of the pieces against its buffers; after bgw_sync a reader sees all
+ * sizes of the pieces against its buffers, copied in or put straight into
+ * the room bgw_reserve gives; after bgw_sync a reader sees all
  * of them; and a failed write (a full disk) is reported, never lost. */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,11 +40,16 @@ static void test_order(void) {
   if (!w) return;
   uint64_t total = 0;
   char *piece = malloc(3 * BGW_BUF + 11);
-  int all = 1;
+  int all = 1, reserved = 1;
   for (int round = 0; round < 3; round++)
     for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
-      for (size_t i = 0; i < sizes[k]; i++) piece[i] = byte_at(total + i);
-      all = bgw_write(w, piece, sizes[k]) && all;
+      /* the last round puts what fits straight into the buffer (bgw_reserve) */
+      char *room = round == 2 ? bgw_reserve(w, sizes[k]) : NULL;
+      if (round == 2) reserved &= (room != NULL) == (sizes[k] <= BGW_BUF);
+      char *to = room ? room : piece;
+      for (size_t i = 0; i < sizes[k]; i++) to[i] = byte_at(total + i);
+      if (room) bgw_wrote(w, sizes[k]);
+      else all = bgw_write(w, piece, sizes[k]) && all;
       total += sizes[k];
       if (round == 1 && k == 4) { /* a reader in the middle sees all so far */
         check(bgw_sync(w), "sync in the middle", "");
@@ -54,6 +60,7 @@ static void test_order(void) {
       }
     }
   check(all, "every write taken", "");
+  check(reserved, "room for every piece up to a buffer's size, and none for a larger one", "");
   check(bgw_offset(w) == at + total, "the offset of the next byte", "");
   check(bgw_close(w), "close", "");
   off_t size = lseek(fd, 0, SEEK_END);
@@ -78,6 +85,7 @@ static void test_full_disk(void) {
   int synced = bgw_sync(w), err = errno;
   check(!synced && err == ENOSPC, "a full disk: sync says the write failed, with ENOSPC", strerror(err));
   check(!bgw_write(w, "x", 1) || !bgw_sync(w), "and every write after it fails too", "");
+  check(bgw_reserve(w, 1) == NULL, "and no room is given after it", "");
   check(!bgw_close(w), "and close says so", "");
   free(piece);
   close(fd);
