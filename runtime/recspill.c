@@ -2,11 +2,15 @@
  * recspill.h).
  *
  * A body is: the content hash (8 bytes, first, so that it can be read
- * alone), where (u32 length, bytes, NUL), then each attribute as a kind
- * byte and its payload: 8 bytes for booleans, integers, dates, times and
- * decimals; u32 length, bytes and NUL for strings (so a string read back is
- * NUL-terminated too); u32 count and the items for lists.  Native byte
- * order: the file lives as long as the run.
+ * alone), where (length, bytes, NUL), then each attribute as a kind byte
+ * and its payload: 8 bytes for booleans, integers, dates, times and
+ * decimals; length, bytes and NUL for strings (so a string read back is
+ * NUL-terminated too); count and the items for lists.  A length or count
+ * is a varint (seven bits a byte, low first: one byte below 128), not four
+ * bytes: a record is mostly short strings, and at a million students the
+ * three bytes each saves are a sixth of the spill's gigabytes, which are
+ * written into fresh pages of the file cache.  Native byte order for the
+ * rest: the file lives as long as the run.
  *
  * The bodies are written on a second thread (bgwrite.h), as a run file's
  * operations are: at a million students they are more than a gigabyte,
@@ -70,13 +74,22 @@ int spill_failed(recspill *s) {
   return s->failed;
 }
 
+/* The bytes of n as a varint. */
+static size_t varint_size(uint32_t n) { return n < 1u << 7 ? 1 : n < 1u << 14 ? 2 : n < 1u << 21 ? 3 : n < 1u << 28 ? 4 : 5; }
+
+static uint8_t *put_varint(uint8_t *p, uint32_t n) {
+  for (; n >= 0x80; n >>= 7) *p++ = (uint8_t)(n | 0x80);
+  *p++ = (uint8_t)n;
+  return p;
+}
+
 /* A value's encoded size, and its encoding at p (returning the end). */
 static size_t value_size(value v) {
   switch (v.kind) {
     case V_BOOL: case V_INT: case V_DATE: case V_TIME: case V_DEC: return 1 + 8;
-    case V_STR: return 1 + 4 + (size_t)v.len + 1;
+    case V_STR: return 1 + varint_size(v.len) + (size_t)v.len + 1;
     case V_LIST: {
-      size_t n = 1 + 4;
+      size_t n = 1 + varint_size(v.len);
       for (uint32_t i = 0; i < v.len; i++) n += value_size(v.u.items[i]);
       return n;
     }
@@ -85,10 +98,10 @@ static size_t value_size(value v) {
 }
 
 static uint8_t *put_text(uint8_t *p, const char *t, uint32_t n) {
-  memcpy(p, &n, 4);
-  memcpy(p + 4, t, n);
-  p[4 + n] = 0;
-  return p + 4 + n + 1;
+  p = put_varint(p, n);
+  memcpy(p, t, n);
+  p[n] = 0;
+  return p + n + 1;
 }
 
 static uint8_t *put_value(uint8_t *p, value v) {
@@ -98,8 +111,7 @@ static uint8_t *put_value(uint8_t *p, value v) {
     case V_DEC: memcpy(p, &v.u.d, 8); return p + 8;
     case V_STR: return put_text(p, v.u.s, v.len);
     case V_LIST:
-      memcpy(p, &v.len, 4);
-      p += 4;
+      p = put_varint(p, v.len);
       for (uint32_t i = 0; i < v.len; i++) p = put_value(p, v.u.items[i]);
       return p;
     default: return p;
@@ -110,7 +122,7 @@ static uint8_t *put_value(uint8_t *p, value v) {
  * writer's buffer when it fits there: piece by piece through a growing
  * buffer, and then copied, it was a third of mapping a record. */
 int spill_put(recspill *s, const char *where, uint64_t hash, const value *attrs, int nattrs, uint64_t *off, uint32_t *len) {
-  size_t wl = strlen(where), n = 8 + 4 + wl + 1;
+  size_t wl = strlen(where), n = 8 + varint_size((uint32_t)wl) + wl + 1;
   for (int i = 0; i < nattrs; i++) n += value_size(attrs[i]);
   if (n > UINT32_MAX) { /* a body's length is kept in 32 bits */
     s->failed = 1;
@@ -154,8 +166,24 @@ static int get_bytes(reader *r, void *out, size_t n) {
   return 1;
 }
 
+/* A varint of at most 32 bits; 0 when it runs past the body or over 32 bits. */
+static int get_varint(reader *r, uint32_t *n) {
+  uint32_t v = 0;
+  for (int shift = 0; shift < 35; shift += 7) {
+    if (r->p == r->end) return 0;
+    uint8_t b = *r->p++;
+    if (shift == 28 && b > 0x0f) return 0;
+    v |= (uint32_t)(b & 0x7f) << shift;
+    if (!(b & 0x80)) {
+      *n = v;
+      return 1;
+    }
+  }
+  return 0;
+}
+
 static int get_text(reader *r, const char **t, uint32_t *n) {
-  if (!get_bytes(r, n, sizeof *n) || (size_t)(r->end - r->p) < (size_t)*n + 1) return 0;
+  if (!get_varint(r, n) || (size_t)(r->end - r->p) < (size_t)*n + 1) return 0;
   *t = (const char *)r->p;
   r->p += *n + 1;
   return 1;
@@ -171,7 +199,7 @@ static int get_value(reader *r, value *v) {
     case V_DEC: return get_bytes(r, &v->u.d, 8);
     case V_STR: return get_text(r, &v->u.s, &v->len);
     case V_LIST: {
-      if (!get_bytes(r, &v->len, sizeof v->len)) return 0;
+      if (!get_varint(r, &v->len) || v->len > (size_t)(r->end - r->p)) return 0; /* each item is a byte at least */
       value *items = arena_alloc(r->a, ((size_t)v->len + 1) * sizeof *items);
       for (uint32_t i = 0; i < v->len; i++)
         if (!get_value(r, &items[i])) return 0;
@@ -216,7 +244,7 @@ int spill_get_in(const recspill *s, spill_window *w, uint64_t off, uint32_t len,
   if (!get_bytes(&r, hash, sizeof *hash) || !get_text(&r, where, &n)) return 0;
   for (int i = 0; i < nattrs; i++)
     if (!get_value(&r, &attrs[i])) return 0;
-  return 1;
+  return r.p == r.end; /* the body is exactly what was put */
 }
 
 int spill_get(recspill *s, uint64_t off, uint32_t len, arena *a, const char **where, uint64_t *hash, value *attrs, int nattrs) {

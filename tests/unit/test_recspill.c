@@ -28,11 +28,15 @@ static void check(int cond, const char *what, const char *detail) {
 
 static char *big;
 
+/* Lengths on either side of where a varint length takes another byte. */
+static const uint32_t edges[] = {0, 1, 127, 128, 16383, 16384, 2097151, 2097152};
+
 /* Record i's values: a string whose length varies (every 500th is BIG
- * bytes), an integer, null, a list of two strings, and a decimal. */
+ * bytes, and every 50th an edge's), an integer, null, a list of two
+ * strings, and a decimal. */
 static void record(int i, value *v, value *items, char *text, size_t size) {
   int n = snprintf(text, size, "record-%d-%.*s", i, i % 37, "abcdefghijklmnopqrstuvwxyzabcdefghijk");
-  v[0] = i % 500 == 7 ? v_str(big, BIG) : v_str(text, (size_t)n);
+  v[0] = i % 500 == 7 ? v_str(big, BIG) : i % 50 == 3 ? v_str(big, edges[i / 50 % 8]) : v_str(text, (size_t)n);
   v[1] = v_int((int64_t)i * 1000003);
   v[2] = v_null();
   items[0] = v_str("a", 1), items[1] = v_str(text, (size_t)n);
