@@ -7,10 +7,10 @@
  * decimals; length, bytes and NUL for strings (so a string read back is
  * NUL-terminated too); count and the items for lists.  A length or count
  * is a varint (seven bits a byte, low first: one byte below 128), not four
- * bytes: a record is mostly short strings, and at a million students the
- * three bytes each saves are a sixth of the spill's gigabytes, which are
- * written into fresh pages of the file cache.  Native byte order for the
- * rest: the file lives as long as the run.
+ * bytes: a record is mostly short strings, and the three bytes each saves
+ * made a 100,000-student spill 13% smaller (160 -> 139 MB), bytes written
+ * into fresh pages of the file cache.  Native byte order for the rest:
+ * the file lives as long as the run.
  *
  * The bodies are written on a second thread (bgwrite.h), as a run file's
  * operations are: at a million students they are more than a gigabyte,
