@@ -20,7 +20,8 @@ typedef struct {
   atomic_int *seen;         /* times each item was given */
   atomic_int bad_range;     /* chunks past n, empty, or longer than a chunk */
   atomic_int chunks[PAR_WORKERS];
-  int wait_for_helper;      /* worker 0's first chunk waits for worker 1's */
+  atomic_int started[PAR_WORKERS]; /* chunks each worker has begun */
+  int wait_for_helper;      /* each worker's first chunk waits until the other has begun one */
 } loop;
 
 static void sleep_ms(int ms) {
@@ -34,15 +35,18 @@ static void visit(void *arg, int worker, size_t from, size_t to) {
     atomic_fetch_add(&l->bad_range, 1);
     return;
   }
-  if (worker == 0 && l->wait_for_helper && atomic_load(&l->chunks[0]) == 0)
-    for (int ms = 0; ms < 5000 && atomic_load(&l->chunks[1]) == 0; ms++) sleep_ms(1);
+  /* Either thread may be slow to start (a loaded machine) and find every
+   * chunk taken; holding each one's first chunk until the other has begun
+   * one makes both take a chunk, unless a thread never starts at all. */
+  if (atomic_fetch_add(&l->started[worker], 1) == 0 && l->wait_for_helper)
+    for (int ms = 0; ms < 5000 && atomic_load(&l->started[1 - worker]) == 0; ms++) sleep_ms(1);
   for (size_t i = from; i < to; i++) atomic_fetch_add(&l->seen[i], 1);
   atomic_fetch_add(&l->chunks[worker], 1);
 }
 
 /* Runs par_for over n items in chunks of `chunk`; whether each was given once. */
 static void run(size_t n, size_t chunk, int wait_for_helper) {
-  loop l = {n, chunk ? chunk : 1, calloc(n + 1, sizeof *l.seen), 0, {0}, wait_for_helper};
+  loop l = {n, chunk ? chunk : 1, calloc(n + 1, sizeof *l.seen), 0, {0}, {0}, wait_for_helper};
   par_for(n, chunk, visit, &l);
   size_t once = 0;
   for (size_t i = 0; i < n; i++) once += atomic_load(&l.seen[i]) == 1;
