@@ -90,24 +90,26 @@ typedef struct {
   const uint32_t *len;
   spill_window win[PAR_WORKERS];
   int bad[PAR_WORKERS], read[PAR_WORKERS];
-  atomic_int helper_read; /* the second thread has read a body */
+  atomic_int began[PAR_WORKERS]; /* each thread has begun a chunk */
 } shared_read;
 
-/* The first thread's first chunk waits (up to 5 s) for the second thread's
- * first read, so that the two surely read at once. */
+/* Each thread's first chunk waits (up to 5 s) until the other has begun
+ * one, so that the two surely read at once: either may be slow to start on
+ * a loaded machine and find every chunk taken. */
 static void read_chunk(void *arg, int worker, size_t from, size_t to) {
   shared_read *r = arg;
-  if (worker == 0 && r->read[0] == 0)
-    for (int ms = 0; ms < 5000 && !atomic_load(&r->helper_read); ms++) nanosleep(&(struct timespec){0, 1000000L}, NULL);
+  if (r->read[worker] == 0) {
+    atomic_store(&r->began[worker], 1);
+    for (int ms = 0; ms < 5000 && !atomic_load(&r->began[1 - worker]); ms++) nanosleep(&(struct timespec){0, 1000000L}, NULL);
+  }
   for (size_t i = from; i < to; i++) {
     r->bad[worker] += !reads_back_in(r->s, &r->win[worker], (int)i, r->off[i], r->len[i]);
     r->read[worker]++;
-    if (worker == 1) atomic_store(&r->helper_read, 1);
   }
 }
 
 static void test_shared_reads(recspill *s, const uint64_t *off, const uint32_t *len) {
-  shared_read r = {s, off, len, {{0}}, {0}, {0}, 0};
+  shared_read r = {s, off, len, {{0}}, {0}, {0}, {0}};
   par_for(N, 64, read_chunk, &r);
   char detail[96];
   snprintf(detail, sizeof detail, "%d and %d bad of %d and %d", r.bad[0], r.bad[1], r.read[0], r.read[1]);
