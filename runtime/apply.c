@@ -64,8 +64,11 @@ typedef struct {
   int nfeeds;
   store_deferred *later; /* the indexes made at the end (store_defer_indexes) */
   viewer vw;             /* for a link held for its snapshot (hold_link) */
-  char *pc_raw, *pc_text; /* the last create's provenance string, raw and decoded (create_provenance) */
+  char *pc_raw, *pc_text; /* the last create's provenance string (or "by"), raw and decoded (create_provenance) */
   size_t pc_rawn, pc_rawcap, pc_len, pc_textcap;
+  int pc_by;              /* ...that was a "by" */
+  jtext pc_only;          /* ...and the provenance it stands for */
+  const char *pc_out;     /* the provenance the last create's row got */
 } applier;
 
 /* ---- statements ----------------------------------------------------------------------------- */
@@ -532,37 +535,48 @@ static int64_t next_hub_id(applier *a, int e) {
 }
 
 /* A create's provenance as its row keeps it: a string's decoded text up to
- * a NUL (as json_string_value), anything else its sorted dump.  Creates of
- * one source and entity nearly all have the same provenance, so the last
- * string's raw text and its decoding are kept, and a create repeating it
- * costs a comparison, not a decode of its escaped quotes.  NULL when out of
- * memory. */
-static const char *create_provenance(applier *a, jspan prov, size_t *n) {
-  if (jspan_type(prov) != JS_STRING) {
+ * a NUL (as json_string_value), anything else its sorted dump; a create
+ * without one that names its only source as "by" gets the provenance that
+ * stands for (run_only_provenance).  Creates of one source and entity
+ * nearly all have the same provenance, so the last string's raw text and
+ * what it gave are kept, and a create repeating it costs a comparison, not
+ * a decode of its escaped quotes.  NULL when out of memory. */
+static const char *create_provenance(applier *a, jspan prov, jspan by, size_t *n) {
+  int from_by = !prov.p && jspan_type(by) == JS_STRING;
+  jspan raw = from_by ? by : prov;
+  if (jspan_type(raw) != JS_STRING) {
     const char *t = dump_sorted(a, prov);
     *n = strlen(t);
     return t;
   }
-  if (prov.n == a->pc_rawn && !memcmp(prov.p, a->pc_raw, prov.n)) {
+  if (a->pc_out && from_by == a->pc_by && raw.n == a->pc_rawn && !memcmp(raw.p, a->pc_raw, raw.n)) {
     *n = a->pc_len;
-    return a->pc_text;
+    return a->pc_out;
   }
-  a->pc_rawn = 0;
-  jspan_str(prov, &a->pc_text, &a->pc_textcap);
-  char *raw = prov.n > a->pc_rawcap ? realloc(a->pc_raw, prov.n) : a->pc_raw;
-  if (!raw || !a->pc_text) {
+  a->pc_out = NULL;
+  long len = jspan_str(raw, &a->pc_text, &a->pc_textcap);
+  char *copy = raw.n > a->pc_rawcap ? realloc(a->pc_raw, raw.n) : a->pc_raw;
+  if (!copy || !a->pc_text) {
     snprintf(a->err, a->errsize, "out of memory");
     return NULL;
   }
-  memcpy(raw, prov.p, prov.n);
-  a->pc_raw = raw, a->pc_rawcap = prov.n > a->pc_rawcap ? prov.n : a->pc_rawcap, a->pc_rawn = prov.n;
-  a->pc_len = strlen(a->pc_text);
+  memcpy(copy, raw.p, raw.n);
+  a->pc_raw = copy, a->pc_rawcap = raw.n > a->pc_rawcap ? raw.n : a->pc_rawcap, a->pc_rawn = raw.n, a->pc_by = from_by;
+  a->pc_out = a->pc_text;
+  if (from_by && len >= 0 && jt_utf8_ok(a->pc_text, (size_t)len)) {
+    jt_reset(&a->pc_only);
+    run_only_provenance(&a->pc_only, a->pc_text, (size_t)len);
+    a->pc_out = a->pc_only.b;
+  } else if (from_by) {
+    a->pc_out = "{}"; /* no name to give, as a create with no provenance */
+  }
+  a->pc_len = strlen(a->pc_out);
   *n = a->pc_len;
-  return a->pc_text;
+  return a->pc_out;
 }
 
 /* Queues a create of hub object hub_id. */
-static int queue_create(applier *a, int e, int64_t hub_id, const jmember *set, size_t nset, jspan prov, int64_t run_id) {
+static int queue_create(applier *a, int e, int64_t hub_id, const jmember *set, size_t nset, jspan prov, jspan by, int64_t run_id) {
   batch *b = a->creates;
   split_set sp;
   split(schema_entity_get(e), set, nset, &sp);
@@ -584,7 +598,7 @@ static int queue_create(applier *a, int e, int64_t hub_id, const jmember *set, s
     if (!keep_text(a, b, extra, a->txt, a->txtlen)) return 0;
   }
   size_t pn;
-  const char *pt = create_provenance(a, prov, &pn);
+  const char *pt = create_provenance(a, prov, by, &pn);
   if (!pt || !keep_text(a, b, pv, pt, pn)) return 0;
   return ++b->rows < BATCH_ROWS || batch_flush(a, b);
 }
@@ -619,7 +633,7 @@ static int64_t *tmp_slot(tmp_map *m, int64_t tmp) {
  * than by a walk over the members per question: a create was asked about a
  * dozen times, and a first sync has a million creates and as many links. */
 #define OP_KEYS(X) \
-  X(op) X(entity) X(tmp) X(sid) X(set) X(provenance) X(hub_id) X(hash) X(source) X(domain) X(end_date) X(record) \
+  X(op) X(entity) X(tmp) X(sid) X(set) X(provenance) X(by) X(hub_id) X(hash) X(source) X(domain) X(end_date) X(record) \
   X(candidate) X(candidate_source) X(candidate_sid) X(links)
 
 enum {
@@ -941,7 +955,7 @@ static int apply_op(applier *a, const op_view *o, const char *line, size_t n, tm
       json_object_set_new(skipped, id_key(a, o, idkey, sizeof idkey), json_true());
       return 1;
     }
-    if (!(*slot = next_hub_id(a, e)) || !queue_create(a, e, *slot, o->set, o->nset, GET(o, provenance), run_id)) return 0;
+    if (!(*slot = next_hub_id(a, e)) || !queue_create(a, e, *slot, o->set, o->nset, GET(o, provenance), GET(o, by), run_id)) return 0;
     return !GET(o, links).p || create_links(a, o, *slot, GET(o, links));
   }
   if (kind == OP_update || kind == OP_reactivate)
@@ -1184,6 +1198,7 @@ int run_apply_ops(store *s, const run_result *r, int64_t run_id, op_filter keep,
   free(a.prov);
   free(a.pc_raw);
   free(a.pc_text);
+  jt_free(&a.pc_only);
   for (int i = 0; i < a.nfeeds; i++) free(a.feeds[i].source);
   free(a.feeds);
   if (a.creates) free(a.creates->arena);

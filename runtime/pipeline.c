@@ -196,11 +196,11 @@ typedef struct {
    * merge. */
   jtext create_head[ENT__COUNT];         /* {"op":"create","entity":"...","tmp": */
   jtext qname[ENT__COUNT][MAX_ATTRS];    /* each attribute's key */
-  jtext k_label, k_sid, k_set, k_provenance, k_links, k_source, k_domain, k_hash;
+  jtext k_label, k_sid, k_set, k_provenance, k_by, k_links, k_source, k_domain, k_hash;
   jtext qsource[64];                     /* each source's name as a string (when it is UTF-8: qsource_ok) */
   int qsource_ok[64];
   const char *only_by;                   /* the source whose "only source" provenance text is... */
-  char only_text[300];                   /* ...this */
+  jtext only_text;                       /* ...this (run_only_provenance) */
 } ctx;
 
 /* ---- values <-> JSON ---------------------------------------------------------- */
@@ -1429,29 +1429,48 @@ static void merge_values(ctx *c, int e, const uint32_t *members, size_t nm, valu
   if (status >= 0 && m->v[status].kind == V_NULL) m->v[status] = v_str("active", 6), m->assigned[status] = 1;
 }
 
+/* The one source that gave every attribute the object has, none of them
+ * given by another as well; NULL when there is none such. */
+static const char *only_source(const ctx *c, int e, const merged_obj *m) {
+  const char *only = NULL;
+  for (int a = 0; a < c->nattrs[e]; a++)
+    if (m->by[a]) {
+      if (m->contenders[a] > 1 || (only && strcmp(only, m->by[a]) != 0)) return NULL;
+      only = m->by[a];
+    }
+  return only;
+}
+
+void run_only_provenance(jtext *t, const char *source, size_t n) {
+  static const char reason[] = ", the only source that gives it\"";
+  jt_open(t, '{');
+  jt_key(t, "*");
+  jt_str(t, source, n); /* the name, escaped and quoted... */
+  t->n--;               /* ...its closing quote taken back, the reason put in front of it */
+  jt_raw(t, reason, sizeof reason - 1);
+  jt_close(t, '}');
+}
 /* Provenance, for `syncvm why`: which source gave each attribute, and by
  * which precedence line when several sources gave one.  Made only for an
  * object that changes (an unchanged one would throw it away).  `sorted`:
  * keys in name order (a create keeps it as that text), else in attribute
  * order ("*" first either way: no attribute name sorts before it). */
 static void put_provenance(ctx *c, jtext *t, int e, const merged_obj *m, int sorted) {
-  const char *only = NULL;
-  int single = 1;
-  for (int a = 0; a < c->nattrs[e] && single; a++)
-    if (m->by[a]) {
-      if (m->contenders[a] > 1 || (only && strcmp(only, m->by[a]) != 0)) single = 0;
-      only = m->by[a];
-    }
-  jt_open(t, '{');
-  if (single && only) { /* one source gave everything: one entry, not one per attribute */
-    if (only != c->only_by) { /* most records in a row have the same one */
-      snprintf(c->only_text, sizeof c->only_text, "%s, the only source that gives it", only);
-      c->only_by = only;
-    }
-    jt_mstr(t, "*", c->only_text);
-    jt_close(t, '}');
+  const char *only = only_source(c, e, m);
+  if (only && !jt_utf8_ok(only, strlen(only))) { /* no string: no entry */
+    jt_raw(t, "{}", 2);
     return;
   }
+  if (only) { /* one source gave everything: one entry, not one per attribute */
+    if (only != c->only_by) { /* most records in a row have the same one */
+      jt_reset(&c->only_text);
+      run_only_provenance(&c->only_text, only, strlen(only));
+      c->only_by = only;
+    }
+    jt_raw(t, c->only_text.b, c->only_text.n);
+    return;
+  }
+  jt_open(t, '{');
   jt_key(t, "*"), jt_raw(t, "null", 4); /* json_patch drops an older "*" */
   for (int k = 0; k < c->nattrs[e]; k++) {
     int a = sorted ? c->order[e][k] : k;
@@ -1473,7 +1492,8 @@ static void put_provenance(ctx *c, jtext *t, int e, const merged_obj *m, int sor
 static void put_create_head(ctx *c, jtext *t, int e, int64_t tmp, const merged_obj *m, const char *sid) {
   jt_restart(t, &c->create_head[e]);
   jt_int(t, tmp);
-  jt_mstr_as(t, &c->k_label, label_of(c, e, m->v, sid));
+  const char *label = label_of(c, e, m->v, sid);
+  if (strcmp(label, sid) != 0) jt_mstr_as(t, &c->k_label, label);
   jt_mstr_as(t, &c->k_sid, sid);
 }
 
@@ -1488,8 +1508,8 @@ static void make_create_text(ctx *c) {
     jt_key(h, "tmp");
     for (int a = 0; a < c->nattrs[e]; a++) jt_key_text(&c->qname[e][a], c->names[e][a]);
   }
-  static const char *const keys[] = {"label", "sid", "set", "provenance", "links", "source", "domain", "hash"};
-  jtext *const texts[] = {&c->k_label, &c->k_sid, &c->k_set, &c->k_provenance, &c->k_links, &c->k_source, &c->k_domain, &c->k_hash};
+  static const char *const keys[] = {"label", "sid", "set", "provenance", "by", "links", "source", "domain", "hash"};
+  jtext *const texts[] = {&c->k_label, &c->k_sid, &c->k_set, &c->k_provenance, &c->k_by, &c->k_links, &c->k_source, &c->k_domain, &c->k_hash};
   for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) jt_key_text(texts[k], keys[k]);
   for (uint32_t s = 0; s < c->p->nsources && s < 64; s++) {
     const char *name = plan_str(c->p, c->p->sources[s].name);
@@ -1504,7 +1524,7 @@ static void free_create_text(ctx *c) {
     jt_free(&c->create_head[e]);
     for (int a = 0; a < MAX_ATTRS; a++) jt_free(&c->qname[e][a]);
   }
-  jtext *const texts[] = {&c->k_label, &c->k_sid, &c->k_set, &c->k_provenance, &c->k_links, &c->k_source, &c->k_domain, &c->k_hash};
+  jtext *const texts[] = {&c->k_label, &c->k_sid, &c->k_set, &c->k_provenance, &c->k_by, &c->k_links, &c->k_source, &c->k_domain, &c->k_hash};
   for (size_t k = 0; k < sizeof texts / sizeof *texts; k++) jt_free(texts[k]);
   for (int s = 0; s < 64; s++) jt_free(&c->qsource[s]);
 }
@@ -1516,7 +1536,8 @@ static void put_head(ctx *c, jtext *t, const char *kind, int e, const char *idke
   jt_mstr(t, "op", kind);
   jt_mstr(t, "entity", schema_entity_get(e)->name);
   jt_mint(t, idkey, id);
-  jt_mstr(t, "label", label_of(c, e, m->v, sid));
+  const char *label = label_of(c, e, m->v, sid);
+  if (strcmp(label, sid) != 0) jt_mstr(t, "label", label);
   jt_mstr(t, "sid", sid);
 }
 
@@ -1578,9 +1599,14 @@ static void emit_create(ctx *c, int e, int64_t hub_id, const char *sid, const me
   for (int a = 0; a < c->nattrs[e]; a++)
     if (m->assigned[a] && m->v[a].kind != V_NULL) rectext_member_as(t, &c->qname[e][a], m->v[a]);
   jt_close(t, '}');
-  jt_reset(&c->jt2);
-  put_provenance(c, &c->jt2, e, m, 1);
-  put_create_provenance(c, t);
+  const char *only = only_source(c, e, m);
+  if (only && jt_utf8_ok(only, strlen(only))) {
+    jt_mstr_as(t, &c->k_by, only); /* "by": the provenance apply makes of it (run_only_provenance) */
+  } else {
+    jt_reset(&c->jt2);
+    put_provenance(c, &c->jt2, e, m, 1);
+    put_create_provenance(c, t);
+  }
   put_create_links(c, t, sid, members, nm);
   jt_close(t, '}');
   op_text(c, t, 1);
@@ -2190,6 +2216,7 @@ static void ctx_free(ctx *c) {
   jt_free(&c->jt);
   jt_free(&c->jt2);
   jt_free(&c->prov_raw);
+  jt_free(&c->only_text);
   jt_free(&c->prov_esc);
   free_create_text(c);
   fp_free(&c->by_id);

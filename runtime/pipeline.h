@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <stdio.h>
 
+#include "jtext.h"
 #include "oplog.h"
 #include "plan.h"
 #include "store.h"
@@ -103,6 +104,14 @@ int run_record_history(const run_result *r, store *s, int64_t run_id, int all, c
  * history keeps (oplog_keep): for hist_start(), which compresses them beside
  * the apply. */
 size_t run_history_keeps(const char *line, size_t n);
+
+/* A create whose every attribute came from one source, and from no other
+ * as well, names it as its "by" member rather than carrying its provenance
+ * (a million times the same 60 bytes in a first sync's run file): this
+ * writes into t the provenance that stands for, as the hub keeps it,
+ * {"*":"SOURCE, the only source that gives it"}.  source: n bytes of valid
+ * UTF-8. */
+void run_only_provenance(jtext *t, const char *source, size_t n);
 
 /* Where run_apply_ops takes the operations from when they are still being
  * read (a run file read on a second thread: runfile.h): next gives each

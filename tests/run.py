@@ -713,14 +713,23 @@ def suite_runfile(binaries):
         # for a set's attributes in the schema's order first: members in
         # another order, an operation of an entity the schema lacks between
         # two, and creates whose provenance changes must apply as each says.
+        # plan -o names a create's only source as "by" (apply makes the
+        # provenance of it) and gives no label that repeats the sid.
+        creates = [o for o in doc["ops"] if o["op"] == "create"]
+        ok("runfile: a create from one source names it as \"by\", with no provenance and no label that repeats its sid",
+           len(creates) == 5 and all(o.get("by") == "sis" and "provenance" not in o and o.get("label") != o["sid"] for o in creates),
+           str(creates[:1]))
         mixed_ops, want_prov = [], {}
         for i, o in enumerate(doc["ops"]):
             o = json.loads(json.dumps(o))
             if o["op"] == "create":
                 o["set"] = dict(reversed(list(o["set"].items())))
-                if i % 2:
+                if i % 3 == 1:  # a provenance of its own: it wins over "by"
                     o["provenance"] = json.dumps({"*": f"other {i}, a \"quoted\" source"})
-                want_prov[o["sid"]] = o["provenance"]
+                elif i % 3 == 2:  # another source's name, one to escape
+                    o["by"] = f"src \"{i}\" \u00e9"
+                want_prov[o["sid"]] = o.get("provenance") or json.dumps(
+                    {"*": f"{o['by']}, the only source that gives it"}, separators=(",", ":"), ensure_ascii=False)
                 mixed_ops.append({"op": "snapshot", "entity": "nosuch", "source": "sis", "sid": o["sid"], "hash": "00"})
             mixed_ops.append(dict(reversed(list(o.items()))))
         mixed = os.path.join(tmp, "mixed.json")
@@ -1542,10 +1551,11 @@ def batches_with(b, tag):
         def line(at):  # plan -o writes an operation a line: errors name the line of the one broken
             return str(text[:at].count(b"\n") + 1).encode()
         third = ops_at + (len(text) - ops_at) // 3
+        last = text.rindex(b'\n,{"op":') + 2  # the last operation's opening brace: a byte there breaks it wherever it falls
         for name, broken, why in (("cut a third in", text[:third], b":" + line(third) + rb":\d+: the file ends inside"),
                                   ("cut before its end", text[:-30], b":" + line(len(text) - 30) + rb":\d+: the file ends inside"),
-                                  ("with a bad byte near its end", text[:-300] + b"#" + text[-299:],
-                                   b":" + line(len(text) - 300) + rb":\d+: "),
+                                  ("with a bad byte near its end", text[:last] + b"#" + text[last + 1:],
+                                   b":" + line(last) + rb":\d+: "),
                                   ("with a member after the operations that changes the hub version",
                                    text[:-1] + b',"hub_version":7}', rb": a member after the operations changes the run's head")):
             open(bad, "wb").write(broken)
