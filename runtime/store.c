@@ -12,6 +12,10 @@
 #include "schema.h"
 #include "sha256.h"
 
+/* The links' index by object (feed, hub id), which a first apply keeps
+ * while it writes (store_defer_indexes). */
+#define LINKS_BY_OBJECT "sync_link_rows_hub"
+
 int store_exec(store *s, const char *sql, char *err, size_t errsize) {
   char *msg = NULL;
   if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
@@ -178,7 +182,7 @@ static int migrate_to_6(store *s, char *err, size_t errsize) {
                     " FROM sync_links l JOIN sync_feeds f USING (source, entity) ORDER BY f.feed, l.source_id;"
                     "DROP TABLE sync_links;"
                     "CREATE UNIQUE INDEX sync_link_rows_key ON sync_link_rows(feed, source_id);"
-                    "CREATE INDEX sync_link_rows_hub ON sync_link_rows(feed, hub_id);"
+                    "CREATE INDEX " LINKS_BY_OBJECT " ON sync_link_rows(feed, hub_id);"
                     "CREATE VIEW sync_links AS SELECT f.source, f.entity, l.source_id, l.hub_id, l.domain, l.gone, l.hash"
                     " FROM sync_feeds f CROSS JOIN sync_link_rows l ON l.feed = f.feed;",
                     err, errsize);
@@ -327,10 +331,18 @@ int store_defer_indexes(store *s, store_deferred *d, char *err, size_t errsize) 
   err[0] = '\0';
   sqlite3_stmt *st;
   /* sql IS NULL: an index SQLite made for a UNIQUE or PRIMARY KEY, which
-   * cannot be dropped. */
+   * cannot be dropped.  The links' index by object stays: into empty
+   * links, an apply writes them in the order of that index's keys (each
+   * create's hub id is one more than the last, and its links come in it),
+   * so each key goes at the end of the index, where SQLite inserts without
+   * descending from its root; made at the end, it was a sort of ten
+   * million keys at a million students (a first apply 0.2-1.2 s faster,
+   * five alternations).  Links in another order still get their entries,
+   * only at more cost. */
   if (sqlite3_prepare_v2(s->db,
                          "SELECT tbl_name, name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
-                         " AND (substr(tbl_name, 1, 4) = 'hub_' OR tbl_name = 'sync_link_rows') ORDER BY name",
+                         " AND (substr(tbl_name, 1, 4) = 'hub_' OR tbl_name = 'sync_link_rows')"
+                         " AND name <> '" LINKS_BY_OBJECT "' ORDER BY name",
                          -1, &st, NULL) != SQLITE_OK) {
     snprintf(err, errsize, "%s: %s", s->path, sqlite3_errmsg(s->db));
     return 0;
