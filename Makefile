@@ -168,10 +168,11 @@ build/fuzz/fuzz_runfile: tests/fuzz/fuzz_runfile.c $(RUNTIME_SRC) $(HEADERS)
 	$(Q)$(SAN_CC) $(ALL_CFLAGS) -Wno-unused-command-line-argument -Wno-unreachable-code $(FUZZ_FLAGS) -o $@ $< $(RUNTIME_SRC) $(LIBS)
 
 build/fuzz/corpus: build/test/small.plan $(wildcard examples/*.sync tests/ok/*.sync) tests/fuzz/runfile.json tests/fuzz/runfile-follow.json tests/fuzz/runfile-links.json \
-                   tests/fuzz/runfile-lines.json
+                   tests/fuzz/runfile-lines.json tests/fuzz/runfile-by.json
 	@mkdir -p build/fuzz/corpus/parse build/fuzz/corpus/plan build/fuzz/corpus/runfile
 	@cp examples/*.sync tests/ok/*.sync build/fuzz/corpus/parse/
-	@cp tests/fuzz/runfile.json tests/fuzz/runfile-follow.json tests/fuzz/runfile-lines.json tests/fuzz/runfile-links.json build/fuzz/corpus/runfile/
+	@cp tests/fuzz/runfile.json tests/fuzz/runfile-follow.json tests/fuzz/runfile-lines.json tests/fuzz/runfile-links.json \
+	    tests/fuzz/runfile-by.json build/fuzz/corpus/runfile/
 	@printf '\001' | cat - build/test/small.plan > build/fuzz/corpus/plan/small-resum
 	@printf '\000' | cat - build/test/small.plan > build/fuzz/corpus/plan/small
 	@touch $@
