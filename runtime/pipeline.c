@@ -1450,6 +1450,7 @@ void run_only_provenance(jtext *t, const char *source, size_t n) {
   jt_raw(t, reason, sizeof reason - 1);
   jt_close(t, '}');
 }
+
 /* Provenance, for `syncvm why`: which source gave each attribute, and by
  * which precedence line when several sources gave one.  Made only for an
  * object that changes (an unchanged one would throw it away).  `sorted`:
