@@ -2,10 +2,11 @@
 #include "csv.h"
 
 #include <errno.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "swar.h"
 
 #define CSV_BUF 65536
 #define CSV_MAX_ROW (64u << 20) /* a row longer than this is an error, not an allocation */
@@ -163,22 +164,6 @@ static int fast_rows = 1;
 
 void csv_fast_rows(int enable) { fast_rows = enable; }
 
-/* Eight bytes at p, as one word. */
-static inline uint64_t load8(const unsigned char *p) {
-  uint64_t v;
-  memcpy(&v, p, sizeof v);
-  return v;
-}
-
-/* The high bit of each byte of x that is zero, and no other bit (exact:
- * no byte's borrow reaches the next, as with the shorter (x - 0x01..) form). */
-static inline uint64_t zero_bytes(uint64_t x) {
-  const uint64_t low7 = 0x7f7f7f7f7f7f7f7full;
-  return ~(((x & low7) + low7) | x | low7);
-}
-
-#define EVERY_BYTE(c) (0x0101010101010101ull * (unsigned char)(c))
-
 /* Marks a delimiter at row offset i: the NUL that ends a cell, and the
  * start of the next.  0 when no memory. */
 static int cell_break(csv_reader *r, size_t i, int *nc) {
@@ -212,11 +197,11 @@ static int plain_row(csv_reader *r) {
   memcpy(r->row, b, end);
   size_t i = 0;
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-  const uint64_t d8 = EVERY_BYTE(delim), q8 = EVERY_BYTE('"'), cr8 = EVERY_BYTE('\r');
+  const uint64_t d8 = SWAR_EVERY(delim), q8 = SWAR_EVERY('"'), cr8 = SWAR_EVERY('\r');
   for (; i + 8 <= end; i += 8) {
-    uint64_t x = load8(b + i);
-    if (zero_bytes(x ^ q8) | zero_bytes(x ^ cr8)) return 0;
-    for (uint64_t d = zero_bytes(x ^ d8); d; d &= d - 1)
+    uint64_t x = swar_load8(b + i);
+    if (swar_zero_bytes(x ^ q8) | swar_zero_bytes(x ^ cr8)) return 0;
+    for (uint64_t d = swar_zero_bytes(x ^ d8); d; d &= d - 1)
       if (!cell_break(r, i + (size_t)(__builtin_ctzll(d) >> 3), &nc)) return 0;
   }
 #endif

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "swar.h"
+
 static void reserve(jtext *t, size_t more) {
   if (t->n + more + 1 <= t->cap) return;
   t->cap = (t->n + more + 1) * 2 + 256;
@@ -53,29 +55,21 @@ static size_t utf8_seq(const unsigned char *s, size_t left) {
   return count;
 }
 
-/* Eight bytes at a time: every string of every operation goes through
- * both loops below, and nearly all of their bytes are plain ASCII. */
-#define ONES 0x0101010101010101ull
-#define HIGHS 0x8080808080808080ull
-
-static uint64_t load8(const void *p) {
-  uint64_t w;
-  memcpy(&w, p, 8);
-  return w;
-}
-
-/* Whether any byte of w is below 0x20, or is '"' or '\\' (those jt_str
+/* Eight bytes at a time (swar.h): every string of every operation goes
+ * through both loops below, and nearly all of their bytes are plain ASCII.
+ * Whether any byte of w is below 0x20, or is '"' or '\\' (those jt_str
  * escapes); bytes of 0x80 and over are never flagged. */
 static int any_escaped(uint64_t w) {
-  uint64_t quote = w ^ (ONES * '"'), backslash = w ^ (ONES * '\\'); /* 0 where the byte is one */
-  uint64_t below_space = (w - ONES * 0x20) & ~w, zero_quote = (quote - ONES) & ~quote, zero_back = (backslash - ONES) & ~backslash;
-  return ((below_space | zero_quote | zero_back) & HIGHS) != 0;
+  uint64_t quote = w ^ SWAR_EVERY('"'), backslash = w ^ SWAR_EVERY('\\'); /* 0 where the byte is one */
+  uint64_t below_space = (w - SWAR_EVERY(0x20)) & ~w, zero_quote = (quote - SWAR_EVERY(1)) & ~quote,
+           zero_back = (backslash - SWAR_EVERY(1)) & ~backslash;
+  return ((below_space | zero_quote | zero_back) & SWAR_HIGHS) != 0;
 }
 
 int jt_utf8_ok(const char *s, size_t n) {
   const unsigned char *p = (const unsigned char *)s;
   for (size_t i = 0; i < n;) {
-    if (i + 8 <= n && !(load8(p + i) & HIGHS)) { /* the common case */
+    if (i + 8 <= n && !(swar_load8(p + i) & SWAR_HIGHS)) { /* the common case */
       i += 8;
       continue;
     }
@@ -95,7 +89,7 @@ void jt_str(jtext *t, const char *s, size_t n) {
   char *o = t->b + t->n;
   *o++ = '"';
   for (size_t i = 0; i < n; i++) {
-    while (i + 8 <= n && !any_escaped(load8(s + i))) {
+    while (i + 8 <= n && !any_escaped(swar_load8(s + i))) {
       memcpy(o, s + i, 8);
       o += 8, i += 8;
     }
