@@ -674,28 +674,55 @@ static int skips_on(const plan *p, const plan_unit *u, int attr) {
 }
 
 /* Reports (or skips) a record whose references name nothing. */
+/* The ids a record's references name, one at a time: each attribute that
+ * refers (a list's every item), but a school code when no source feeds
+ * schools (the codes are then the hub's own). */
+typedef struct {
+  const schema_entity *en;
+  const value *attrs;
+  int any_school_source;
+  arena *a;   /* where an id that is not a string already is made */
+  int at;     /* the attribute... */
+  uint32_t k; /* ...and its item, next */
+} ref_walk;
+
+static ref_walk refs_of(const inrec *rec, const value *attrs, int any_school_source, arena *a) {
+  return (ref_walk){schema_entity_get(rec->entity), attrs, any_school_source, a, 0, 0};
+}
+
+/* The next id (its attribute in *attr, what it names in *ref); NULL after
+ * the last. */
+static const char *next_ref(ref_walk *w, int *attr, int *ref) {
+  for (; w->at < w->en->nattrs; w->at++, w->k = 0) {
+    int r = w->en->attrs[w->at].ref;
+    value v = w->attrs[w->at];
+    if (r == REF_NONE || v.kind == V_NULL || (r == REF_SCHOOL && !w->any_school_source)) continue;
+    if (w->k >= (v.kind == V_LIST ? v.len : 1)) continue;
+    value item = v.kind == V_LIST ? v.u.items[w->k] : v;
+    w->k++;
+    *attr = w->at, *ref = r;
+    return item.kind == V_STR ? item.u.s : str_of(w->a, item); /* spilled strings end in a NUL */
+  }
+  return NULL;
+}
+
 static void check_record(ctx *c, inrec *rec, const value *attrs, const char *where, int any_school_source) {
+  if (rec->parked) return; /* left out already */
   const schema_entity *en = schema_entity_get(rec->entity);
-  for (int a = 0; a < en->nattrs && !rec->parked; a++) {
-    int ref = en->attrs[a].ref;
-    if (ref == REF_NONE || attrs[a].kind == V_NULL) continue;
-    if (ref == REF_SCHOOL && !any_school_source) continue; /* no source feeds schools: codes are the hub's own */
-    value v = attrs[a];
-    uint32_t n = v.kind == V_LIST ? v.len : 1;
-    for (uint32_t k = 0; k < n; k++) {
-      const char *id = str_of(&c->tmp, v.kind == V_LIST ? v.u.items[k] : v);
-      if (ref_found(c, rec->source, ref, id)) continue;
-      const char *target = ref == REF_USER ? "user" : schema_entity_get(ref)->name;
-      if (skips_on(c->p, &c->p->units[rec->unit], a)) {
-        rec->parked = 2; /* skipped */
-        c->r->counts[rec->entity][CNT_SKIPPED]++;
-        report(c, "skipped", rec->entity, rec->source, rec->sid, where, "%s %s names no %s", en->attrs[a].name, id, target);
-        break;
-      }
-      c->r->counts[rec->entity][CNT_REPORTED]++;
-      report(c, "reported", rec->entity, rec->source, rec->sid, where, "%s %s names no %s (the record is kept)",
-             en->attrs[a].name, id, target);
+  ref_walk w = refs_of(rec, attrs, any_school_source, &c->tmp);
+  int a, ref;
+  for (const char *id; (id = next_ref(&w, &a, &ref));) {
+    if (ref_found(c, rec->source, ref, id)) continue;
+    const char *target = ref == REF_USER ? "user" : schema_entity_get(ref)->name;
+    if (skips_on(c->p, &c->p->units[rec->unit], a)) {
+      rec->parked = 2; /* skipped */
+      c->r->counts[rec->entity][CNT_SKIPPED]++;
+      report(c, "skipped", rec->entity, rec->source, rec->sid, where, "%s %s names no %s", en->attrs[a].name, id, target);
+      return;
     }
+    c->r->counts[rec->entity][CNT_REPORTED]++;
+    report(c, "reported", rec->entity, rec->source, rec->sid, where, "%s %s names no %s (the record is kept)",
+           en->attrs[a].name, id, target);
   }
 }
 
@@ -733,19 +760,10 @@ typedef struct {
 /* Whether each reference of the record names a record of this run (ids
  * made in a, when a value is not a string already). */
 static int refs_in_run(ctx *c, const inrec *rec, const value *attrs, int any_school_source, arena *a) {
-  const schema_entity *en = schema_entity_get(rec->entity);
-  for (int at = 0; at < en->nattrs; at++) {
-    int ref = en->attrs[at].ref;
-    if (ref == REF_NONE || attrs[at].kind == V_NULL) continue;
-    if (ref == REF_SCHOOL && !any_school_source) continue;
-    value v = attrs[at];
-    uint32_t n = v.kind == V_LIST ? v.len : 1;
-    for (uint32_t k = 0; k < n; k++) {
-      value item = v.kind == V_LIST ? v.u.items[k] : v;
-      const char *id = item.kind == V_STR ? item.u.s : str_of(a, item); /* spilled strings end in a NUL */
-      if (!ref_in_run(c, rec->source, ref, id)) return 0;
-    }
-  }
+  ref_walk w = refs_of(rec, attrs, any_school_source, a);
+  int at, ref;
+  for (const char *id; (id = next_ref(&w, &at, &ref));)
+    if (!ref_in_run(c, rec->source, ref, id)) return 0;
   return 1;
 }
 
